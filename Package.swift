@@ -1,0 +1,38 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "r2plus1d",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "r2plus1d", targets: ["r2plus1d"]),
+        .library(name: "R2Plus1D", targets: ["R2Plus1D"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .target(
+            name: "R2Plus1D",
+            dependencies: ["CBLAS"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"])]
+        ),
+        .executableTarget(
+            name: "r2plus1d",
+            dependencies: [
+                "R2Plus1D",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "R2Plus1DTests",
+            dependencies: ["R2Plus1D"],
+            resources: [.copy("Fixtures")]
+        ),
+    ]
+)

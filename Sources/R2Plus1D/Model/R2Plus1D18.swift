@@ -1,0 +1,132 @@
+/// R(2+1)D-18 ready to run: BatchNorm folded into the convolutions, ReLU and the residual add fused into
+/// their epilogues, convolutions on BLAS.
+public struct R2Plus1D18: Sendable {
+    struct Block: Sendable {
+        let conv1Spatial: FoldedConv3d
+        let conv1Temporal: FoldedConv3d
+        let conv2Spatial: FoldedConv3d
+        let conv2Temporal: FoldedConv3d
+        let downsample: FoldedConv3d?
+    }
+
+    public let architecture: R2Plus1DArchitecture
+    let stemSpatial: FoldedConv3d
+    let stemTemporal: FoldedConv3d
+    let blocks: [Block]
+    let fcWeight: [Float]
+    let fcBias: [Float]
+
+    /// Input frames per clip and frame size the network was trained on; other sizes work too.
+    public static let clipShape = (channels: 3, frames: 16, height: 112, width: 112)
+
+    /// - Throws: `WeightError.missingTensor`, `.shapeMismatch` or `.unexpectedTensor` when the weights are not an
+    ///   R(2+1)D-18 state dict.
+    public init(weights: StateDict) throws {
+        let arch = try R2Plus1DArchitecture.infer(from: weights)
+        architecture = arch
+        func folded(_ conv: String, _ bn: String, _ g: Conv3dGeometry) -> FoldedConv3d {
+            Self.fold(weights, conv: conv, batchNorm: bn, geometry: g)
+        }
+        stemSpatial = folded("stem.0", "stem.1", Conv3dGeometry(kernel: (1, 7, 7), stride: (1, 2, 2), padding: (0, 3, 3)))
+        stemTemporal = folded("stem.3", "stem.4", Conv3dGeometry(kernel: (3, 1, 1), padding: (1, 0, 0)))
+        blocks = arch.blocks.map { b in
+            let s = b.stride
+            let spatial = Conv3dGeometry(kernel: (1, 3, 3), stride: (1, s, s), padding: (0, 1, 1))
+            let temporal = Conv3dGeometry(kernel: (3, 1, 1), stride: (s, 1, 1), padding: (1, 0, 0))
+            let spatial1 = Conv3dGeometry(kernel: (1, 3, 3), padding: (0, 1, 1))
+            let temporal1 = Conv3dGeometry(kernel: (3, 1, 1), padding: (1, 0, 0))
+            return Block(
+                conv1Spatial: folded("\(b.name).conv1.0.0", "\(b.name).conv1.0.1", spatial),
+                conv1Temporal: folded("\(b.name).conv1.0.3", "\(b.name).conv1.1", temporal),
+                conv2Spatial: folded("\(b.name).conv2.0.0", "\(b.name).conv2.0.1", spatial1),
+                conv2Temporal: folded("\(b.name).conv2.0.3", "\(b.name).conv2.1", temporal1),
+                downsample: b.hasDownsample
+                    ? folded("\(b.name).downsample.0", "\(b.name).downsample.1",
+                             Conv3dGeometry(kernel: (1, 1, 1), stride: (s, s, s)))
+                    : nil)
+        }
+        fcWeight = weights["fc.weight"]!.data
+        fcBias = weights["fc.bias"]!.data
+    }
+
+    /// conv (no bias) then inference BatchNorm == conv with weight * s and bias beta - mean * s,
+    /// s = gamma / sqrt(var + eps); computed in Double so folding adds no error of its own.
+    static func fold(_ weights: StateDict, conv: String, batchNorm bn: String, geometry: Conv3dGeometry) -> FoldedConv3d {
+        let w = weights["\(conv).weight"]!
+        let gamma = weights["\(bn).weight"]!.data, beta = weights["\(bn).bias"]!.data
+        let mean = weights["\(bn).running_mean"]!.data, variance = weights["\(bn).running_var"]!.data
+        let (m, c) = (w.shape[0], w.shape[1])
+        let perOutput = w.count / m
+        var folded = [Float](repeating: 0, count: w.count)
+        var bias = [Float](repeating: 0, count: m)
+        for o in 0..<m {
+            let scale = Double(gamma[o]) / (Double(variance[o]) + Double(R2Plus1DArchitecture.batchNormEpsilon)).squareRoot()
+            for i in 0..<perOutput { folded[o * perOutput + i] = Float(Double(w.data[o * perOutput + i]) * scale) }
+            bias[o] = Float(Double(beta[o]) - Double(mean[o]) * scale)
+        }
+        return FoldedConv3d(weight: folded, bias: bias, outChannels: m, inChannels: c, geometry: geometry)
+    }
+
+    /// Class scores before softmax.
+    ///
+    /// clips (N, 3, T, H, W) -> logits (N, classes)
+    ///
+    /// Clips run one after another so that peak memory is one clip's activations whatever N is.
+    public func forward(_ clips: Tensor) -> Tensor {
+        precondition(clips.shape.count == 5 && clips.shape[1] == architecture.inputChannels,
+                     "clips must be (N, \(architecture.inputChannels), T, H, W), got \(clips.shape)")
+        let n = clips.shape[0]
+        let (t, h, w) = (clips.shape[2], clips.shape[3], clips.shape[4])
+        let clipSize = clips.count / max(n, 1)
+        let features = featureCount
+        var pooled = [Float](repeating: 0, count: n * features)
+        clips.data.withUnsafeBufferPointer { input in
+            for i in 0..<n {
+                let f = self.features(input.baseAddress! + i * clipSize, t: t, h: h, w: w)
+                for c in 0..<features { pooled[i * features + c] = f[c] }
+            }
+        }
+        var logits = [Float](repeating: 0, count: n * architecture.classes)
+        for i in 0..<n { for c in 0..<architecture.classes { logits[i * architecture.classes + c] = fcBias[c] } }
+        pooled.withUnsafeBufferPointer { p in
+            fcWeight.withUnsafeBufferPointer { wp in
+                logits.withUnsafeMutableBufferPointer { out in
+                    gemmTransposedB(m: n, n: architecture.classes, k: features, a: p.baseAddress!, lda: features,
+                                    b: wp.baseAddress!, ldb: features, c: out.baseAddress!, ldc: architecture.classes,
+                                    beta: 1)
+                }
+            }
+        }
+        return Tensor(shape: [n, architecture.classes], data: logits)
+    }
+
+    var featureCount: Int { architecture.featureCount }
+
+    /// clip (3, T, H, W) -> pooled features (planes of the last stage)
+    func features(_ clip: UnsafePointer<Float>, t: Int, h: Int, w: Int) -> [Float] {
+        var x = stemSpatial.forward(clip, t: t, h: h, w: w, epilogue: .relu)
+        x = x.data.withUnsafeBufferPointer { stemTemporal.forward($0.baseAddress!, t: x.t, h: x.h, w: x.w, epilogue: .relu) }
+        for block in blocks {
+            x = x.data.withUnsafeBufferPointer { input in
+                let p = input.baseAddress!
+                let residual = block.downsample?.forward(p, t: x.t, h: x.h, w: x.w).data ?? x.data
+                var y = block.conv1Spatial.forward(p, t: x.t, h: x.h, w: x.w, epilogue: .relu)
+                y = y.data.withUnsafeBufferPointer { block.conv1Temporal.forward($0.baseAddress!, t: y.t, h: y.h, w: y.w, epilogue: .relu) }
+                y = y.data.withUnsafeBufferPointer { block.conv2Spatial.forward($0.baseAddress!, t: y.t, h: y.h, w: y.w, epilogue: .relu) }
+                return y.data.withUnsafeBufferPointer { mid in
+                    residual.withUnsafeBufferPointer { r in
+                        block.conv2Temporal.forward(mid.baseAddress!, t: y.t, h: y.h, w: y.w,
+                                                    epilogue: .addRelu(residual: r.baseAddress!))
+                    }
+                }
+            }
+        }
+        let planes = featureCount
+        let inner = x.t * x.h * x.w
+        return (0..<planes).map { c in
+            var sum: Float = 0
+            for i in 0..<inner { sum += x.data[c * inner + i] }
+            return sum / Float(inner)
+        }
+    }
+}

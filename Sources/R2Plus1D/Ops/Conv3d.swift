@@ -1,0 +1,217 @@
+/// A 3-D convolution with BatchNorm already folded into its weight and bias, run on BLAS.
+///
+/// Two shapes of kernel are supported, the two that R(2+1)D is made of:
+/// - spatial, kernel (1, kh, kw): per group of output frames, an im2col buffer of that group only
+///   (never the whole clip) and one GEMM;
+/// - temporal, kernel (kt, 1, 1): no im2col at all; each temporal tap is a GEMM over an offset view of the
+///   input frames, accumulated into the output.
+struct FoldedConv3d: Sendable {
+    let outChannels: Int
+    let inChannels: Int
+    let geometry: Conv3dGeometry
+    /// Spatial: [M][C * kh * kw]. Temporal: one [M][C] matrix per tap, taps outermost.
+    let weight: [Float]
+    let bias: [Float]
+    /// Bytes of im2col buffer per tile of frames (at least one frame): big enough for efficient GEMMs, small
+    /// enough that the buffer never grows with the clip.
+    let tileBytes: Int
+
+    /// What happens to each output value after bias: nothing, ReLU, or adding a residual then ReLU.
+    enum Epilogue {
+        case identity
+        case relu
+        case addRelu(residual: UnsafePointer<Float>)
+    }
+
+    /// - Parameters:
+    ///   - weight: PyTorch layout [M, C, kt, kh, kw].
+    ///   - bias: [M].
+    init(weight: [Float], bias: [Float], outChannels: Int, inChannels: Int, geometry: Conv3dGeometry,
+         tileBytes: Int = 4 << 20) {
+        precondition(weight.count == outChannels * inChannels * geometry.kernel.t * geometry.kernel.h * geometry.kernel.w)
+        precondition(bias.count == outChannels)
+        self.outChannels = outChannels
+        self.inChannels = inChannels
+        self.geometry = geometry
+        self.bias = bias
+        self.tileBytes = tileBytes
+        if geometry.kernel.t == 1 {
+            precondition(geometry.padding.t == 0, "a spatial conv pads no frames")
+            self.weight = weight
+        } else {
+            precondition(geometry.kernel.h == 1 && geometry.kernel.w == 1 && geometry.stride.h == 1 && geometry.stride.w == 1
+                && geometry.padding.h == 0 && geometry.padding.w == 0, "only (kt,1,1) temporal kernels are supported")
+            let kt = geometry.kernel.t
+            var taps = [Float](repeating: 0, count: weight.count)
+            for m in 0..<outChannels {
+                for c in 0..<inChannels {
+                    for k in 0..<kt {
+                        taps[(k * outChannels + m) * inChannels + c] = weight[(m * inChannels + c) * kt + k]
+                    }
+                }
+            }
+            self.weight = taps
+        }
+    }
+
+    var isSpatial: Bool { geometry.kernel.t == 1 }
+
+    /// Runs the convolution on one clip.
+    ///
+    /// input (C, T, H, W) -> output (M, T', H', W')
+    /// - Returns: the output and its (T', H', W').
+    func forward(_ input: UnsafePointer<Float>, t: Int, h: Int, w: Int, epilogue: Epilogue = .identity)
+        -> (data: [Float], t: Int, h: Int, w: Int)
+    {
+        let size = geometry.outputSize(t: t, h: h, w: w)
+        let count = outChannels * size.t * size.h * size.w
+        let output = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            let out = buffer.baseAddress!
+            if isSpatial {
+                spatialForward(input, t: t, h: h, w: w, output: out, size: size, epilogue: epilogue)
+            } else {
+                temporalForward(input, t: t, hw: h * w, output: out, outT: size.t, epilogue: epilogue)
+            }
+            initialized = count
+        }
+        return (output, size.t, size.h, size.w)
+    }
+
+    // input (C, T, H, W), weight (M, C, 1, kh, kw) -> output (M, T', H', W')
+    private func spatialForward(
+        _ input: UnsafePointer<Float>, t: Int, h: Int, w: Int,
+        output: UnsafeMutablePointer<Float>, size: (t: Int, h: Int, w: Int), epilogue: Epilogue
+    ) {
+        let g = geometry
+        let k = inChannels * g.kernel.h * g.kernel.w
+        let planeOut = size.h * size.w
+        let framesPerTile = max(1, min(size.t, tileBytes / (k * planeOut * MemoryLayout<Float>.size)))
+        let columns = UnsafeMutablePointer<Float>.allocate(capacity: k * framesPerTile * planeOut)
+        defer { columns.deallocate() }
+        var t0 = 0
+        while t0 < size.t {
+            let frames = min(framesPerTile, size.t - t0)
+            let n = frames * planeOut
+            for f in 0..<frames {
+                let source = input + ((t0 + f) * g.stride.t) * h * w
+                im2colFrame(source, t: t, h: h, w: w, outH: size.h, outW: size.w,
+                            columns: columns + f * planeOut, ldc: n)
+            }
+            let tile = output + t0 * planeOut
+            let ldc = size.t * planeOut
+            weight.withUnsafeBufferPointer { wp in
+                gemm(m: outChannels, n: n, k: k, a: wp.baseAddress!, lda: k, b: columns, ldb: n,
+                     c: tile, ldc: ldc, beta: 0)
+            }
+            applyEpilogue(tile, rows: outChannels, columns: n, ld: ldc, offset: t0 * planeOut, epilogue: epilogue)
+            t0 += frames
+        }
+    }
+
+    /// Writes one frame's patches: row (c, i, j), column (oh, ow), rows `ldc` apart.
+    private func im2colFrame(
+        _ frame: UnsafePointer<Float>, t: Int, h: Int, w: Int, outH: Int, outW: Int,
+        columns: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        let g = geometry
+        let channelStride = t * h * w
+        var row = 0
+        for c in 0..<inChannels {
+            let plane = frame + c * channelStride
+            for i in 0..<g.kernel.h {
+                for j in 0..<g.kernel.w {
+                    let dst = columns + row * ldc
+                    row += 1
+                    // Output columns whose input column lies inside the frame.
+                    let owLo = max(0, (g.padding.w - j + g.stride.w - 1) / g.stride.w)
+                    let owHi = min(outW, (w - 1 + g.padding.w - j) / g.stride.w + 1)
+                    for oh in 0..<outH {
+                        let ih = oh * g.stride.h - g.padding.h + i
+                        let line = dst + oh * outW
+                        if ih < 0 || ih >= h || owLo >= owHi {
+                            line.update(repeating: 0, count: outW)
+                            continue
+                        }
+                        let src = plane + ih * w - g.padding.w + j
+                        if owLo > 0 { line.update(repeating: 0, count: owLo) }
+                        if g.stride.w == 1 {
+                            (line + owLo).update(from: src + owLo, count: owHi - owLo)
+                        } else {
+                            for ow in owLo..<owHi { line[ow] = src[ow * g.stride.w] }
+                        }
+                        if owHi < outW { (line + owHi).update(repeating: 0, count: outW - owHi) }
+                    }
+                }
+            }
+        }
+    }
+
+    // input (C, T, H, W), weight (M, C, kt, 1, 1) -> output (M, T', H, W)
+    private func temporalForward(
+        _ input: UnsafePointer<Float>, t: Int, hw: Int,
+        output: UnsafeMutablePointer<Float>, outT: Int, epilogue: Epilogue
+    ) {
+        let g = geometry
+        let plane = outT * hw
+        // Start from bias (and the residual), then accumulate every tap with beta = 1.
+        bias.withUnsafeBufferPointer { b in
+            for m in 0..<outChannels {
+                let row = output + m * plane
+                if case .addRelu(let residual) = epilogue {
+                    let r = residual + m * plane
+                    let value = b[m]
+                    for i in 0..<plane { row[i] = r[i] + value }
+                } else {
+                    row.update(repeating: b[m], count: plane)
+                }
+            }
+        }
+        weight.withUnsafeBufferPointer { wp in
+            for tap in 0..<g.kernel.t {
+                let a = wp.baseAddress! + tap * outChannels * inChannels
+                if g.stride.t == 1 {
+                    // Output frames whose input frame (to - pad + tap) exists form one run: one GEMM.
+                    let lo = max(0, g.padding.t - tap)
+                    let hi = min(outT, t + g.padding.t - tap)
+                    guard hi > lo else { continue }
+                    gemm(m: outChannels, n: (hi - lo) * hw, k: inChannels, a: a, lda: inChannels,
+                         b: input + (lo - g.padding.t + tap) * hw, ldb: t * hw,
+                         c: output + lo * hw, ldc: plane, beta: 1)
+                } else {
+                    for to in 0..<outT {
+                        let ti = to * g.stride.t - g.padding.t + tap
+                        guard ti >= 0 && ti < t else { continue }
+                        gemm(m: outChannels, n: hw, k: inChannels, a: a, lda: inChannels,
+                             b: input + ti * hw, ldb: t * hw, c: output + to * hw, ldc: plane, beta: 1)
+                    }
+                }
+            }
+        }
+        if case .identity = epilogue { return }
+        let total = outChannels * plane
+        for i in 0..<total { output[i] = max(output[i], 0) }
+    }
+
+    /// Bias, then the epilogue, over a rows x columns block whose rows are `ld` apart.
+    /// `offset` is where the block starts inside a row of the full output (to find the residual).
+    private func applyEpilogue(
+        _ block: UnsafeMutablePointer<Float>, rows: Int, columns: Int, ld: Int, offset: Int,
+        epilogue: Epilogue
+    ) {
+        bias.withUnsafeBufferPointer { b in
+            for m in 0..<rows {
+                let row = block + m * ld
+                let value = b[m]
+                switch epilogue {
+                case .identity:
+                    for i in 0..<columns { row[i] += value }
+                case .relu:
+                    for i in 0..<columns { row[i] = max(row[i] + value, 0) }
+                case .addRelu(let residual):
+                    let r = residual + m * ld + offset
+                    for i in 0..<columns { row[i] = max(row[i] + value + r[i], 0) }
+                }
+            }
+        }
+    }
+}

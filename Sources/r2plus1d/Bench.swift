@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import R2Plus1D
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Time the forward pass on random 3x16x112x112 clips: median ms, clips/s, GFLOP/s, peak RSS.")
+
+    @OptionGroup var weights: WeightsOptions
+
+    @Option(name: .long, help: "Comma-separated batch sizes.")
+    var batch = "1,2,4,8"
+
+    @Option(name: .long, help: "BLAS threads (default: all cores).")
+    var threads: Int?
+
+    @Option(name: .long, help: "Timed runs per batch size, after one warm-up.")
+    var reps = 3
+
+    @Flag(name: .long, help: "Print one JSON object.")
+    var json = false
+
+    /// torchvision's figure for r2plus1d_18: 40.52 GMAC per 3x16x112x112 clip.
+    static let gflopPerClip = 81.04
+
+    func run() throws {
+        let batches = batch.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !batches.isEmpty, batches.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--batch takes sizes like 1,4") }
+        let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        BLASThreads.set(threadCount)
+        let model = try weights.loadModel()
+        var results: [[String: Any]] = []
+        for n in batches {
+            let clips = Tensor.random(shape: [n, 3, 16, 112, 112], seed: UInt64(n))
+            _ = model.forward(clips)
+            var times: [Double] = []
+            for _ in 0..<max(1, reps) {
+                let start = DispatchTime.now().uptimeNanoseconds
+                _ = model.forward(clips)
+                times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+            }
+            let ms = times.sorted()[times.count / 2]
+            let row: [String: Any] = [
+                "batch": n, "ms": ms, "clips_per_second": Double(n) * 1000 / ms,
+                "gflops": Self.gflopPerClip * Double(n) * 1000 / ms, "peak_rss_mb": peakRSSMegabytes(),
+            ]
+            results.append(row)
+            if !json {
+                print(String(format: "batch %2d  %8.1f ms  %6.2f clips/s  %6.1f GFLOP/s  peak RSS %6.0f MB",
+                             n, ms, row["clips_per_second"] as! Double, row["gflops"] as! Double, row["peak_rss_mb"] as! Double))
+            }
+        }
+        if json {
+            let object: [String: Any] = ["threads": threadCount, "weights": try weights.requiredSource().displayName,
+                                         "results": results]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        }
+    }
+}
+
+/// The process's peak resident set size so far, in MiB.
+func peakRSSMegabytes() -> Double {
+    var usage = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    return Double(usage.ru_maxrss) / 1024
+}

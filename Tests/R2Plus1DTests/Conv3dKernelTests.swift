@@ -1,0 +1,76 @@
+@testable import R2Plus1D
+import Testing
+
+/// The BLAS convolution against the naive one on awkward shapes: odd sizes, edges, strides, tiles, epilogues.
+@Suite struct Conv3dKernelTests {
+    struct Case: CustomTestStringConvertible, Sendable {
+        var c: Int, m: Int, t: Int, h: Int, w: Int
+        var geometry: Conv3dGeometry
+        var tileBytes = 4 << 20
+        var testDescription: String { "C\(c) M\(m) \(t)x\(h)x\(w) \(geometry) tile \(tileBytes)" }
+    }
+
+    static let cases: [Case] = [
+        Case(c: 3, m: 5, t: 3, h: 9, w: 11, geometry: .init(kernel: (1, 7, 7), stride: (1, 2, 2), padding: (0, 3, 3))),
+        Case(c: 5, m: 7, t: 4, h: 7, w: 5, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1))),
+        Case(c: 4, m: 6, t: 3, h: 9, w: 7, geometry: .init(kernel: (1, 3, 3), stride: (1, 2, 2), padding: (0, 1, 1))),
+        // A tile of one frame: four GEMMs whose outputs interleave.
+        Case(c: 5, m: 3, t: 4, h: 6, w: 6, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1)), tileBytes: 1),
+        // Two frames per tile over five frames: the last tile is partial.
+        Case(c: 2, m: 3, t: 5, h: 4, w: 3, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1)), tileBytes: 2 * 18 * 12 * 4),
+        Case(c: 6, m: 4, t: 5, h: 5, w: 3, geometry: .init(kernel: (1, 1, 1), stride: (2, 2, 2))),
+        Case(c: 5, m: 7, t: 5, h: 3, w: 4, geometry: .init(kernel: (3, 1, 1), padding: (1, 0, 0))),
+        Case(c: 6, m: 5, t: 7, h: 3, w: 3, geometry: .init(kernel: (3, 1, 1), stride: (2, 1, 1), padding: (1, 0, 0))),
+        Case(c: 3, m: 4, t: 1, h: 2, w: 2, geometry: .init(kernel: (3, 1, 1), padding: (1, 0, 0))),
+        Case(c: 3, m: 4, t: 6, h: 2, w: 3, geometry: .init(kernel: (3, 1, 1), stride: (2, 1, 1), padding: (1, 0, 0))),
+    ]
+
+    @Test(arguments: cases)
+    func matchesNaiveConvolution(_ k: Case) {
+        let g = k.geometry
+        let weight = Tensor.random(shape: [k.m, k.c, g.kernel.t, g.kernel.h, g.kernel.w], seed: 1)
+        let bias = Tensor.random(shape: [k.m], seed: 2).data
+        let conv = FoldedConv3d(weight: weight.data, bias: bias, outChannels: k.m, inChannels: k.c, geometry: g,
+                                tileBytes: k.tileBytes)
+        let batch = 2
+        let input = Tensor.random(shape: [batch, k.c, k.t, k.h, k.w], seed: 3)
+        let expected = NaiveOps.conv3d(input, weight: weight, bias: bias, geometry: g)
+        let outShape = Array(expected.shape.dropFirst())
+        let residual = Tensor.random(shape: outShape, seed: 4)
+        let clipSize = input.count / batch, outSize = expected.count / batch
+        for n in 0..<batch {
+            let clip = Array(input.data[n * clipSize..<(n + 1) * clipSize])
+            let want = Tensor(shape: outShape, data: Array(expected.data[n * outSize..<(n + 1) * outSize]))
+            clip.withUnsafeBufferPointer { x in
+                residual.data.withUnsafeBufferPointer { r in
+                    let plain = conv.forward(x.baseAddress!, t: k.t, h: k.h, w: k.w)
+                    #expect([k.m, plain.t, plain.h, plain.w] == outShape)
+                    #expect(Tensor(shape: outShape, data: plain.data).maxAbsDifference(want) <= 1e-4)
+                    let relu = conv.forward(x.baseAddress!, t: k.t, h: k.h, w: k.w, epilogue: .relu)
+                    #expect(Tensor(shape: outShape, data: relu.data).maxAbsDifference(NaiveOps.relu(want)) <= 1e-4)
+                    let added = conv.forward(x.baseAddress!, t: k.t, h: k.h, w: k.w,
+                                             epilogue: .addRelu(residual: r.baseAddress!))
+                    let wantAdded = NaiveOps.relu(NaiveOps.add(want, residual))
+                    #expect(Tensor(shape: outShape, data: added.data).maxAbsDifference(wantAdded) <= 1e-4)
+                }
+            }
+        }
+    }
+
+    @Test func foldedBatchNormMatchesConvThenBatchNorm() throws {
+        var dict = StateDict()
+        dict["c.weight"] = Tensor.random(shape: [4, 3, 1, 3, 3], seed: 5)
+        dict["b.weight"] = Tensor(shape: [4], data: [0.5, 1.5, 2, 0.9])
+        dict["b.bias"] = Tensor(shape: [4], data: [0.1, -0.2, 0.3, 0])
+        dict["b.running_mean"] = Tensor(shape: [4], data: [0.05, -0.1, 0.2, 1])
+        dict["b.running_var"] = Tensor(shape: [4], data: [0.6, 1.2, 0.9, 2])
+        let g = Conv3dGeometry(kernel: (1, 3, 3), padding: (0, 1, 1))
+        let conv = R2Plus1D18.fold(dict, conv: "c", batchNorm: "b", geometry: g)
+        let x = Tensor.random(shape: [1, 3, 2, 5, 5], seed: 6)
+        let want = NaiveOps.batchNorm(NaiveOps.conv3d(x, weight: dict["c.weight"]!, geometry: g),
+                                      gamma: dict["b.weight"]!.data, beta: dict["b.bias"]!.data,
+                                      mean: dict["b.running_mean"]!.data, variance: dict["b.running_var"]!.data)
+        let got = x.data.withUnsafeBufferPointer { conv.forward($0.baseAddress!, t: 2, h: 5, w: 5) }
+        #expect(Tensor(shape: want.shape, data: got.data).maxAbsDifference(want) <= 1e-5)
+    }
+}
