@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "r2plus1d", targets: ["r2plus1d"]),
         .library(name: "R2Plus1D", targets: ["R2Plus1D"]),
+        .library(name: "VideoDecode", targets: ["VideoDecode"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -17,21 +18,35 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        .systemLibrary(
+            name: "CFFmpeg",
+            pkgConfig: "libavformat libavcodec libavutil libswscale",
+            providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev"])]
+        ),
+        .target(
+            name: "VideoDecode",
+            dependencies: ["CFFmpeg"]
+        ),
         .target(
             name: "R2Plus1D",
-            dependencies: ["CBLAS"],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"])]
+            dependencies: ["CBLAS"]
         ),
         .executableTarget(
             name: "r2plus1d",
             dependencies: [
                 "R2Plus1D",
+                "VideoDecode",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(
             name: "R2Plus1DTests",
             dependencies: ["R2Plus1D"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "VideoDecodeTests",
+            dependencies: ["VideoDecode"],
             resources: [.copy("Fixtures")]
         ),
     ]

@@ -1,0 +1,17 @@
+/// Bounds on the work one upload may cause.
+public struct DecodeLimits: Sendable, Equatable {
+    /// Largest width and height, checked on the container's claim and on every frame.
+    public var maxDimension = 4096
+    /// Longest duration the container may claim, in seconds.
+    public var maxDurationSeconds = 3600.0
+    /// Most frames decoded for one request (all clips together).
+    public var maxDecodedFrames = 5000
+    /// Wall-clock budget for the whole decode, enforced in the read callback and between packets.
+    public var deadlineSeconds = 5.0
+    /// Decoder threads per video (FFmpeg's frame/slice threads); 0 lets FFmpeg choose.
+    public var decoderThreads = 1
+
+    public init() {}
+
+    public static let `default` = DecodeLimits()
+}

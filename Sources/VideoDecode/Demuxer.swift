@@ -1,0 +1,172 @@
+import CFFmpeg
+import Foundation
+
+/// An open container over a `MemoryInput`, its chosen video stream and that stream's decoder.
+///
+/// Only whitelisted demuxers and decoders run; every nested open (`io_open`: playlists, concat lists,
+/// external references) is refused, so nothing outside the buffer is ever read.
+final class Demuxer {
+    /// Demuxers accepted: real video containers. Names as libavformat spells them.
+    static let containers = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,mpegts,flv,ogg,gif,asf,mpeg"
+    /// Decoders accepted: the video codecs those containers carry in practice.
+    static let decoders = [
+        "h264", "hevc", "vp8", "vp9", "av1", "libdav1d", "libaom-av1", "mpeg4", "msmpeg4", "msmpeg4v2", "mpeg1video",
+        "mpeg2video", "mjpeg", "gif", "png", "apng", "h263", "flv", "vp6f", "theora", "vc1", "wmv1", "wmv2", "wmv3",
+        "prores", "rawvideo", "qtrle", "ffv1", "dnxhd", "huffyuv", "utvideo",
+    ].joined(separator: ",")
+
+    private let input: MemoryInput
+    private var format: UnsafeMutablePointer<AVFormatContext>?
+    private var codec: UnsafeMutablePointer<AVCodecContext>?
+    private var packet: UnsafeMutablePointer<AVPacket>?
+    let streamIndex: Int32
+    let info: VideoInfo
+    let timeBase: AVRational
+    let startTimestamp: Int64
+    /// Whether the container knew the duration (seeking needs it).
+    let hasDuration: Bool
+    private var draining = false
+    private let limits: DecodeLimits
+
+    /// FFmpeg's own log is silenced once: every failure reaches the caller as a `DecodeError` instead.
+    private static let quietLogs: Void = av_log_set_level(AV_LOG_QUIET)
+
+    init(_ bytes: Data, limits: DecodeLimits, deadline: Deadline) throws {
+        Self.quietLogs
+        guard !bytes.isEmpty else { throw DecodeError.emptyInput }
+        self.limits = limits
+        input = try MemoryInput(bytes, deadline: deadline)
+        guard var format = avformat_alloc_context() else { throw DecodeError.internalFailure(detail: "out of memory") }
+        format.pointee.pb = input.context
+        format.pointee.format_whitelist = av_strdup(Self.containers)
+        format.pointee.codec_whitelist = av_strdup(Self.decoders)
+        format.pointee.protocol_whitelist = av_strdup("none")
+        format.pointee.io_open = { _, _, _, _, _ in cffmpeg_averror(EPERM) }
+        format.pointee.interrupt_callback.callback = { opaque in MemoryInput.from(opaque).deadline.hasPassed ? 1 : 0 }
+        format.pointee.interrupt_callback.opaque = Unmanaged.passUnretained(input).toOpaque()
+        var formatPointer: UnsafeMutablePointer<AVFormatContext>? = format
+        let opened = avformat_open_input(&formatPointer, nil, nil, nil)
+        if opened < 0 {  // avformat_open_input has freed the context
+            if deadline.hasPassed { throw DecodeError.deadlineExceeded(seconds: deadline.seconds) }
+            throw DecodeError.unsupportedContainer(detail: ffmpegErrorString(opened))
+        }
+        format = formatPointer!
+        self.format = format
+        // Streams known from the header that are not video are never probed, decoded or even read.
+        for i in 0..<Int(format.pointee.nb_streams) {
+            let stream = format.pointee.streams[i]!
+            if stream.pointee.codecpar.pointee.codec_type != AVMEDIA_TYPE_VIDEO { stream.pointee.discard = AVDISCARD_ALL }
+        }
+        let found = avformat_find_stream_info(format, nil)
+        if deadline.hasPassed { throw DecodeError.deadlineExceeded(seconds: deadline.seconds) }
+        if found < 0 { throw DecodeError.nothingDecodable(detail: ffmpegErrorString(found)) }
+
+        let best = av_find_best_stream(format, AVMEDIA_TYPE_VIDEO, -1, -1, nil, 0)
+        guard best >= 0, let stream = format.pointee.streams[Int(best)],
+              stream.pointee.disposition & AV_DISPOSITION_ATTACHED_PIC == 0 else {
+            throw DecodeError.noVideoStream(detail: "no video stream in \(String(cString: format.pointee.iformat.pointee.name))")
+        }
+        streamIndex = best
+        for i in 0..<Int(format.pointee.nb_streams) where i != Int(best) {
+            format.pointee.streams[i]!.pointee.discard = AVDISCARD_ALL
+        }
+        let parameters = stream.pointee.codecpar!
+        let width = Int(parameters.pointee.width), height = Int(parameters.pointee.height)
+        if width > limits.maxDimension || height > limits.maxDimension
+            || av_image_check_size2(UInt32(max(width, 0)), UInt32(max(height, 0)), Int64(limits.maxDimension) * Int64(limits.maxDimension),
+                                    AV_PIX_FMT_NONE, 0, nil) < 0 && width > 0 {
+            throw DecodeError.dimensionsTooLarge(width: width, height: height, limit: limits.maxDimension)
+        }
+        guard let decoder = avcodec_find_decoder(parameters.pointee.codec_id) else {
+            throw DecodeError.noVideoStream(detail: "no decoder for codec \(String(cString: avcodec_get_name(parameters.pointee.codec_id)))")
+        }
+        let decoderName = String(cString: decoder.pointee.name)
+        guard Self.decoders.split(separator: ",").contains(Substring(decoderName)) else {
+            throw DecodeError.noVideoStream(detail: "video codec \(decoderName) is not accepted")
+        }
+        codec = avcodec_alloc_context3(decoder)
+        guard let codec else { throw DecodeError.internalFailure(detail: "out of memory") }
+        try check(avcodec_parameters_to_context(codec, parameters)) { .nothingDecodable(detail: $0) }
+        codec.pointee.thread_count = Int32(limits.decoderThreads)
+        codec.pointee.pkt_timebase = stream.pointee.time_base
+        codec.pointee.codec_whitelist = av_strdup(Self.decoders)
+        try check(avcodec_open2(codec, decoder, nil)) { .nothingDecodable(detail: $0) }
+        packet = av_packet_alloc()
+        guard packet != nil else { throw DecodeError.internalFailure(detail: "out of memory") }
+
+        timeBase = stream.pointee.time_base
+        startTimestamp = stream.pointee.start_time == noTimestamp ? 0 : stream.pointee.start_time
+        let rate = av_guess_frame_rate(format, stream, nil)
+        let fps = rate.num > 0 && rate.den > 0 ? av_q2d(rate) : 0
+        var duration: Double?
+        if stream.pointee.duration != noTimestamp && stream.pointee.duration > 0 {
+            duration = Double(stream.pointee.duration) * av_q2d(timeBase)
+        } else if format.pointee.duration != noTimestamp && format.pointee.duration > 0 {
+            duration = Double(format.pointee.duration) / Double(cffmpeg_time_base())
+        }
+        hasDuration = duration != nil
+        if let duration, duration > limits.maxDurationSeconds {
+            throw DecodeError.tooLong(seconds: duration, limit: limits.maxDurationSeconds)
+        }
+        info = VideoInfo(container: String(cString: format.pointee.iformat.pointee.name), codec: decoderName,
+                         width: width, height: height, fps: fps, durationSeconds: duration ?? 0,
+                         rotation: Self.rotation(of: stream))
+    }
+
+    deinit {
+        av_packet_free(&packet)
+        avcodec_free_context(&codec)
+        avformat_close_input(&format)
+    }
+
+    /// Clockwise display rotation from the display matrix, normalised to 0, 90, 180 or 270.
+    private static func rotation(of stream: UnsafeMutablePointer<AVStream>) -> Int {
+        var size: Int = 0
+        guard let matrix = av_stream_get_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, &size), size >= 36 else { return 0 }
+        let degrees = -av_display_rotation_get(UnsafeRawPointer(matrix).assumingMemoryBound(to: Int32.self))
+        guard degrees.isFinite else { return 0 }
+        let quarter = Int((degrees / 90).rounded()) % 4
+        return (quarter + 4) % 4 * 90
+    }
+
+    /// Seconds since the stream's first timestamp.
+    func seconds(_ timestamp: Int64) -> Double {
+        Double(timestamp - startTimestamp) * av_q2d(timeBase)
+    }
+
+    /// Moves to the last keyframe at or before `seconds` and empties the decoder.
+    /// - Returns: false when the container cannot seek there.
+    func seek(to seconds: Double) -> Bool {
+        guard let format, let codec else { return false }
+        let target = startTimestamp + Int64((seconds / av_q2d(timeBase)).rounded(.down))
+        let result = avformat_seek_file(format, streamIndex, Int64.min, target, target, 0)
+        avcodec_flush_buffers(codec)
+        draining = false
+        return result >= 0
+    }
+
+    /// Decodes the next frame into `frame` (which it unreferences first).
+    /// - Returns: false at the end of the stream.
+    /// - Throws: `DecodeError.deadlineExceeded`; decoding errors in single packets are skipped, not thrown.
+    func decodeNext(into frame: UnsafeMutablePointer<AVFrame>, deadline: Deadline) throws -> Bool {
+        guard let format, let codec, let packet else { return false }
+        av_frame_unref(frame)
+        while true {
+            if deadline.hasPassed { throw DecodeError.deadlineExceeded(seconds: deadline.seconds) }
+            let received = avcodec_receive_frame(codec, frame)
+            if received >= 0 { return true }
+            if received == averrorEOF || draining { return false }
+            // The decoder wants input: the next packet of our stream, or a flush at the end of the file.
+            let read = av_read_frame(format, packet)
+            if read < 0 {
+                if deadline.hasPassed { throw DecodeError.deadlineExceeded(seconds: deadline.seconds) }
+                draining = true
+                _ = avcodec_send_packet(codec, nil)
+                continue
+            }
+            defer { av_packet_unref(packet) }
+            guard packet.pointee.stream_index == streamIndex else { continue }
+            _ = avcodec_send_packet(codec, packet)  // a corrupt packet is skipped; later ones may decode
+        }
+    }
+}
