@@ -27,6 +27,7 @@ let package = Package(
             name: "VideoDecode",
             dependencies: ["CFFmpeg"]
         ),
+        .target(name: "HTTPServer"),
         .target(
             name: "R2Plus1D",
             dependencies: ["CBLAS"]
@@ -43,6 +44,10 @@ let package = Package(
             name: "R2Plus1DTests",
             dependencies: ["R2Plus1D"],
             resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "HTTPServerTests",
+            dependencies: ["HTTPServer"]
         ),
         .testTarget(
             name: "VideoDecodeTests",
