@@ -3,7 +3,6 @@ import PackageDescription
 
 let package = Package(
     name: "r2plus1d",
-    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "r2plus1d", targets: ["r2plus1d"]),
         .library(name: "R2Plus1D", targets: ["R2Plus1D"]),
@@ -11,6 +10,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         .systemLibrary(
@@ -27,7 +27,17 @@ let package = Package(
             name: "VideoDecode",
             dependencies: ["CFFmpeg"]
         ),
-        .target(name: "HTTPServer"),
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .systemLibrary(name: "CLinux"),
+
+        .target(
+            name: "HTTPServer",
+            dependencies: ["COpenSSL", "CLinux", .product(name: "Logging", package: "swift-log")]
+        ),
         .target(
             name: "R2Plus1D",
             dependencies: ["CBLAS"]
