@@ -50,6 +50,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(name: "FuzzHTTPParser", dependencies: ["HTTPServer"]),
+        .executableTarget(name: "FuzzMultipart", dependencies: ["HTTPServer"]),
         .testTarget(
             name: "R2Plus1DTests",
             dependencies: ["R2Plus1D"],
