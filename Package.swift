@@ -42,12 +42,19 @@ let package = Package(
             name: "R2Plus1D",
             dependencies: ["CBLAS"]
         ),
+        .target(
+            name: "Service",
+            dependencies: ["R2Plus1D", "VideoDecode", "HTTPServer", "COpenSSL", .product(name: "Logging", package: "swift-log")]
+        ),
         .executableTarget(
             name: "r2plus1d",
             dependencies: [
                 "R2Plus1D",
                 "VideoDecode",
+                "HTTPServer",
+                "Service",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(name: "FuzzHTTPParser", dependencies: ["HTTPServer"]),

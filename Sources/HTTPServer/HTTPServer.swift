@@ -30,7 +30,9 @@ public final class HTTPServer: @unchecked Sendable {
     // Loop thread only.
     private var connections: [UInt64: Connection] = [:]
     private var nextID: UInt64 = 1
-    private var drainDeadline: UInt64?
+    /// Set when a drain is asked for: the listener closes at `closeAt`, and `run` returns by `deadline`.
+    private var drainSchedule: (closeAt: UInt64, deadline: UInt64)?
+    private var isClosing: Bool { listener == nil }
     private var onDrain: (@Sendable () -> Void)?
     private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
 
@@ -79,7 +81,8 @@ public final class HTTPServer: @unchecked Sendable {
                 }
             }
             checkTimers(now: Self.now())
-            if let deadline = drainDeadline, connections.isEmpty || Self.now() > deadline {
+            if let drainSchedule, listener != nil, Self.now() >= drainSchedule.closeAt { closeListener(now: Self.now()) }
+            if let drainSchedule, isClosing, connections.isEmpty || Self.now() > drainSchedule.deadline {
                 for connection in Array(connections.values) { close(connection) }
                 logger.info("drained", metadata: ["server.port": "\(port)"])
                 return
@@ -242,6 +245,12 @@ public final class HTTPServer: @unchecked Sendable {
     }
 
     private func dispatch(_ request: HTTPRequest, on connection: Connection, now: UInt64) {
+        if isClosing {
+            connection.current = (request.method, request.path, Self.makeRequestID(), connection.requestStart ?? now, false)
+            respond(connection, .problem(status: 503, detail: "the server is shutting down; retry", headers: ["Retry-After": "1"]),
+                    close: true, now: now)
+            return
+        }
         let requestID = request.headers["X-Request-Id"].flatMap(Self.validRequestID) ?? Self.makeRequestID()
         let context = RequestContext(requestID: requestID)
         connection.state = .handling(context)
@@ -277,16 +286,23 @@ public final class HTTPServer: @unchecked Sendable {
             case .response(let id, let response):
                 // The connection may be gone (client hung up); the response is dropped.
                 guard let connection = connections[id], connection.isHandling else { continue }
-                respond(connection, response, close: connection.closeAfterWrite || drainDeadline != nil, now: now)
+                respond(connection, response, close: connection.closeAfterWrite || isClosing, now: now)
             case .drain:
-                guard drainDeadline == nil else { continue }
+                guard drainSchedule == nil else { continue }
                 hook?()
-                drainDeadline = now + UInt64(configuration.drainTimeoutSeconds * 1e9)
-                if let listener {
-                    epoll_ctl(epoll, EPOLL_CTL_DEL, listener.fd, nil)
-                    self.listener = nil
-                }
-                for connection in Array(connections.values) {
+                let closeAt = now + UInt64(configuration.drainDelaySeconds * 1e9)
+                drainSchedule = (closeAt, closeAt + UInt64(configuration.drainTimeoutSeconds * 1e9))
+            }
+        }
+    }
+
+    /// Stops accepting, closes idle connections, and tells half-sent requests to go elsewhere.
+    private func closeListener(now: UInt64) {
+        if let listener {
+            epoll_ctl(epoll, EPOLL_CTL_DEL, listener.fd, nil)
+            self.listener = nil
+        }
+        for connection in Array(connections.values) {
                     if connection.isIdle {
                         close(connection)
                     } else if case .reading = connection.state, !connection.parser.isInBody {
@@ -296,8 +312,6 @@ public final class HTTPServer: @unchecked Sendable {
                                                      headers: ["Retry-After": "1"]), close: true, now: now)
                     }
                 }
-            }
-        }
     }
 
     private func respond(_ connection: Connection, _ response: HTTPResponse, close: Bool, now: UInt64) {
@@ -335,7 +349,7 @@ public final class HTTPServer: @unchecked Sendable {
         connection.headTime = nil
         connection.idleSince = now
         setInterest(connection, EPOLLIN.rawValue | EPOLLRDHUP.rawValue)
-        if drainDeadline != nil && connection.isIdle {
+        if isClosing && connection.isIdle {
             close(connection)
             return
         }

@@ -14,6 +14,7 @@ final class LiveServer: @unchecked Sendable {
         var configuration = HTTPServerConfiguration()
         configuration.host = "127.0.0.1"
         configuration.port = 0
+        configuration.drainDelaySeconds = 0
         configure(&configuration)
         var router = Router()
         routes(&router)

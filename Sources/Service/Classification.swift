@@ -1,0 +1,73 @@
+import Foundation
+import VideoDecode
+
+/// The answer to one classification, as the API and `r2plus1d classify` print it.
+public struct Classification: Sendable, Encodable {
+    public struct Prediction: Sendable, Encodable, Equatable {
+        public var label: String
+        public var index: Int
+        public var score: Double
+    }
+
+    public struct ClipSpan: Sendable, Encodable {
+        public var start_s: Double
+        public var end_s: Double
+    }
+
+    public struct Video: Sendable, Encodable {
+        public var container: String
+        public var codec: String
+        public var width: Int
+        public var height: Int
+        public var fps: Double
+        public var duration_s: Double
+    }
+
+    public struct Timing: Sendable, Encodable {
+        public var decode: Double
+        public var queue: Double
+        public var inference: Double
+        public var total: Double
+
+        public init(decode: Double, queue: Double, inference: Double, total: Double) {
+            self.decode = decode
+            self.queue = queue
+            self.inference = inference
+            self.total = total
+        }
+    }
+
+    public var predictions: [Prediction]
+    public var clips: [ClipSpan]
+    public var video: Video
+    public var model: ModelInfo
+    public var timing_ms: Timing
+
+    /// Softmax of each clip's logits, averaged over clips (torchvision's video-level protocol), top k sorted.
+    public static func predictions(logits: [[Float]], labels: Labels, topK: Int) -> [Prediction] {
+        guard let classes = logits.first?.count, classes > 0 else { return [] }
+        var mean = [Double](repeating: 0, count: classes)
+        for clip in logits {
+            let peak = Double(clip.max() ?? 0)
+            let exps = clip.map { Foundation.exp(Double($0) - peak) }
+            let total = exps.reduce(0, +)
+            for i in 0..<classes { mean[i] += exps[i] / total / Double(logits.count) }
+        }
+        return mean.enumerated().sorted { $0.element > $1.element || ($0.element == $1.element && $0.offset < $1.offset) }
+            .prefix(max(1, min(topK, classes)))
+            .map { Prediction(label: $0.offset < labels.names.count ? labels.names[$0.offset] : "class \($0.offset)",
+                              index: $0.offset, score: $0.element) }
+    }
+
+    public init(logits: [[Float]], labels: Labels, topK: Int, decoded: DecodedClips, model: ModelInfo, timing: Timing) {
+        predictions = Self.predictions(logits: logits, labels: labels, topK: topK)
+        let info = decoded.info
+        clips = ClipSampling.clipStarts(duration: info.durationSeconds, count: decoded.clipCount).map {
+            ClipSpan(start_s: $0, end_s: $0 + ClipSampling.clipSeconds)
+        }
+        video = Video(container: info.container, codec: info.codec, width: info.width, height: info.height,
+                      fps: info.fps, duration_s: info.durationSeconds)
+        self.model = model
+        timing_ms = timing
+    }
+}

@@ -1,0 +1,25 @@
+import HTTPServer
+import R2Plus1D
+import VideoDecode
+
+/// Everything `r2plus1d serve` can be told.
+public struct ServiceConfiguration: Sendable {
+    public var weights: WeightsSource
+    public var labelsPath: String
+    public var http = HTTPServerConfiguration()
+    public var batching = BatchScheduler.Settings()
+    /// BLAS threads per batch worker.
+    public var blasThreads = 2
+    /// Threads decoding uploads, and how many uploads may wait for one.
+    public var decodeThreads = 2
+    public var decodeQueue = 16
+    public var decodeLimits = DecodeLimits()
+    /// From a request's arrival to its answer; past it, 504.
+    public var requestTimeoutSeconds = 30.0
+    public var maxClips = 10
+
+    public init(weights: WeightsSource, labelsPath: String) {
+        self.weights = weights
+        self.labelsPath = labelsPath
+    }
+}

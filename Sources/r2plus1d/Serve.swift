@@ -1,0 +1,109 @@
+import ArgumentParser
+import Foundation
+import HTTPServer
+import Logging
+import R2Plus1D
+import Service
+
+/// Reads an option's default from the environment (`R2PLUS1D_PORT` for `--port`, ...).
+func environment<T: LosslessStringConvertible>(_ name: String, _ fallback: T) -> T {
+    ProcessInfo.processInfo.environment["R2PLUS1D_\(name)"].flatMap(T.init) ?? fallback
+}
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the classifier over HTTP: POST /classify, GET /labels, /healthz, /readyz, /v1/model, /metrics.",
+        discussion: "Every option can also be set by an environment variable: R2PLUS1D_ and the option's name in capitals with _ for - (R2PLUS1D_PORT, R2PLUS1D_MAX_BATCH, ...).")
+
+    @Option(help: "Weight file (default: the first .pth or .safetensors in weights/). Env R2PLUS1D_WEIGHTS.")
+    var weights: String?
+    @Flag(help: "Use deterministic demo weights (predictions are meaningless). Env R2PLUS1D_DEMO_WEIGHTS=1.")
+    var demoWeights = environment("DEMO_WEIGHTS", 0) == 1
+    @Option var host = environment("HOST", "0.0.0.0")
+    @Option var port = environment("PORT", 8080)
+    @Option(help: "Most clips per forward pass.") var maxBatch = environment("MAX_BATCH", 8)
+    @Option(help: "Longest wait for more clips once a worker holds one.") var maxDelayMs = environment("MAX_DELAY_MS", 10.0)
+    @Option(help: "Batch workers (each runs forward passes).") var workers = environment("WORKERS", 1)
+    @Option(help: "BLAS threads per worker (default: all cores).") var threads = environment("THREADS", ProcessInfo.processInfo.activeProcessorCount)
+    @Option(help: "Decode threads (default: all cores).") var decodeThreads = environment("DECODE_THREADS", ProcessInfo.processInfo.activeProcessorCount)
+    @Option(help: "Clips waiting at most; beyond it, 503.") var queueSize = environment("QUEUE_SIZE", 64)
+    @Option(help: "Seconds from arrival to answer; beyond it, 504.") var timeoutS = environment("TIMEOUT_S", 30.0)
+    @Option(help: "Largest upload in MiB; beyond it, 413.") var maxUploadMb = environment("MAX_UPLOAD_MB", 64)
+    @Option(help: "Most clips one request may ask for.") var maxClips = environment("MAX_CLIPS", 10)
+    @Option(help: "Class names, one per line.") var labels = environment("LABELS", "weights/kinetics400_labels.txt")
+    @Option(help: "PEM certificate chain: serve HTTPS. Env R2PLUS1D_TLS_CERT.") var tlsCert: String?
+    @Option(help: "PEM private key for --tls-cert. Env R2PLUS1D_TLS_KEY.") var tlsKey: String?
+    @Option(help: "On SIGTERM: seconds to keep serving with readiness 503 before closing the listener.")
+    var drainDelayS = environment("DRAIN_DELAY_S", 3.0)
+    @Option(help: "Then: seconds in-flight requests get to finish.") var drainTimeoutS = environment("DRAIN_TIMEOUT_S", 25.0)
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = environment("LOG_LEVEL", "info")
+
+    /// Options without a default take theirs from the environment here.
+    mutating func validate() throws {
+        let env = ProcessInfo.processInfo.environment
+        weights = weights ?? env["R2PLUS1D_WEIGHTS"]
+        tlsCert = tlsCert ?? env["R2PLUS1D_TLS_CERT"]
+        tlsKey = tlsKey ?? env["R2PLUS1D_TLS_KEY"]
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("give --tls-cert and --tls-key together") }
+        guard maxBatch >= 1, workers >= 1, threads >= 1, decodeThreads >= 1, queueSize >= 1, maxClips >= 1, maxUploadMb >= 1,
+              timeoutS > 0, maxDelayMs >= 0, drainDelayS >= 0, drainTimeoutS >= 0 else {
+            throw ValidationError("sizes, counts and timeouts must be positive")
+        }
+    }
+
+    func run() throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "r2plus1d")
+        var configuration = ServiceConfiguration(weights: try resolveWeights(), labelsPath: labels)
+        configuration.http.host = host
+        configuration.http.port = port
+        configuration.http.limits.maxBodyBytes = maxUploadMb << 20
+        configuration.http.maxConnections = 512
+        configuration.http.drainDelaySeconds = drainDelayS
+        configuration.http.drainTimeoutSeconds = drainTimeoutS
+        if let tlsCert, let tlsKey {
+            configuration.http.tls = try TLSConfiguration(certificateChainPath: tlsCert, privateKeyPath: tlsKey)
+        }
+        configuration.batching.maxBatch = maxBatch
+        configuration.batching.maxDelaySeconds = maxDelayMs / 1000
+        configuration.batching.workers = workers
+        configuration.batching.queueCapacity = queueSize
+        configuration.blasThreads = threads
+        configuration.decodeThreads = decodeThreads
+        configuration.requestTimeoutSeconds = timeoutS
+        configuration.maxClips = maxClips
+        let service: ClassificationService
+        do {
+            service = try ClassificationService(configuration: configuration, logger: logger)
+        } catch let error as WeightError {
+            throw ValidationError(error.description)
+        } catch let error as LabelsError {
+            throw ValidationError(error.description)
+        }
+        if service.model.demo {
+            logger.warning("serving DEMO weights: predictions are meaningless; see weights/README.md for the real ones")
+        }
+        service.run()
+    }
+
+    /// --weights, else a weight file in weights/, else --demo-weights, else an error that says how to get weights.
+    func resolveWeights() throws -> WeightsSource {
+        if let weights { return .file(path: weights) }
+        let directory = "weights"
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+            .filter { $0.hasSuffix(".pth") || $0.hasSuffix(".safetensors") }.sorted()
+        if let official = files.first(where: { $0.hasPrefix("r2plus1d_18-") }) ?? files.first {
+            return .file(path: "\(directory)/\(official)")
+        }
+        if demoWeights { return .demo(seed: DemoWeights.defaultSeed) }
+        throw ValidationError("""
+            no weights: put r2plus1d_18-91a641e6.pth in weights/ (scripts/fetch-weights.sh downloads it; see \
+            weights/README.md), pass --weights FILE, or run with --demo-weights to try the service with meaningless predictions
+            """)
+    }
+}
