@@ -59,6 +59,7 @@ let package = Package(
         ),
         .executableTarget(name: "FuzzHTTPParser", dependencies: ["HTTPServer"]),
         .executableTarget(name: "FuzzMultipart", dependencies: ["HTTPServer"]),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(
             name: "R2Plus1DTests",
             dependencies: ["R2Plus1D"],
@@ -66,11 +67,15 @@ let package = Package(
         ),
         .testTarget(
             name: "HTTPServerTests",
-            dependencies: ["HTTPServer"]
+            dependencies: ["HTTPServer", "TestSupport"]
+        ),
+        .testTarget(
+            name: "ServiceTests",
+            dependencies: ["Service", "R2Plus1D", "HTTPServer", "TestSupport"]
         ),
         .testTarget(
             name: "VideoDecodeTests",
-            dependencies: ["VideoDecode"],
+            dependencies: ["VideoDecode", "TestSupport"],
             resources: [.copy("Fixtures")]
         ),
     ]

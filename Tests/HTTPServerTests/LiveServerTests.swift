@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import HTTPServer
+import TestSupport
 import Testing
 
 /// Real sockets on loopback: what only a live server shows.

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import VideoDecode
 
@@ -11,9 +12,9 @@ import VideoDecode
     }
 
     @Test func realClipMatchesTorchvisionPreset() throws {
-        let expected = try JSONDecoder().decode(Expected.self, from: TestVideos.fixture("bikes_expected.json"))
-        let bytes = [UInt8](try TestVideos.fixture("bikes_expected.u8"))
-        let decoded = try ClipDecoder.decode(try TestVideos.fixture("bikes.mp4"), clips: 2)
+        let expected = try JSONDecoder().decode(Expected.self, from: fixture("bikes_expected.json"))
+        let bytes = [UInt8](try fixture("bikes_expected.u8"))
+        let decoded = try ClipDecoder.decode(try fixture("bikes.mp4"), clips: 2)
         #expect(decoded.shape == expected.shape)
         #expect(decoded.info.durationSeconds == expected.duration_s)
         for (mine, theirs) in zip(decoded.frameTimes, expected.frame_times) {

@@ -1,0 +1,55 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// Clips from concurrent requests share forward passes; answers do not depend on who shared a batch.
+@Suite(.serialized) struct BatchingTests {
+    @Test func concurrentRequestsShareForwardPassesWithTheSameResults() throws {
+        let video = try TestVideos.h264(seconds: 3, gop: 30)
+        let alone = try TestService { $0.batching.maxDelaySeconds = 0 }
+        let expected = try (1...4).map { clips in
+            try ClassifyAnswer(alone.post("/classify?clips=\(clips)&top_k=7", body: video, contentType: "video/mp4").body).predictions
+        }
+        #expect(alone.stop())
+
+        let test = try TestService { $0.batching.maxDelaySeconds = 0.4 }
+        let before = try test.metric("r2plus1d_forward_calls_total")
+        let answers = ResultsBox()
+        DispatchQueue.concurrentPerform(iterations: 4) { i in
+            let answer = try? ClassifyAnswer(test.post("/classify?clips=\(i + 1)&top_k=7", body: video, contentType: "video/mp4").body)
+            answers.set(i, answer?.predictions)
+        }
+        let calls = try test.metric("r2plus1d_forward_calls_total") - before
+        // 10 clips; batches of up to 8 gathered over 0.4 s: two or three forward passes, not ten.
+        #expect(calls >= 2 && calls < 10, "\(calls) forward calls for 10 clips")
+        for i in 0..<4 {
+            let got = try #require(answers.get(i))
+            #expect(got.map(\.index) == expected[i].map(\.index))
+            #expect(zip(got, expected[i]).allSatisfy { abs($0.score - $1.score) < 1e-5 })
+        }
+        #expect(test.stop())
+    }
+
+    @Test func clientThatLeavesWhileQueuedCostsNoCompute() throws {
+        let video = try TestVideos.h264(seconds: 3, gop: 30)
+        let test = try TestService { $0.batching.maxDelaySeconds = 1.0 }
+        let computed = try test.metric("r2plus1d_clips_computed_total")
+        do {
+            let client = try RawClient(port: test.port)
+            client.send("POST /classify?clips=2 HTTP/1.1\r\nHost: t\r\nContent-Type: video/mp4\r\nContent-Length: \(video.count)\r\n\r\n")
+            client.send([UInt8](video))
+            Thread.sleep(forTimeInterval: 0.4)  // decoded and queued, the batch still open
+        }
+        Thread.sleep(forTimeInterval: 1.2)
+        #expect(try test.metric("r2plus1d_clips_dropped_total{reason=\"client_gone\"}") >= 1)
+        #expect(try test.metric("r2plus1d_clips_computed_total") == computed)
+        #expect(test.stop())
+    }
+}
+
+final class ResultsBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values: [Int: [ClassifyAnswer.Prediction]] = [:]
+    func set(_ i: Int, _ value: [ClassifyAnswer.Prediction]?) { lock.withLock { values[i] = value } }
+    func get(_ i: Int) -> [ClassifyAnswer.Prediction]? { lock.withLock { values[i] } }
+}

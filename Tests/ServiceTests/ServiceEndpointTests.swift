@@ -1,0 +1,110 @@
+import Foundation
+import HTTPServer
+import Service
+import TestSupport
+import Testing
+
+/// Every endpoint and every error status, end to end over loopback with clips made by ffmpeg.
+@Suite(.serialized) struct ServiceEndpointTests {
+    static func video() throws -> Data { try TestVideos.h264(seconds: 3, gop: 30) }
+
+    @Test func healthLabelsModelAndMetrics() throws {
+        let test = try TestService()
+        for path in ["/healthz", "/v2/health/live", "/readyz", "/v2/health/ready"] {
+            let response = try test.get(path)
+            #expect(response.status == 200, "\(path)")
+            #expect(response.body.contains("\"model\":\"narrow.safetensors\""))
+        }
+        let labels = try JSONDecoder().decode([String].self, from: Data(test.get("/v1/labels").body.utf8))
+        #expect(labels == (0..<7).map { "action \($0)" })
+        #expect(try test.get("/labels?format=text").body == labels.joined(separator: "\n") + "\n")
+        let model = try test.get("/v1/model")
+        #expect(model.status == 200 && model.body.contains("\"classes\":7") && model.body.contains("\"demo\":false"))
+        #expect(model.body.contains("\"max_batch\":8") && model.body.contains("\"state\":\"ready\""))
+        let sha = try #require(try run("sha256sum", [TestService.files.weights]).output.split(separator: " ").first)
+        #expect(model.body.contains("\"sha256\":\"\(sha)\""))
+        let metrics = try test.get("/metrics")
+        #expect(metrics.headers["content-type"]?.hasPrefix("text/plain; version=0.0.4") == true)
+        for name in ["r2plus1d_http_requests_total{method=\"GET\",route=\"/v1/model\",status=\"200\"} 1", "r2plus1d_ready 1",
+                     "# TYPE r2plus1d_batch_size histogram", "# TYPE r2plus1d_queue_depth_clips gauge", "r2plus1d_model_info{"] {
+            #expect(metrics.body.contains(name), "\(name)")
+        }
+        #expect(test.stop())
+    }
+
+    @Test func classifiesMultipartAndRawUploads() throws {
+        let test = try TestService()
+        let video = try Self.video()
+        let file = TestVideos.directory.appendingPathComponent("h264_3s_gop30.mp4").path
+        let curl = try run("curl", ["-sS", "-F", "video=@\(file)", "http://127.0.0.1:\(test.port)/classify?top_k=3&clips=2"])
+        let answer = try ClassifyAnswer(curl.output)
+        #expect(answer.predictions.count == 3)
+        #expect(zip(answer.predictions, answer.predictions.dropFirst()).allSatisfy { $0.score >= $1.score })
+        #expect(answer.predictions.allSatisfy { $0.label == "action \($0.index)" && $0.score > 0 && $0.score <= 1 })
+        #expect(answer.clips.count == 2 && answer.clips[0].start_s == 0 && abs(answer.clips[1].end_s - 3) < 1e-9)
+        #expect(answer.video.codec == "h264" && answer.video.width == 320 && answer.video.height == 240 && answer.video.duration_s == 3)
+        #expect(answer.model.name == "r2plus1d_18" && answer.model.weights == "narrow.safetensors" && answer.model.sha256?.count == 64)
+        #expect(answer.timing_ms.total >= answer.timing_ms.decode && answer.timing_ms.inference > 0)
+        // The same video as a raw body, and through the /v1 path: the same answer.
+        let raw = try ClassifyAnswer(test.post("/v1/classify?top_k=3&clips=2", body: video, contentType: "video/mp4").body)
+        #expect(raw.predictions == answer.predictions)
+        let octets = try test.post("/classify", body: video, contentType: "application/octet-stream")
+        #expect(octets.status == 200)
+        #expect(try ClassifyAnswer(octets.body).predictions.count == 5)
+        #expect(test.stop())
+    }
+
+    @Test func everyErrorStatus() throws {
+        let test = try TestService {
+            $0.http.limits.maxBodyBytes = 2 << 20
+            $0.decodeLimits.maxDimension = 300
+        }
+        let video = try TestVideos.make("small.mp4", TestVideos.lavfi("testsrc2=size=160x120:rate=15") + ["-t", "2", "-c:v", "libx264"])
+        func status(_ path: String, _ body: Data, _ type: String) throws -> (Int, String?) {
+            let r = try test.post(path, body: body, contentType: type)
+            if r.status != 200 { #expect(r.headers["content-type"] == "application/problem+json", "\(r.status) \(r.body)") }
+            return (r.status, r.headers["retry-after"])
+        }
+        #expect(try status("/classify?top_k=0", video, "video/mp4").0 == 400)
+        #expect(try status("/classify?top_k=8", video, "video/mp4").0 == 400)
+        #expect(try status("/classify?clips=11", video, "video/mp4").0 == 400)
+        #expect(try status("/classify?clips=two", video, "video/mp4").0 == 400)
+        #expect(try status("/classify", Data(), "video/mp4").0 == 400)
+        #expect(try status("/classify", Data("--b\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\nx\r\n--b--".utf8),
+                           "multipart/form-data; boundary=b").0 == 400)
+        #expect(try status("/classify", Data("--b\r\ngarbage".utf8), "multipart/form-data; boundary=b").0 == 400)
+        #expect(try status("/classify", video, "application/json").0 == 415)
+        #expect(try status("/classify", Data("just text, not a video".utf8), "video/mp4").0 == 415)
+        let audio = try TestVideos.make("service-audio.m4a", TestVideos.lavfi("sine=frequency=440") + ["-t", "1", "-c:a", "aac"])
+        #expect(try status("/classify", audio, "video/mp4").0 == 422)
+        let large = try TestVideos.make("large.mp4", TestVideos.lavfi("testsrc2=size=640x480:rate=15") + ["-t", "1", "-c:v", "libx264"])
+        #expect(try status("/classify", large, "video/mp4").0 == 422)
+        #expect(try status("/classify", Data(count: 3 << 20), "video/mp4").0 == 413)
+        #expect(try test.get("/nothing-here").status == 404)
+        let wrongMethod = try test.get("/classify")
+        #expect(wrongMethod.status == 405 && wrongMethod.headers["allow"] == "POST")
+        #expect(test.stop())
+    }
+
+    @Test func fullQueueGives503WithRetryAfter() throws {
+        let test = try TestService { $0.batching.queueCapacity = 1 }
+        let response = try test.post("/classify?clips=2", body: Self.video(), contentType: "video/mp4")
+        #expect(response.status == 503 && response.headers["retry-after"] == "1")
+        #expect(try test.post("/classify?clips=1", body: Self.video(), contentType: "video/mp4").status == 200)
+        #expect(test.stop())
+    }
+
+    @Test func passedDeadlineGives504AndCostsNoCompute() throws {
+        let test = try TestService {
+            $0.requestTimeoutSeconds = 0.001
+            $0.batching.maxDelaySeconds = 0.5
+        }
+        let computed = try test.metric("r2plus1d_clips_computed_total")
+        let response = try test.post("/classify?clips=3", body: Self.video(), contentType: "video/mp4")
+        #expect(response.status == 504)
+        Thread.sleep(forTimeInterval: 0.7)
+        #expect(try test.metric("r2plus1d_clips_computed_total") == computed)
+        #expect(try test.metric("r2plus1d_clips_dropped_total{reason=\"deadline\"}") == 3)
+        #expect(test.stop())
+    }
+}
