@@ -212,8 +212,11 @@ public final class ClassificationService: Sendable {
         for path in ["/labels", "/v1/labels"] {
             router.add("GET", path) { request, _ in
                 guard let labels = box.service?.labels.names else { throw ServiceError.notReady }
-                if request.head.queryValue("format") == "text" { return .text(labels.joined(separator: "\n") + "\n") }
-                return .json(labels)
+                switch request.head.queryValue("format") {
+                case "text": return .text(labels.joined(separator: "\n") + "\n")
+                case nil, "json": return .json(labels)
+                case let other?: throw ServiceError.badParameter("format must be json or text, got '\(other.prefix(40))'")
+                }
             }
         }
         for path in ["/healthz", "/v2/health/live"] {

