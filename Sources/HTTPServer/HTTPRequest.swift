@@ -4,14 +4,26 @@ import Foundation
 public struct RequestHead: Sendable {
     public var method: String
     /// The request target as sent, such as `/classify?top_k=3`.
-    public var target: String
+    public var target: String {
+        didSet { path = Self.decodedPath(target) }
+    }
     /// "HTTP/1.1" or "HTTP/1.0".
     public var version: String
     public var headers: HTTPHeaders
+    /// The path, percent-decoded (computed once: routing, logs and metrics all read it).
+    public private(set) var path: String
 
-    /// The path, percent-decoded.
-    public var path: String {
-        let raw = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? target
+    public init(method: String, target: String, version: String, headers: HTTPHeaders) {
+        self.method = method
+        self.target = target
+        self.version = version
+        self.headers = headers
+        path = Self.decodedPath(target)
+    }
+
+    static func decodedPath(_ target: String) -> String {
+        let raw = target.firstIndex(of: "?").map { String(target[..<$0]) } ?? target
+        guard raw.utf8.contains(UInt8(ascii: "%")) else { return raw }
         return raw.removingPercentEncoding ?? raw
     }
 

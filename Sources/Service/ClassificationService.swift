@@ -21,6 +21,8 @@ public final class ClassificationService: Sendable {
     private let logger: Logger
     private let state = Atomic<Int>(State.loading.rawValue)
     private let inFlight = Atomic<Int>(0)
+    /// The weights' name as a JSON string, for the health answers.
+    private let modelJSON: String
 
     enum State: Int {
         case loading, ready, draining
@@ -41,6 +43,7 @@ public final class ClassificationService: Sendable {
         var sha256: String?
         if case .file(let path) = configuration.weights { sha256 = try? sha256Hex(ofFile: path) }
         model = ModelInfo(source: configuration.weights, sha256: sha256)
+        modelJSON = Self.jsonString(model.weights)
         labels = try Labels(path: configuration.labelsPath, classes: network.architecture.classes)
         metrics.declareServiceMetrics(maxBatch: configuration.batching.maxBatch)
         scheduler = BatchScheduler(model: network, settings: configuration.batching, metrics: metrics)
@@ -195,11 +198,20 @@ public final class ClassificationService: Sendable {
                                  max_clips: c.maxClips, state: currentState.name))
     }
 
+    /// `{"model":...,"status":...}`, built by hand: probes and load balancers call it often.
     func health(readiness: Bool) -> HTTPResponse {
-        struct Status: Encodable { var status: String; var model: String }
-        guard readiness else { return .json(Status(status: "ok", model: model.weights)) }
         let state = currentState
-        return .json(Status(status: state.name, model: model.weights), status: state == .ready ? 200 : 503)
+        let status = readiness ? state.name : "ok"
+        let body = #"{"model":"# + modelJSON + #","status":""# + status + #""}"#
+        var response = HTTPResponse(status: readiness && state != .ready ? 503 : 200, body: Data(body.utf8))
+        response.headers.set("Content-Type", "application/json")
+        if response.status == 503 { response.headers.set("Retry-After", "1") }
+        return response
+    }
+
+    /// A JSON string literal for `text`.
+    static func jsonString(_ text: String) -> String {
+        String(decoding: (try? JSONEncoder().encode(text)) ?? Data("\"\"".utf8), as: UTF8.self)
     }
 
     static func addRoutes(_ router: inout Router, box: ServiceBox) {
@@ -210,7 +222,7 @@ public final class ClassificationService: Sendable {
             }
         }
         for path in ["/labels", "/v1/labels"] {
-            router.add("GET", path) { request, _ in
+            router.addInline("GET", path) { request, _ in
                 guard let labels = box.service?.labels.names else { throw ServiceError.notReady }
                 switch request.head.queryValue("format") {
                 case "text": return .text(labels.joined(separator: "\n") + "\n")
@@ -220,18 +232,18 @@ public final class ClassificationService: Sendable {
             }
         }
         for path in ["/healthz", "/v2/health/live"] {
-            router.add("GET", path) { _, _ in box.service?.health(readiness: false) ?? .text("ok") }
+            router.addInline("GET", path) { _, _ in box.service?.health(readiness: false) ?? .text("ok") }
         }
         for path in ["/readyz", "/v2/health/ready"] {
-            router.add("GET", path) { _, _ in
+            router.addInline("GET", path) { _, _ in
                 box.service?.health(readiness: true) ?? .problem(status: 503, detail: "starting", headers: ["Retry-After": "1"])
             }
         }
-        router.add("GET", "/v1/model") { _, _ in
+        router.addInline("GET", "/v1/model") { _, _ in
             guard let service = box.service else { throw ServiceError.notReady }
             return service.modelDescription()
         }
-        router.add("GET", "/metrics") { _, _ in
+        router.addInline("GET", "/metrics") { _, _ in
             guard let service = box.service else { throw ServiceError.notReady }
             return .text(service.metrics.render(), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }

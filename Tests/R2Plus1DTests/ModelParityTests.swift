@@ -53,7 +53,10 @@ import Testing
             let single = model.forward(Tensor(shape: [1, 3, 16, 112, 112],
                                               data: Array(clips.data[i * clipSize..<(i + 1) * clipSize])))
             let row = Tensor(shape: [1, 400], data: Array(batch.data[i * 400..<(i + 1) * 400]))
-            #expect(single.maxAbsDifference(row) <= 1e-5)
+            // Batches run clip-parallel on single-threaded BLAS, single clips on all threads: the sums are ordered
+            // differently, so compare relative to the logits' scale.
+            let scale = max(1, row.data.map(abs).max() ?? 1)
+            #expect(single.maxAbsDifference(row) <= 1e-5 * scale)
         }
         // Different clips give different scores: the network is not ignoring its input.
         #expect(batch.data[0..<400] != batch.data[400..<800])

@@ -1,3 +1,5 @@
+import Dispatch
+
 /// R(2+1)D-18 ready to run: BatchNorm folded into the convolutions, ReLU and the residual add fused into
 /// their epilogues, convolutions on BLAS.
 public struct R2Plus1D18: Sendable {
@@ -71,7 +73,10 @@ public struct R2Plus1D18: Sendable {
     ///
     /// clips (N, 3, T, H, W) -> logits (N, classes)
     ///
-    /// Clips run one after another so that peak memory is one clip's activations whatever N is.
+    /// One clip runs at a time on all of BLAS's threads. Several clips run side by side, one per thread, each on
+    /// single-threaded BLAS: no thread then waits at the end of every GEMM for the others, which is what costs
+    /// most when other work (decoding) shares the cores. Either way peak memory is one clip's activations per
+    /// thread, whatever N is.
     public func forward(_ clips: Tensor) -> Tensor {
         precondition(clips.shape.count == 5 && clips.shape[1] == architecture.inputChannels,
                      "clips must be (N, \(architecture.inputChannels), T, H, W), got \(clips.shape)")
@@ -79,16 +84,29 @@ public struct R2Plus1D18: Sendable {
         let (t, h, w) = (clips.shape[2], clips.shape[3], clips.shape[4])
         let clipSize = clips.count / max(n, 1)
         let features = featureCount
-        var pooled = [Float](repeating: 0, count: n * features)
+        let threads = BLASThreads.current
+        let pooled = UnsafeMutableBufferPointer<Float>.allocate(capacity: n * features)
+        defer { pooled.deallocate() }
         clips.data.withUnsafeBufferPointer { input in
-            for i in 0..<n {
-                let f = self.features(input.baseAddress! + i * clipSize, t: t, h: h, w: w)
-                for c in 0..<features { pooled[i * features + c] = f[c] }
+            // Each clip reads its own slice of the input and writes its own row of `pooled`.
+            nonisolated(unsafe) let source = input.baseAddress!
+            nonisolated(unsafe) let destination = pooled
+            let run: @Sendable (Int) -> Void = { i in
+                let f = self.features(source + i * clipSize, t: t, h: h, w: w)
+                for c in 0..<features { destination[i * features + c] = f[c] }
+            }
+            if n > 1 && threads > 1 {
+                BLASThreads.set(1)
+                defer { BLASThreads.set(threads) }
+                DispatchQueue.concurrentPerform(iterations: n, execute: run)
+            } else {
+                for i in 0..<n { run(i) }
             }
         }
         var logits = [Float](repeating: 0, count: n * architecture.classes)
         for i in 0..<n { for c in 0..<architecture.classes { logits[i * architecture.classes + c] = fcBias[c] } }
-        pooled.withUnsafeBufferPointer { p in
+        do {
+            let p = UnsafeBufferPointer(pooled)
             fcWeight.withUnsafeBufferPointer { wp in
                 logits.withUnsafeMutableBufferPointer { out in
                     gemmTransposedB(m: n, n: architecture.classes, k: features, a: p.baseAddress!, lda: features,

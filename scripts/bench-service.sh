@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The service under load against the engine's own best throughput, in one run (loopback only, bounded).
+# Usage: scripts/bench-service.sh [SECONDS] [VIDEO]   (default 60 s per load phase, the committed bikes.mp4)
+#   SERVE_ARGS="--workers 2 --threads 1" adds options to serve.
+#   1. r2plus1d bench: best clips/s over batch 1,4,8, and batch-1 forward ms;  bench-decode: decode ms
+#   2. serve --demo-weights with the default settings
+#   3. 1 client for SECONDS: p50 latency against decode + one batch-1 forward
+#   4. 8 clients for SECONDS: clips/s against the bench's best; the server's peak RSS
+#   5. wrk, 64 keep-alive connections on GET /healthz for 10 s
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-60}
+video=${2:-Tests/VideoDecodeTests/Fixtures/bikes.mp4}
+swift build -c release --product r2plus1d >/dev/null
+bin=.build/release/r2plus1d
+echo "== engine: $bin bench --demo-weights --batch 1,4,8"
+$bin bench --demo-weights --batch 1,4,8 --reps 3
+echo "== decode: $bin bench-decode $video"
+$bin bench-decode "$video" --reps 10
+log=$(mktemp)
+$bin serve --demo-weights --host 127.0.0.1 --port 0 --drain-delay-s 0 ${SERVE_ARGS:-} >"$log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true; rm -f "$log"' EXIT
+port=""
+for _ in $(seq 1 300); do
+  port=$(grep -o 'server.port=[0-9]*' "$log" | head -n1 | cut -d= -f2 || true)
+  [[ -n $port ]] && curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+[[ -n $port ]] || { cat "$log"; exit 1; }
+echo "== service on port $port: 1 client, ${seconds}s"
+python3 scripts/load.py --port "$port" --video "$video" --concurrency 1 --seconds "$seconds" --pid $server
+echo "== service: 8 clients, ${seconds}s"
+python3 scripts/load.py --port "$port" --video "$video" --concurrency 8 --seconds "$seconds" --pid $server
+if command -v wrk >/dev/null; then
+  echo "== wrk -t2 -c64 -d10s --latency GET /healthz"
+  wrk -t2 -c64 -d10s --latency "http://127.0.0.1:$port/healthz"
+fi
+kill -TERM $server
+wait $server
