@@ -1,8 +1,8 @@
 # syntax=docker/dockerfile:1
 # r2plus1d: build with the official Swift 6 image, run on Debian bookworm-slim with only the runtime libraries.
-#   docker build -t r2plus1d .                                   (demo weights unless weights/ holds real ones)
+#   docker build -t r2plus1d .                                   (bakes in whatever weights/ holds)
 #   docker build --build-arg WEIGHTS_URL=https://download.pytorch.org/models/r2plus1d_18-91a641e6.pth -t r2plus1d .
-#   docker run -p 8080:8080 -v "$PWD/weights:/app/weights:ro" r2plus1d
+#   docker run -p 8080:8080 -v "$PWD/weights:/app/weights:ro" r2plus1d   (or -e R2PLUS1D_DEMO_WEIGHTS=1 to try it without weights)
 
 FROM swift:6.1-bookworm AS build
 RUN apt-get update \
@@ -42,7 +42,7 @@ COPY --from=build /out/r2plus1d /usr/local/bin/r2plus1d
 COPY --from=build /usr/lib/swift/linux/*.so /usr/lib/swift/linux/
 COPY --from=weights --chown=r2plus1d /weights ./weights
 ENV LD_LIBRARY_PATH=/usr/lib/swift/linux \
-    R2PLUS1D_DEMO_WEIGHTS=1 \
+    R2PLUS1D_DEMO_WEIGHTS=0 \
     R2PLUS1D_PORT=8080
 USER 10001
 EXPOSE 8080

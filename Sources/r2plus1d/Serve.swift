@@ -91,16 +91,16 @@ struct Serve: ParsableCommand {
         service.run()
     }
 
-    /// --weights, else a weight file in weights/, else --demo-weights, else an error that says how to get weights.
+    /// --weights, else --demo-weights, else a weight file in weights/, else an error that says how to get weights.
     func resolveWeights() throws -> WeightsSource {
         if let weights { return .file(path: weights) }
+        if demoWeights { return .demo(seed: DemoWeights.defaultSeed) }
         let directory = "weights"
         let files = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
             .filter { $0.hasSuffix(".pth") || $0.hasSuffix(".safetensors") }.sorted()
         if let official = files.first(where: { $0.hasPrefix("r2plus1d_18-") }) ?? files.first {
             return .file(path: "\(directory)/\(official)")
         }
-        if demoWeights { return .demo(seed: DemoWeights.defaultSeed) }
         throw ValidationError("""
             no weights: put r2plus1d_18-91a641e6.pth in weights/ (scripts/fetch-weights.sh downloads it; see \
             weights/README.md), pass --weights FILE, or run with --demo-weights to try the service with meaningless predictions
