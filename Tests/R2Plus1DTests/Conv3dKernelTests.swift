@@ -7,17 +7,24 @@ import Testing
         var c: Int, m: Int, t: Int, h: Int, w: Int
         var geometry: Conv3dGeometry
         var tileBytes = 4 << 20
-        var testDescription: String { "C\(c) M\(m) \(t)x\(h)x\(w) \(geometry) tile \(tileBytes)" }
+        var winograd = true
+        var testDescription: String { "C\(c) M\(m) \(t)x\(h)x\(w) \(geometry) tile \(tileBytes)\(winograd ? "" : " im2col")" }
     }
 
     static let cases: [Case] = [
         Case(c: 3, m: 5, t: 3, h: 9, w: 11, geometry: .init(kernel: (1, 7, 7), stride: (1, 2, 2), padding: (0, 3, 3))),
+        // 3x3 stride 1 runs by Winograd F(2,3): odd and even sizes, a frame smaller than one block, and im2col.
         Case(c: 5, m: 7, t: 4, h: 7, w: 5, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1))),
+        Case(c: 5, m: 7, t: 4, h: 7, w: 5, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1)), winograd: false),
+        Case(c: 3, m: 4, t: 2, h: 8, w: 6, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1))),
+        Case(c: 2, m: 3, t: 3, h: 1, w: 1, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1))),
+        Case(c: 16, m: 9, t: 5, h: 9, w: 11, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1)), tileBytes: 1),
         Case(c: 4, m: 6, t: 3, h: 9, w: 7, geometry: .init(kernel: (1, 3, 3), stride: (1, 2, 2), padding: (0, 1, 1))),
         // A tile of one frame: four GEMMs whose outputs interleave.
-        Case(c: 5, m: 3, t: 4, h: 6, w: 6, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1)), tileBytes: 1),
+        Case(c: 5, m: 3, t: 4, h: 6, w: 6, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1)), tileBytes: 1, winograd: false),
         // Two frames per tile over five frames: the last tile is partial.
-        Case(c: 2, m: 3, t: 5, h: 4, w: 3, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1)), tileBytes: 2 * 18 * 12 * 4),
+        Case(c: 2, m: 3, t: 5, h: 4, w: 3, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1)), tileBytes: 2 * 18 * 12 * 4,
+             winograd: false),
         Case(c: 6, m: 4, t: 5, h: 5, w: 3, geometry: .init(kernel: (1, 1, 1), stride: (2, 2, 2))),
         Case(c: 5, m: 7, t: 5, h: 3, w: 4, geometry: .init(kernel: (3, 1, 1), padding: (1, 0, 0))),
         Case(c: 6, m: 5, t: 7, h: 3, w: 3, geometry: .init(kernel: (3, 1, 1), stride: (2, 1, 1), padding: (1, 0, 0))),
@@ -31,7 +38,8 @@ import Testing
         let weight = Tensor.random(shape: [k.m, k.c, g.kernel.t, g.kernel.h, g.kernel.w], seed: 1)
         let bias = Tensor.random(shape: [k.m], seed: 2).data
         let conv = FoldedConv3d(weight: weight.data, bias: bias, outChannels: k.m, inChannels: k.c, geometry: g,
-                                tileBytes: k.tileBytes)
+                                tileBytes: k.tileBytes, winograd: k.winograd)
+        #expect(conv.isWinograd == (k.winograd && FoldedConv3d.usesWinograd(g)))
         let batch = 2
         let input = Tensor.random(shape: [batch, k.c, k.t, k.h, k.w], seed: 3)
         let expected = NaiveOps.conv3d(input, weight: weight, bias: bias, geometry: g)

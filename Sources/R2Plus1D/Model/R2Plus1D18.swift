@@ -1,4 +1,4 @@
-import Dispatch
+import Foundation
 
 /// R(2+1)D-18 ready to run: BatchNorm folded into the convolutions, ReLU and the residual add fused into
 /// their epilogues, convolutions on BLAS.
@@ -51,6 +51,9 @@ public struct R2Plus1D18: Sendable {
         fcBias = weights["fc.bias"]!.data
     }
 
+    /// `R2PLUS1D_WINOGRAD=0` turns Winograd off (im2col for every spatial conv): for A/B benchmarks.
+    static let useWinograd = ProcessInfo.processInfo.environment["R2PLUS1D_WINOGRAD"] != "0"
+
     /// conv (no bias) then inference BatchNorm == conv with weight * s and bias beta - mean * s,
     /// s = gamma / sqrt(var + eps); computed in Double so folding adds no error of its own.
     static func fold(_ weights: StateDict, conv: String, batchNorm bn: String, geometry: Conv3dGeometry) -> FoldedConv3d {
@@ -66,7 +69,8 @@ public struct R2Plus1D18: Sendable {
             for i in 0..<perOutput { folded[o * perOutput + i] = Float(Double(w.data[o * perOutput + i]) * scale) }
             bias[o] = Float(Double(beta[o]) - Double(mean[o]) * scale)
         }
-        return FoldedConv3d(weight: folded, bias: bias, outChannels: m, inChannels: c, geometry: geometry)
+        return FoldedConv3d(weight: folded, bias: bias, outChannels: m, inChannels: c, geometry: geometry,
+                            winograd: useWinograd)
     }
 
     /// Class scores before softmax.

@@ -1,16 +1,17 @@
 /// A 3-D convolution with BatchNorm already folded into its weight and bias, run on BLAS.
 ///
 /// Two shapes of kernel are supported, the two that R(2+1)D is made of:
-/// - spatial, kernel (1, kh, kw): per group of output frames, an im2col buffer of that group only
-///   (never the whole clip) and one GEMM;
+/// - spatial, kernel (1, kh, kw): 3x3 stride 1 by Winograd F(2,3) (Conv3d+Winograd.swift); the others by an
+///   im2col buffer of a group of output frames only (never the whole clip) and one GEMM;
 /// - temporal, kernel (kt, 1, 1): no im2col at all; each temporal tap is a GEMM over an offset view of the
 ///   input frames, accumulated into the output.
 struct FoldedConv3d: Sendable {
     let outChannels: Int
     let inChannels: Int
     let geometry: Conv3dGeometry
-    /// Spatial: [M][C * kh * kw]. Temporal: one [M][C] matrix per tap, taps outermost.
+    /// Spatial: [M][C * kh * kw]. Winograd: 16 [M][C] matrices. Temporal: one [M][C] matrix per tap, taps outermost.
     let weight: [Float]
+    let isWinograd: Bool
     let bias: [Float]
     /// Bytes of im2col buffer per tile of frames (at least one frame): big enough for efficient GEMMs, small
     /// enough that the buffer never grows with the clip.
@@ -26,8 +27,9 @@ struct FoldedConv3d: Sendable {
     /// - Parameters:
     ///   - weight: PyTorch layout [M, C, kt, kh, kw].
     ///   - bias: [M].
+    ///   - winograd: use Winograd F(2,3) where the geometry allows it (false: always im2col, the reference path).
     init(weight: [Float], bias: [Float], outChannels: Int, inChannels: Int, geometry: Conv3dGeometry,
-         tileBytes: Int = 4 << 20) {
+         tileBytes: Int = 4 << 20, winograd: Bool = true) {
         precondition(weight.count == outChannels * inChannels * geometry.kernel.t * geometry.kernel.h * geometry.kernel.w)
         precondition(bias.count == outChannels)
         self.outChannels = outChannels
@@ -35,7 +37,10 @@ struct FoldedConv3d: Sendable {
         self.geometry = geometry
         self.bias = bias
         self.tileBytes = tileBytes
-        if geometry.kernel.t == 1 {
+        isWinograd = winograd && Self.usesWinograd(geometry)
+        if isWinograd {
+            self.weight = Self.winogradWeights(weight, outChannels: outChannels, inChannels: inChannels)
+        } else if geometry.kernel.t == 1 {
             precondition(geometry.padding.t == 0, "a spatial conv pads no frames")
             self.weight = weight
         } else {
@@ -67,7 +72,9 @@ struct FoldedConv3d: Sendable {
         let count = outChannels * size.t * size.h * size.w
         let output = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
             let out = buffer.baseAddress!
-            if isSpatial {
+            if isWinograd {
+                winogradForward(input, t: t, h: h, w: w, output: out, epilogue: epilogue)
+            } else if isSpatial {
                 spatialForward(input, t: t, h: h, w: w, output: out, size: size, epilogue: epilogue)
             } else {
                 temporalForward(input, t: t, hw: h * w, output: out, outT: size.t, epilogue: epilogue)
