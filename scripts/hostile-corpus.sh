@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Makes the hostile-media corpus and POSTs it to a live `serve --demo-weights` running under
+# `strace -f -e trace=openat,connect` (loopback only; bounded). Fails on a wrong status, a missing problem+json
+# body, an unhealthy server, RSS growth over 10%, or any file opened or socket connected during the corpus.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=${TMPDIR:-/tmp}/r2plus1d-hostile
+rm -rf "$work" && mkdir -p "$work"
+python3 scripts/hostile_corpus.py make "$work/corpus"  # ffmpeg: about a minute
+swift build -c release --product r2plus1d >/dev/null
+log=$work/server.log trace=$work/strace.log
+strace -f -qq --seccomp-bpf -e trace=openat,connect -o "$trace" \
+  .build/release/r2plus1d serve --demo-weights --host 127.0.0.1 --port 0 --drain-delay-s 0 --log-level warning 2>"$log" &
+tracer=$!
+trap 'kill $tracer 2>/dev/null || true' EXIT
+pid="" port=""
+for _ in $(seq 1 300); do
+  pid=$(pgrep -f -n "^.build/release/r2plus1d serve --demo-weights --host 127.0.0.1 --port 0" || true)
+  [[ -n $pid ]] && port=$(ss -ltnp 2>/dev/null | grep "pid=$pid," | grep -o '127.0.0.1:[0-9]*' | head -n1 | cut -d: -f2 || true)
+  [[ -n $port ]] && curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+[[ -n $port ]] || { cat "$log"; echo "the server did not start" >&2; exit 1; }
+python3 scripts/hostile_corpus.py run "$work/corpus" --port "$port" --pid "$pid" --trace "$trace"
