@@ -59,6 +59,7 @@ let package = Package(
         ),
         .executableTarget(name: "FuzzHTTPParser", dependencies: ["HTTPServer"]),
         .executableTarget(name: "FuzzMultipart", dependencies: ["HTTPServer"]),
+        .executableTarget(name: "FuzzDecode", dependencies: ["VideoDecode"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(
             name: "R2Plus1DTests",

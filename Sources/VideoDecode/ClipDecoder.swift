@@ -45,8 +45,10 @@ private struct ClipRun {
     var values: [Float]
     var frameTimes: [[Double]]
     var decodedFrames = 0
-    let frame: UnsafeMutablePointer<AVFrame>
-    let candidate: UnsafeMutablePointer<AVFrame>
+    private let frameOwner: Frame
+    private let candidateOwner: Frame
+    var frame: UnsafeMutablePointer<AVFrame> { frameOwner.frame }
+    var candidate: UnsafeMutablePointer<AVFrame> { candidateOwner.frame }
 
     static let planeSize = TorchvisionTransform.crop * TorchvisionTransform.crop
 
@@ -55,21 +57,13 @@ private struct ClipRun {
         self.clips = clips
         self.limits = limits
         self.deadline = deadline
-        guard let frame = av_frame_alloc(), let candidate = av_frame_alloc() else {
-            throw DecodeError.internalFailure(detail: "out of memory")
-        }
-        self.frame = frame
-        self.candidate = candidate
+        frameOwner = try Frame()
+        candidateOwner = try Frame()
         values = [Float](repeating: 0, count: clips * DecodedClips.clipShape.reduce(1, *))
         frameTimes = Array(repeating: Array(repeating: 0, count: ClipSampling.framesPerClip), count: clips)
     }
 
     mutating func decode() throws -> DecodedClips {
-        defer {
-            var f: UnsafeMutablePointer<AVFrame>? = frame, c: UnsafeMutablePointer<AVFrame>? = candidate
-            av_frame_free(&f)
-            av_frame_free(&c)
-        }
         var info = demuxer.info
         // Without a known duration the clips cannot be placed before decoding: read every frame's time first.
         if !demuxer.hasDuration {

@@ -16,9 +16,12 @@ final class Demuxer {
     ].joined(separator: ",")
 
     private let input: MemoryInput
-    private var format: UnsafeMutablePointer<AVFormatContext>?
-    private var codec: UnsafeMutablePointer<AVCodecContext>?
-    private var packet: UnsafeMutablePointer<AVPacket>?
+    private let formatContext: FormatContext
+    private let codecContext: CodecContext
+    private let packetOwner: Packet
+    private var format: UnsafeMutablePointer<AVFormatContext> { formatContext.pointer! }
+    private var codec: UnsafeMutablePointer<AVCodecContext> { codecContext.pointer! }
+    private var packet: UnsafeMutablePointer<AVPacket> { packetOwner.pointer! }
     let streamIndex: Int32
     let info: VideoInfo
     let timeBase: AVRational
@@ -35,7 +38,8 @@ final class Demuxer {
         Self.quietLogs
         guard !bytes.isEmpty else { throw DecodeError.emptyInput }
         self.limits = limits
-        input = try MemoryInput(bytes, deadline: deadline)
+        let input = try MemoryInput(bytes, deadline: deadline)
+        self.input = input
         guard var format = avformat_alloc_context() else { throw DecodeError.internalFailure(detail: "out of memory") }
         format.pointee.pb = input.context
         format.pointee.format_whitelist = av_strdup(Self.containers)
@@ -51,7 +55,7 @@ final class Demuxer {
             throw DecodeError.unsupportedContainer(detail: ffmpegErrorString(opened))
         }
         format = formatPointer!
-        self.format = format
+        let formatContext = FormatContext(format, input: input)
         // Streams known from the header that are not video are never probed, decoded or even read.
         for i in 0..<Int(format.pointee.nb_streams) {
             let stream = format.pointee.streams[i]!
@@ -84,15 +88,16 @@ final class Demuxer {
         guard Self.decoders.split(separator: ",").contains(Substring(decoderName)) else {
             throw DecodeError.noVideoStream(detail: "video codec \(decoderName) is not accepted")
         }
-        codec = avcodec_alloc_context3(decoder)
-        guard let codec else { throw DecodeError.internalFailure(detail: "out of memory") }
+        guard let codec = avcodec_alloc_context3(decoder) else { throw DecodeError.internalFailure(detail: "out of memory") }
+        let codecContext = CodecContext(codec)
         try check(avcodec_parameters_to_context(codec, parameters)) { .nothingDecodable(detail: $0) }
         codec.pointee.thread_count = Int32(limits.decoderThreads)
         codec.pointee.pkt_timebase = stream.pointee.time_base
         codec.pointee.codec_whitelist = av_strdup(Self.decoders)
         try check(avcodec_open2(codec, decoder, nil)) { .nothingDecodable(detail: $0) }
-        packet = av_packet_alloc()
-        guard packet != nil else { throw DecodeError.internalFailure(detail: "out of memory") }
+        packetOwner = try Packet()
+        self.formatContext = formatContext
+        self.codecContext = codecContext
 
         timeBase = stream.pointee.time_base
         startTimestamp = stream.pointee.start_time == noTimestamp ? 0 : stream.pointee.start_time
@@ -113,12 +118,6 @@ final class Demuxer {
                          rotation: Self.rotation(of: stream))
     }
 
-    deinit {
-        av_packet_free(&packet)
-        avcodec_free_context(&codec)
-        avformat_close_input(&format)
-    }
-
     /// Clockwise display rotation from the display matrix, normalised to 0, 90, 180 or 270.
     private static func rotation(of stream: UnsafeMutablePointer<AVStream>) -> Int {
         var size: Int = 0
@@ -137,7 +136,6 @@ final class Demuxer {
     /// Moves to the last keyframe at or before `seconds` and empties the decoder.
     /// - Returns: false when the container cannot seek there.
     func seek(to seconds: Double) -> Bool {
-        guard let format, let codec else { return false }
         let target = startTimestamp + Int64((seconds / av_q2d(timeBase)).rounded(.down))
         let result = avformat_seek_file(format, streamIndex, Int64.min, target, target, 0)
         avcodec_flush_buffers(codec)
@@ -149,7 +147,6 @@ final class Demuxer {
     /// - Returns: false at the end of the stream.
     /// - Throws: `DecodeError.deadlineExceeded`; decoding errors in single packets are skipped, not thrown.
     func decodeNext(into frame: UnsafeMutablePointer<AVFrame>, deadline: Deadline) throws -> Bool {
-        guard let format, let codec, let packet else { return false }
         av_frame_unref(frame)
         while true {
             if deadline.hasPassed { throw DecodeError.deadlineExceeded(seconds: deadline.seconds) }
