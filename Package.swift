@@ -57,9 +57,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .executableTarget(name: "FuzzHTTPParser", dependencies: ["HTTPServer"]),
-        .executableTarget(name: "FuzzMultipart", dependencies: ["HTTPServer"]),
-        .executableTarget(name: "FuzzDecode", dependencies: ["VideoDecode"]),
+        .target(name: "FuzzSupport"),
+        .executableTarget(name: "FuzzHTTPParser", dependencies: ["HTTPServer", "FuzzSupport"]),
+        .executableTarget(name: "FuzzMultipart", dependencies: ["HTTPServer", "FuzzSupport"]),
+        .executableTarget(name: "FuzzDecode", dependencies: ["VideoDecode", "FuzzSupport"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(
             name: "R2Plus1DTests",

@@ -17,17 +17,11 @@ echo "== engine: $bin bench --demo-weights --batch 1,4,8"
 $bin bench --demo-weights --batch 1,4,8 --reps 3
 echo "== decode: $bin bench-decode $video"
 $bin bench-decode "$video" --reps 10
+source scripts/lib/server.sh
 log=$(mktemp)
-$bin serve --demo-weights --host 127.0.0.1 --port 0 --drain-delay-s 0 ${SERVE_ARGS:-} >"$log" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null || true; rm -f "$log"' EXIT
-port=""
-for _ in $(seq 1 300); do
-  port=$(grep -o 'server.port=[0-9]*' "$log" | head -n1 | cut -d= -f2 || true)
-  [[ -n $port ]] && curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-[[ -n $port ]] || { cat "$log"; exit 1; }
+# shellcheck disable=SC2086
+start_demo_server "$log" ${SERVE_ARGS:-}
+server=$SERVER_PID port=$PORT
 echo "== service on port $port: 1 client, ${seconds}s"
 python3 scripts/load.py --port "$port" --video "$video" --concurrency 1 --seconds "$seconds" --pid $server
 echo "== service: 8 clients, ${seconds}s"

@@ -16,17 +16,10 @@ fi
 "$venv/bin/kubernetes-validate" deploy/kubernetes.yaml
 
 swift build -c release --product r2plus1d >/dev/null
+source scripts/lib/server.sh
 log=$(mktemp)
-.build/release/r2plus1d serve --demo-weights --host 127.0.0.1 --port 0 --drain-delay-s 0 >"$log" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null || true; rm -f "$log"' EXIT
-port=""
-for _ in $(seq 1 300); do
-  port=$(grep -o 'server.port=[0-9]*' "$log" | head -n1 | cut -d= -f2 || true)
-  [[ -n $port ]] && curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-[[ -n $port ]] || { cat "$log"; echo "the server did not start" >&2; exit 1; }
+start_demo_server "$log"
+server=$SERVER_PID port=$PORT
 "$venv/bin/schemathesis" --config-file schemathesis.toml run openapi.yaml --url "http://127.0.0.1:$port" \
   --max-examples "$examples" --request-timeout 60 --seed 2018
 kill -TERM $server

@@ -1,4 +1,5 @@
 import Foundation
+import FuzzSupport
 import VideoDecode
 
 /// libFuzzer entry: arbitrary bytes as an upload, decoded with the production limits (a shorter deadline, so
@@ -16,27 +17,7 @@ func fuzzDecode(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
 }
 
 @main struct FuzzDecodeMain {
-    /// With -DFUZZING (scripts/fuzz.sh): libFuzzer's driver, taking libFuzzer's arguments. Otherwise: replays the
-    /// files named on the command line, for regression runs of saved crashes.
     static func main() throws {
-        #if FUZZING
-        var argc = CommandLine.argc
-        var argv = CommandLine.unsafeArgv
-        exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzzDecode(data ?? UnsafePointer(bitPattern: 1)!, size) })
-        #else
-        for path in CommandLine.arguments.dropFirst() {
-            let data = try Data(contentsOf: URL(fileURLWithPath: path))
-            _ = data.withUnsafeBytes { fuzzDecode($0.bindMemory(to: UInt8.self).baseAddress ?? UnsafePointer(bitPattern: 1)!, data.count) }
-        }
-        #endif
+        try fuzzMain { data, size in fuzzDecode(data ?? UnsafePointer(bitPattern: 1)!, size) }
     }
 }
-
-#if FUZZING
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<Int32>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
-) -> Int32
-#endif

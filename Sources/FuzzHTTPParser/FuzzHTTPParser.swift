@@ -1,4 +1,5 @@
 import Foundation
+import FuzzSupport
 import HTTPServer
 
 /// libFuzzer entry: arbitrary bytes, fed to the request parser in two pieces split at the first byte's value.
@@ -30,27 +31,7 @@ public func fuzzHTTPParser(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
 }
 
 @main struct FuzzHTTPParserMain {
-    /// With -DFUZZING (scripts/fuzz.sh): libFuzzer's driver, taking libFuzzer's arguments. Otherwise: replays the
-    /// files named on the command line, for regression runs of saved crashes.
     static func main() throws {
-        #if FUZZING
-        var argc = CommandLine.argc
-        var argv = CommandLine.unsafeArgv
-        exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzzHTTPParser(data ?? UnsafePointer(bitPattern: 1)!, size) })
-        #else
-        for path in CommandLine.arguments.dropFirst() {
-            let data = try Data(contentsOf: URL(fileURLWithPath: path))
-            _ = data.withUnsafeBytes { fuzzHTTPParser($0.bindMemory(to: UInt8.self).baseAddress ?? UnsafePointer(bitPattern: 1)!, data.count) }
-        }
-        #endif
+        try fuzzMain { data, size in fuzzHTTPParser(data ?? UnsafePointer(bitPattern: 1)!, size) }
     }
 }
-
-#if FUZZING
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<Int32>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
-) -> Int32
-#endif
