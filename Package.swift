@@ -40,7 +40,9 @@ let package = Package(
         ),
         .target(
             name: "R2Plus1D",
-            dependencies: ["CBLAS"]
+            dependencies: ["CBLAS"],
+            // The kernels are optimised in debug builds too: tests and the debug server run the full network.
+            swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]
         ),
         .target(
             name: "Service",

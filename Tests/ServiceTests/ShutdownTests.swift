@@ -14,7 +14,8 @@ import Testing
         process.executableURL = binary
         process.currentDirectoryURL = Self.packageRoot
         process.arguments = ["serve", "--demo-weights", "--host", "127.0.0.1", "--port", "0", "--max-batch", "4",
-                             "--max-delay-ms", "100", "--threads", "2", "--drain-delay-s", "1", "--drain-timeout-s", "60"]
+                             "--max-delay-ms", "100", "--threads", "2", "--drain-delay-s", "1", "--drain-timeout-s", "120",
+                             "--timeout-s", "120"]
         let errors = Pipe()
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
