@@ -49,18 +49,21 @@ import Testing
         for n in 0..<batch {
             let clip = Array(input.data[n * clipSize..<(n + 1) * clipSize])
             let want = Tensor(shape: outShape, data: Array(expected.data[n * outSize..<(n + 1) * outSize]))
+            // Output frames split over 1 and 3 threads (as a single clip runs) give the same answer.
+            for parallel in [1, 3] {
             clip.withUnsafeBufferPointer { x in
                 residual.data.withUnsafeBufferPointer { r in
-                    let plain = conv.forward(x.baseAddress!, t: k.t, h: k.h, w: k.w)
+                    let plain = conv.forward(x.baseAddress!, t: k.t, h: k.h, w: k.w, parallel: parallel)
                     #expect([k.m, plain.t, plain.h, plain.w] == outShape)
                     #expect(Tensor(shape: outShape, data: plain.data).maxAbsDifference(want) <= 1e-4)
-                    let relu = conv.forward(x.baseAddress!, t: k.t, h: k.h, w: k.w, epilogue: .relu)
+                    let relu = conv.forward(x.baseAddress!, t: k.t, h: k.h, w: k.w, epilogue: .relu, parallel: parallel)
                     #expect(Tensor(shape: outShape, data: relu.data).maxAbsDifference(NaiveOps.relu(want)) <= 1e-4)
                     let added = conv.forward(x.baseAddress!, t: k.t, h: k.h, w: k.w,
-                                             epilogue: .addRelu(residual: r.baseAddress!))
+                                             epilogue: .addRelu(residual: r.baseAddress!), parallel: parallel)
                     let wantAdded = NaiveOps.relu(NaiveOps.add(want, residual))
                     #expect(Tensor(shape: outShape, data: added.data).maxAbsDifference(wantAdded) <= 1e-4)
                 }
+            }
             }
         }
     }

@@ -77,10 +77,10 @@ public struct R2Plus1D18: Sendable {
     ///
     /// clips (N, 3, T, H, W) -> logits (N, classes)
     ///
-    /// One clip runs at a time on all of BLAS's threads. Several clips run side by side, one per thread, each on
-    /// single-threaded BLAS: no thread then waits at the end of every GEMM for the others, which is what costs
-    /// most when other work (decoding) shares the cores. Either way peak memory is one clip's activations per
-    /// thread, whatever N is.
+    /// BLAS runs single-threaded and the threads it was given share the work themselves: several clips run side
+    /// by side, one per thread; a single clip has each convolution's output frames split over the threads. No
+    /// thread then waits at the end of every GEMM for the others, which is what costs most when other work
+    /// (decoding) shares the cores. Peak memory is one clip's activations per thread, whatever N is.
     public func forward(_ clips: Tensor) -> Tensor {
         precondition(clips.shape.count == 5 && clips.shape[1] == architecture.inputChannels,
                      "clips must be (N, \(architecture.inputChannels), T, H, W), got \(clips.shape)")
@@ -95,16 +95,21 @@ public struct R2Plus1D18: Sendable {
             // Each clip reads its own slice of the input and writes its own row of `pooled`.
             nonisolated(unsafe) let source = input.baseAddress!
             nonisolated(unsafe) let destination = pooled
+            let framesParallel = n == 1 ? threads : 1
             let run: @Sendable (Int) -> Void = { i in
-                let f = self.features(source + i * clipSize, t: t, h: h, w: w)
+                let f = self.features(source + i * clipSize, t: t, h: h, w: w, parallel: framesParallel)
                 for c in 0..<features { destination[i * features + c] = f[c] }
             }
-            if n > 1 && threads > 1 {
-                BLASThreads.set(1)
-                defer { BLASThreads.set(threads) }
+            guard threads > 1 else {
+                for i in 0..<n { run(i) }
+                return
+            }
+            BLASThreads.set(1)
+            defer { BLASThreads.set(threads) }
+            if n > 1 {
                 DispatchQueue.concurrentPerform(iterations: n, execute: run)
             } else {
-                for i in 0..<n { run(i) }
+                run(0)
             }
         }
         var logits = [Float](repeating: 0, count: n * architecture.classes)
@@ -124,21 +129,20 @@ public struct R2Plus1D18: Sendable {
 
     var featureCount: Int { architecture.featureCount }
 
-    /// clip (3, T, H, W) -> pooled features (planes of the last stage)
-    func features(_ clip: UnsafePointer<Float>, t: Int, h: Int, w: Int) -> [Float] {
-        var x = stemSpatial.forward(clip, t: t, h: h, w: w, epilogue: .relu)
-        x = x.data.withUnsafeBufferPointer { stemTemporal.forward($0.baseAddress!, t: x.t, h: x.h, w: x.w, epilogue: .relu) }
+    /// clip (3, T, H, W) -> pooled features (planes of the last stage); each conv's frames split over `parallel` threads.
+    func features(_ clip: UnsafePointer<Float>, t: Int, h: Int, w: Int, parallel p: Int = 1) -> [Float] {
+        var x = stemSpatial.forward(clip, t: t, h: h, w: w, epilogue: .relu, parallel: p)
+        x = x.data.withUnsafeBufferPointer { stemTemporal.forward($0.baseAddress!, t: x.t, h: x.h, w: x.w, epilogue: .relu, parallel: p) }
         for block in blocks {
             x = x.data.withUnsafeBufferPointer { input in
-                let p = input.baseAddress!
-                let residual = block.downsample?.forward(p, t: x.t, h: x.h, w: x.w).data ?? x.data
-                var y = block.conv1Spatial.forward(p, t: x.t, h: x.h, w: x.w, epilogue: .relu)
-                y = y.data.withUnsafeBufferPointer { block.conv1Temporal.forward($0.baseAddress!, t: y.t, h: y.h, w: y.w, epilogue: .relu) }
-                y = y.data.withUnsafeBufferPointer { block.conv2Spatial.forward($0.baseAddress!, t: y.t, h: y.h, w: y.w, epilogue: .relu) }
+                let residual = block.downsample?.forward(input.baseAddress!, t: x.t, h: x.h, w: x.w, parallel: p).data ?? x.data
+                var y = block.conv1Spatial.forward(input.baseAddress!, t: x.t, h: x.h, w: x.w, epilogue: .relu, parallel: p)
+                y = y.data.withUnsafeBufferPointer { block.conv1Temporal.forward($0.baseAddress!, t: y.t, h: y.h, w: y.w, epilogue: .relu, parallel: p) }
+                y = y.data.withUnsafeBufferPointer { block.conv2Spatial.forward($0.baseAddress!, t: y.t, h: y.h, w: y.w, epilogue: .relu, parallel: p) }
                 return y.data.withUnsafeBufferPointer { mid in
                     residual.withUnsafeBufferPointer { r in
                         block.conv2Temporal.forward(mid.baseAddress!, t: y.t, h: y.h, w: y.w,
-                                                    epilogue: .addRelu(residual: r.baseAddress!))
+                                                    epilogue: .addRelu(residual: r.baseAddress!), parallel: p)
                     }
                 }
             }

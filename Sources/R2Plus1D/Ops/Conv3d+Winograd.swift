@@ -41,13 +41,13 @@ extension FoldedConv3d {
     // input (C, T, H, W), U (16, M, C) -> output (M, T, H, W)
     func winogradForward(
         _ input: UnsafePointer<Float>, t: Int, h: Int, w: Int,
-        output: UnsafeMutablePointer<Float>, epilogue: Epilogue
+        output: UnsafeMutablePointer<Float>, frames range: Range<Int>, epilogue: Epilogue
     ) {
         let (m, c) = (outChannels, inChannels)
         let tilesH = (h + 1) / 2, tilesW = (w + 1) / 2
         let blocks = tilesH * tilesW
         let perFrame = 16 * (c + m) * blocks * MemoryLayout<Float>.size
-        let framesPerTile = max(1, min(t, 2 * tileBytes / perFrame))
+        let framesPerTile = max(1, min(range.count, 2 * tileBytes / perFrame))
         let capacity = framesPerTile * blocks
         let v = UnsafeMutablePointer<Float>.allocate(capacity: 16 * c * capacity)
         let product = UnsafeMutablePointer<Float>.allocate(capacity: 16 * m * capacity)
@@ -58,9 +58,9 @@ extension FoldedConv3d {
         let plane = h * w
         // The transforms are split over the threads BLAS would use, so they do not leave those threads idle.
         let parts = BLASThreads.current
-        var t0 = 0
-        while t0 < t {
-            let frames = min(framesPerTile, t - t0)
+        var t0 = range.lowerBound
+        while t0 < range.upperBound {
+            let frames = min(framesPerTile, range.upperBound - t0)
             let n = frames * blocks
             let frameStart = t0
             parallelFor(c, parts: parts) { ci in

@@ -1,3 +1,5 @@
+import Dispatch
+
 /// A 3-D convolution with BatchNorm already folded into its weight and bias, run on BLAS.
 ///
 /// Two shapes of kernel are supported, the two that R(2+1)D is made of:
@@ -64,20 +66,26 @@ struct FoldedConv3d: Sendable {
     /// Runs the convolution on one clip.
     ///
     /// input (C, T, H, W) -> output (M, T', H', W')
+    /// - Parameter parallel: threads to split the output frames over (each with its own scratch buffers; BLAS
+    ///   should then be single-threaded).
     /// - Returns: the output and its (T', H', W').
-    func forward(_ input: UnsafePointer<Float>, t: Int, h: Int, w: Int, epilogue: Epilogue = .identity)
+    func forward(_ input: UnsafePointer<Float>, t: Int, h: Int, w: Int, epilogue: Epilogue = .identity, parallel: Int = 1)
         -> (data: [Float], t: Int, h: Int, w: Int)
     {
         let size = geometry.outputSize(t: t, h: h, w: w)
         let count = outChannels * size.t * size.h * size.w
         let output = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-            let out = buffer.baseAddress!
-            if isWinograd {
-                winogradForward(input, t: t, h: h, w: w, output: out, epilogue: epilogue)
-            } else if isSpatial {
-                spatialForward(input, t: t, h: h, w: w, output: out, size: size, epilogue: epilogue)
-            } else {
-                temporalForward(input, t: t, hw: h * w, output: out, outT: size.t, epilogue: epilogue)
+            nonisolated(unsafe) let out = buffer.baseAddress!
+            let parts = max(1, min(parallel, size.t))
+            parallelFor(parts, parts: parts) { part in
+                let frames = (size.t * part / parts)..<(size.t * (part + 1) / parts)
+                if isWinograd {
+                    winogradForward(input, t: t, h: h, w: w, output: out, frames: frames, epilogue: epilogue)
+                } else if isSpatial {
+                    spatialForward(input, t: t, h: h, w: w, output: out, size: size, frames: frames, epilogue: epilogue)
+                } else {
+                    temporalForward(input, t: t, hw: h * w, output: out, outT: size.t, frames: frames, epilogue: epilogue)
+                }
             }
             initialized = count
         }
@@ -87,17 +95,17 @@ struct FoldedConv3d: Sendable {
     // input (C, T, H, W), weight (M, C, 1, kh, kw) -> output (M, T', H', W')
     private func spatialForward(
         _ input: UnsafePointer<Float>, t: Int, h: Int, w: Int,
-        output: UnsafeMutablePointer<Float>, size: (t: Int, h: Int, w: Int), epilogue: Epilogue
+        output: UnsafeMutablePointer<Float>, size: (t: Int, h: Int, w: Int), frames range: Range<Int>, epilogue: Epilogue
     ) {
         let g = geometry
         let k = inChannels * g.kernel.h * g.kernel.w
         let planeOut = size.h * size.w
-        let framesPerTile = max(1, min(size.t, tileBytes / (k * planeOut * MemoryLayout<Float>.size)))
+        let framesPerTile = max(1, min(range.count, tileBytes / (k * planeOut * MemoryLayout<Float>.size)))
         let columns = UnsafeMutablePointer<Float>.allocate(capacity: k * framesPerTile * planeOut)
         defer { columns.deallocate() }
-        var t0 = 0
-        while t0 < size.t {
-            let frames = min(framesPerTile, size.t - t0)
+        var t0 = range.lowerBound
+        while t0 < range.upperBound {
+            let frames = min(framesPerTile, range.upperBound - t0)
             let n = frames * planeOut
             for f in 0..<frames {
                 let source = input + ((t0 + f) * g.stride.t) * h * w
@@ -156,20 +164,21 @@ struct FoldedConv3d: Sendable {
     // input (C, T, H, W), weight (M, C, kt, 1, 1) -> output (M, T', H, W)
     private func temporalForward(
         _ input: UnsafePointer<Float>, t: Int, hw: Int,
-        output: UnsafeMutablePointer<Float>, outT: Int, epilogue: Epilogue
+        output: UnsafeMutablePointer<Float>, outT: Int, frames range: Range<Int>, epilogue: Epilogue
     ) {
         let g = geometry
         let plane = outT * hw
+        let span = range.count * hw
         // Start from bias (and the residual), then accumulate every tap with beta = 1.
         bias.withUnsafeBufferPointer { b in
             for m in 0..<outChannels {
-                let row = output + m * plane
+                let row = output + m * plane + range.lowerBound * hw
                 if case .addRelu(let residual) = epilogue {
-                    let r = residual + m * plane
+                    let r = residual + m * plane + range.lowerBound * hw
                     let value = b[m]
-                    for i in 0..<plane { row[i] = r[i] + value }
+                    for i in 0..<span { row[i] = r[i] + value }
                 } else {
-                    row.update(repeating: b[m], count: plane)
+                    row.update(repeating: b[m], count: span)
                 }
             }
         }
@@ -178,14 +187,14 @@ struct FoldedConv3d: Sendable {
                 let a = wp.baseAddress! + tap * outChannels * inChannels
                 if g.stride.t == 1 {
                     // Output frames whose input frame (to - pad + tap) exists form one run: one GEMM.
-                    let lo = max(0, g.padding.t - tap)
-                    let hi = min(outT, t + g.padding.t - tap)
+                    let lo = max(range.lowerBound, g.padding.t - tap)
+                    let hi = min(range.upperBound, t + g.padding.t - tap)
                     guard hi > lo else { continue }
                     gemm(m: outChannels, n: (hi - lo) * hw, k: inChannels, a: a, lda: inChannels,
                          b: input + (lo - g.padding.t + tap) * hw, ldb: t * hw,
                          c: output + lo * hw, ldc: plane, beta: 1)
                 } else {
-                    for to in 0..<outT {
+                    for to in range {
                         let ti = to * g.stride.t - g.padding.t + tap
                         guard ti >= 0 && ti < t else { continue }
                         gemm(m: outChannels, n: hw, k: inChannels, a: a, lda: inChannels,
@@ -195,8 +204,10 @@ struct FoldedConv3d: Sendable {
             }
         }
         if case .identity = epilogue { return }
-        let total = outChannels * plane
-        for i in 0..<total { output[i] = max(output[i], 0) }
+        for m in 0..<outChannels {
+            let row = output + m * plane + range.lowerBound * hw
+            for i in 0..<span { row[i] = max(row[i], 0) }
+        }
     }
 
     /// Bias, then the epilogue, over a rows x columns block whose rows are `ld` apart.
