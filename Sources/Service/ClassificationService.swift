@@ -40,9 +40,7 @@ public final class ClassificationService: Sendable {
         BLASThreads.set(configuration.blasThreads)
         let dict = try configuration.weights.load()
         network = try R2Plus1D18(weights: dict)
-        var sha256: String?
-        if case .file(let path) = configuration.weights { sha256 = try? sha256Hex(ofFile: path) }
-        model = ModelInfo(source: configuration.weights, sha256: sha256)
+        model = ModelInfo(source: configuration.weights)
         modelJSON = Self.jsonString(model.weights)
         labels = try Labels(path: configuration.labelsPath, classes: network.architecture.classes)
         metrics.declareServiceMetrics(maxBatch: configuration.batching.maxBatch)

@@ -15,6 +15,13 @@ public struct ModelInfo: Sendable, Encodable {
         demo = source.isDemo
     }
 
+    /// The model as `source` names it, with the SHA-256 of its file (nil for demo weights or an unreadable file).
+    public init(source: WeightsSource) {
+        var digest: String?
+        if case .file(let path) = source { digest = try? sha256Hex(ofFile: path) }
+        self.init(source: source, sha256: digest)
+    }
+
     enum CodingKeys: String, CodingKey { case name, weights, sha256 }
 
     public func encode(to encoder: Encoder) throws {

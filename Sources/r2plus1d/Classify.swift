@@ -23,8 +23,7 @@ struct Classify: ParsableCommand {
         let source = try weights.requiredSource()
         let network = try weights.loadModel()
         let names = try Labels(path: labels, classes: network.architecture.classes)
-        let sha256: String? = nil
-        let model = ModelInfo(source: source, sha256: sha256)
+        let model = ModelInfo(source: source)
         for video in videos {
             let bytes = try readVideo(video)
             let start = DispatchTime.now().uptimeNanoseconds
