@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole test suite under a sanitizer: address (ASan + LeakSanitizer) or thread (TSan).
+# Usage: scripts/sanitizers.sh address|thread   Builds into .build-SANITIZER (lld, as for the fuzzers).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sanitizer=${1:?usage: scripts/sanitizers.sh address|thread}
+scratch=.build-$sanitizer
+flags=(--scratch-path "$scratch" --sanitize="$sanitizer" --toolset "$PWD/fuzz/toolset.json")
+swift build --build-tests "${flags[@]}"
+# FFmpeg, OpenBLAS and OpenSSL are not instrumented; leaks inside them at exit are theirs to own.
+ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} swift test --skip-build --no-parallel "${flags[@]}"
