@@ -8,4 +8,4 @@ scratch=.build-$sanitizer
 flags=(--scratch-path "$scratch" --sanitize="$sanitizer" --toolset "$PWD/fuzz/toolset.json")
 swift build --build-tests "${flags[@]}"
 # FFmpeg, OpenBLAS and OpenSSL are not instrumented; leaks inside them at exit are theirs to own.
-ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} swift test --skip-build --no-parallel "${flags[@]}"
+ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} LSAN_OPTIONS=suppressions=$PWD/scripts/lsan.supp swift test --skip-build --no-parallel "${flags[@]}"

@@ -14,7 +14,9 @@ import VideoDecode
         return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 
-    @Test func failedDecodesGiveTheirMemoryBack() throws {
+    /// Under AddressSanitizer freed memory sits in quarantine, so RSS grows by design: LeakSanitizer checks there.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["ASAN_OPTIONS"] == nil))
+    func failedDecodesGiveTheirMemoryBack() throws {
         let audio = try TestVideos.make("leak-audio.m4a", TestVideos.lavfi("sine=frequency=440") + ["-t", "1", "-c:a", "aac"])
         let video = try TestVideos.h264(seconds: 2, gop: 30)
         var limits = DecodeLimits()
