@@ -243,8 +243,7 @@ public final class HTTPServer: @unchecked Sendable {
                 dispatch(request, on: connection, now: now)
                 return
             case .error(let error):
-                connection.current = (error.status == 414 ? "?" : "?", "?", Self.makeRequestID(), now, false)
-                respond(connection, error.response, close: true, now: now)
+                refuse(connection, error.response, now: now)
                 return
             }
         }
@@ -252,9 +251,8 @@ public final class HTTPServer: @unchecked Sendable {
 
     private func dispatch(_ request: HTTPRequest, on connection: Connection, now: UInt64) {
         if isClosing {
-            connection.current = (request.method, request.path, Self.makeRequestID(), connection.requestStart ?? now, false)
-            respond(connection, .problem(status: 503, detail: "the server is shutting down; retry", headers: ["Retry-After": "1"]),
-                    close: true, now: now)
+            refuse(connection, .problem(status: 503, detail: "the server is shutting down; retry", headers: ["Retry-After": "1"]),
+                   method: request.method, path: request.path, now: now)
             return
         }
         let requestID = request.headers["X-Request-Id"].flatMap(Self.validRequestID) ?? Self.makeRequestID()
@@ -317,9 +315,8 @@ public final class HTTPServer: @unchecked Sendable {
                         close(connection)
                     } else if case .reading = connection.state, !connection.parser.isInBody {
                         // Half a request head: nothing is in flight yet, so say so rather than wait for the rest.
-                        connection.current = ("?", "?", Self.makeRequestID(), connection.requestStart ?? now, false)
-                        respond(connection, .problem(status: 503, detail: "the server is shutting down; retry",
-                                                     headers: ["Retry-After": "1"]), close: true, now: now)
+                        refuse(connection, .problem(status: 503, detail: "the server is shutting down; retry",
+                                                    headers: ["Retry-After": "1"]), now: now)
                     }
                 }
     }
@@ -423,8 +420,14 @@ public final class HTTPServer: @unchecked Sendable {
 
     private func timeout(_ connection: Connection, _ detail: String, now: UInt64) {
         if case .handshaking = connection.state { close(connection); return }
-        connection.current = ("?", "?", Self.makeRequestID(), connection.requestStart ?? now, false)
-        respond(connection, .problem(status: 408, detail: detail), close: true, now: now)
+        refuse(connection, .problem(status: 408, detail: detail), now: now)
+    }
+
+    /// Answers a request no handler sees (malformed, too slow, or arriving while shutting down) and closes.
+    private func refuse(_ connection: Connection, _ response: HTTPResponse, method: String = "?", path: String = "?",
+                        now: UInt64) {
+        connection.current = (method, path, Self.makeRequestID(), connection.requestStart ?? now, false)
+        respond(connection, response, close: true, now: now)
     }
 
     private func close(_ connection: Connection) {

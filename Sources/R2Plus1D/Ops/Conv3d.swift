@@ -1,5 +1,3 @@
-import Dispatch
-
 /// A 3-D convolution with BatchNorm already folded into its weight and bias, run on BLAS.
 ///
 /// Two shapes of kernel are supported, the two that R(2+1)D is made of:
