@@ -199,6 +199,10 @@ public struct RequestParser {
                 return .failure(HTTPParseError(431, "the header section is larger than \(limits.maxHeaderBytes) bytes"))
             }
             if bytes.contains(0) { return .failure(HTTPParseError(400, "NUL in the request head")) }
+            // A head with LF-only line ends never shows CRLF CRLF: refuse it now rather than at the header timeout.
+            if let lf = bytes.firstIndex(of: 10), lf == bytes.startIndex || bytes[lf - 1] != 13 {
+                return .failure(HTTPParseError(400, "bare LF in the request head"))
+            }
             return nil
         }
         let head = buffer[start..<end]
@@ -276,6 +280,10 @@ public struct RequestParser {
         let hosts = headers.values("Host")
         if version == "HTTP/1.1" && hosts.count != 1 || hosts.count > 1 {
             return .failure(HTTPParseError(400, hosts.isEmpty ? "HTTP/1.1 requests need a Host header" : "more than one Host header"))
+        }
+        // RFC 9110 section 10.1.1: 100-continue is the only expectation there is.
+        if headers.tokens("Expect").contains(where: { $0 != "100-continue" }) {
+            return .failure(HTTPParseError(417, "the only expectation served is 100-continue"))
         }
         let transferEncoding = headers.tokens("Transfer-Encoding")
         let lengths = headers.values("Content-Length")

@@ -150,6 +150,9 @@ public final class ClassificationService: Sendable {
             bytes = part.body
         } else {
             let type = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+            guard type != "multipart/form-data" else {
+                throw ServiceError.malformedBody("multipart/form-data needs a boundary parameter of 1 to 70 characters")
+            }
             guard type.hasPrefix("video/") || type == "application/octet-stream" else {
                 throw ServiceError.unsupportedMediaType(
                     "send the video as multipart/form-data (field video) or as a video/* or application/octet-stream body, not '\(type)'")

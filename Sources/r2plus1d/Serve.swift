@@ -36,6 +36,14 @@ struct Serve: ParsableCommand {
     @Option(help: "On SIGTERM: seconds to keep serving with readiness 503 before closing the listener.")
     var drainDelayS = environment("DRAIN_DELAY_S", 3.0)
     @Option(help: "Then: seconds in-flight requests get to finish.") var drainTimeoutS = environment("DRAIN_TIMEOUT_S", 25.0)
+    @Option(help: "Open connections at most; one more is answered 503.") var maxConnections = environment("MAX_CONNECTIONS", 512)
+    @Option(help: "Seconds for the whole request head (and TLS handshake).") var headerTimeoutS = environment("HEADER_TIMEOUT_S", 10.0)
+    @Option(help: "Seconds for the whole request body.") var bodyTimeoutS = environment("BODY_TIMEOUT_S", 120.0)
+    @Option(help: "Slowest average body rate in bytes/s accepted after the first 10 s.")
+    var minBodyRate = environment("MIN_BODY_RATE", 1024.0)
+    @Option(help: "Seconds an idle keep-alive connection stays open.") var idleTimeoutS = environment("IDLE_TIMEOUT_S", 60.0)
+    @Option(help: "Seconds a client may stop reading its response before it is dropped.")
+    var writeTimeoutS = environment("WRITE_TIMEOUT_S", 30.0)
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = environment("LOG_LEVEL", "info")
 
     /// Options without a default take theirs from the environment here.
@@ -46,7 +54,8 @@ struct Serve: ParsableCommand {
         tlsKey = tlsKey ?? env["R2PLUS1D_TLS_KEY"]
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("give --tls-cert and --tls-key together") }
         guard maxBatch >= 1, workers >= 1, threads >= 1, decodeThreads >= 1, queueSize >= 1, maxClips >= 1, maxUploadMb >= 1,
-              timeoutS > 0, maxDelayMs >= 0, drainDelayS >= 0, drainTimeoutS >= 0 else {
+              timeoutS > 0, maxDelayMs >= 0, maxConnections >= 1, headerTimeoutS > 0, bodyTimeoutS > 0, minBodyRate >= 0,
+              idleTimeoutS > 0, writeTimeoutS > 0, drainDelayS >= 0, drainTimeoutS >= 0 else {
             throw ValidationError("sizes, counts and timeouts must be positive")
         }
     }
@@ -63,7 +72,12 @@ struct Serve: ParsableCommand {
         configuration.http.host = host
         configuration.http.port = port
         configuration.http.limits.maxBodyBytes = maxUploadMb << 20
-        configuration.http.maxConnections = 512
+        configuration.http.maxConnections = maxConnections
+        configuration.http.headerTimeoutSeconds = headerTimeoutS
+        configuration.http.bodyTimeoutSeconds = bodyTimeoutS
+        configuration.http.minBodyBytesPerSecond = minBodyRate
+        configuration.http.idleTimeoutSeconds = idleTimeoutS
+        configuration.http.writeTimeoutSeconds = writeTimeoutS
         configuration.http.drainDelaySeconds = drainDelayS
         configuration.http.drainTimeoutSeconds = drainTimeoutS
         if let tlsCert, let tlsKey {

@@ -111,6 +111,8 @@ import Testing
         Bad(name: "two Hosts", text: "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", status: 400),
         Bad(name: "bare CR", text: "GET / HTTP/1.1\r\nHost: h\rX: y\r\n\r\n", status: 400),
         Bad(name: "bare LF", text: "GET / HTTP/1.1\nHost: h\r\n\r\n", status: 400),
+        Bad(name: "LF-only line ends", text: "GET / HTTP/1.1\nHost: h\n\n", status: 400),
+        Bad(name: "unknown expectation", text: "POST / HTTP/1.1\r\nHost: h\r\nExpect: 200-ok\r\nContent-Length: 1\r\n\r\nx", status: 417),
         Bad(name: "NUL", text: "GET / HTTP/1.1\r\nHost: h\u{0}\r\n\r\n", status: 400),
         Bad(name: "obs-fold", text: "GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n  b\r\n\r\n", status: 400),
         Bad(name: "space before colon", text: "GET / HTTP/1.1\r\nHost : h\r\n\r\n", status: 400),
