@@ -261,7 +261,7 @@ public struct RequestParser {
             if version.hasPrefix("HTTP/") { return .failure(HTTPParseError(505, "only HTTP/1.1 and HTTP/1.0 are served")) }
             return .failure(HTTPParseError(400, "malformed request line"))
         }
-        if let schemeEnd = target.range(of: "://"), target.lowercased().hasPrefix("http") {
+        if !target.hasPrefix("/"), target.lowercased().hasPrefix("http"), let schemeEnd = target.range(of: "://") {
             // absolute-form: keep the path and query.
             let afterAuthority = target[schemeEnd.upperBound...].drop { $0 != "/" && $0 != "?" }
             target = afterAuthority.isEmpty ? "/" : (afterAuthority.first == "?" ? "/" + afterAuthority : String(afterAuthority))

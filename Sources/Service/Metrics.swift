@@ -14,6 +14,12 @@ public final class MetricsRegistry: @unchecked Sendable {
         var counts: [UInt64]
         var sum = 0.0
         var count: UInt64 = 0
+
+        mutating func add(_ value: Double, buckets: [Double]) {
+            for (i, bound) in buckets.enumerated() where value <= bound { counts[i] += 1 }
+            sum += value
+            count += 1
+        }
     }
 
     public init() {}
@@ -51,13 +57,10 @@ public final class MetricsRegistry: @unchecked Sendable {
     public func observe(_ name: String, _ value: Double, labels: [String: String] = [:]) {
         let key = Self.render(labels)
         lock.withLock {
-            guard var histogram = histograms[name] else { return }
-            var series = histogram.series[key] ?? HistogramSeries(counts: Array(repeating: 0, count: histogram.buckets.count))
-            for (i, bound) in histogram.buckets.enumerated() where value <= bound { series.counts[i] += 1 }
-            series.sum += value
-            series.count += 1
-            histogram.series[key] = series
-            histograms[name] = histogram
+            guard let buckets = histograms[name]?.buckets else { return }
+            // Mutated in place: copying the series out and back would copy the whole dictionary every time.
+            histograms[name]!.series[key, default: HistogramSeries(counts: Array(repeating: 0, count: buckets.count))]
+                .add(value, buckets: buckets)
         }
     }
 
@@ -98,12 +101,28 @@ public final class MetricsRegistry: @unchecked Sendable {
         }
     }
 
+    /// `a="x",b="y"`, keys sorted, values escaped as the text format wants (backslash, quote, newline).
     static func render(_ labels: [String: String]) -> String {
-        labels.sorted { $0.key < $1.key }.map { key, value in
-            let escaped = value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-                .replacingOccurrences(of: "\n", with: "\\n")
-            return "\(key)=\"\(escaped)\""
-        }.joined(separator: ",")
+        var out = ""
+        for (key, value) in labels.sorted(by: { $0.key < $1.key }) {
+            if !out.isEmpty { out += "," }
+            out += key
+            out += "=\""
+            if value.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\"") || $0 == 10 }) {
+                for scalar in value.unicodeScalars {
+                    switch scalar {
+                    case "\\": out += "\\\\"
+                    case "\"": out += "\\\""
+                    case "\n": out += "\\n"
+                    default: out.unicodeScalars.append(scalar)
+                    }
+                }
+            } else {
+                out += value
+            }
+            out += "\""
+        }
+        return out
     }
 
     static func format(_ value: Double) -> String {
