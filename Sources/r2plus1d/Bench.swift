@@ -29,6 +29,7 @@ struct Bench: ParsableCommand {
         let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
         BLASThreads.set(threadCount)
         let model = try weights.loadModel()
+        if !json { print("OpenBLAS kernels: \(BLASKernels.name), \(threadCount) threads") }
         var results: [[String: Any]] = []
         for n in batches {
             let clips = Tensor.random(shape: [n, 3, 16, 112, 112], seed: UInt64(n))
@@ -51,7 +52,7 @@ struct Bench: ParsableCommand {
             }
         }
         if json {
-            let object: [String: Any] = ["threads": threadCount, "weights": try weights.requiredSource().displayName,
+            let object: [String: Any] = ["threads": threadCount, "blas_kernels": BLASKernels.name, "weights": try weights.requiredSource().displayName,
                                          "results": results]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
