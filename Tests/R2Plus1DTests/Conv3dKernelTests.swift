@@ -18,6 +18,9 @@ import Testing
         Case(c: 5, m: 7, t: 4, h: 7, w: 5, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1)), winograd: false),
         Case(c: 3, m: 4, t: 2, h: 8, w: 6, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1))),
         Case(c: 2, m: 3, t: 3, h: 1, w: 1, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1))),
+        // Rows of more than eight blocks (the transforms take eight at a time): 19 blocks, then exactly 16.
+        Case(c: 3, m: 4, t: 2, h: 5, w: 37, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1))),
+        Case(c: 2, m: 3, t: 3, h: 4, w: 32, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1)), tileBytes: 1),
         Case(c: 16, m: 9, t: 5, h: 9, w: 11, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1)), tileBytes: 1),
         Case(c: 4, m: 6, t: 3, h: 9, w: 7, geometry: .init(kernel: (1, 3, 3), stride: (1, 2, 2), padding: (0, 1, 1))),
         // A tile of one frame: four GEMMs whose outputs interleave.

@@ -50,7 +50,8 @@ extension FoldedConv3d {
         let framesPerTile = max(1, min(range.count, 2 * tileBytes / perFrame))
         let capacity = framesPerTile * blocks
         let v = UnsafeMutablePointer<Float>.allocate(capacity: 16 * c * capacity)
-        let product = UnsafeMutablePointer<Float>.allocate(capacity: 16 * m * capacity)
+        // Eight floats of slack: the output transform reads eight blocks at a time, past the last one.
+        let product = UnsafeMutablePointer<Float>.allocate(capacity: 16 * m * capacity + 8)
         defer {
             v.deallocate()
             product.deallocate()
@@ -64,9 +65,10 @@ extension FoldedConv3d {
             let n = frames * blocks
             let frameStart = t0
             parallelFor(c, parts: parts) { ci in
+                var padded = PaddedPlane(h: h, w: w, tilesH: tilesH, tilesW: tilesW)
                 for f in 0..<frames {
-                    Self.transformInput(input + (ci * t + frameStart + f) * plane, h: h, w: w, tilesH: tilesH, tilesW: tilesW,
-                                        v: v + ci * n + f * blocks, stride: c * n)
+                    padded.load(input + (ci * t + frameStart + f) * plane)
+                    padded.transformInput(v: v + ci * n + f * blocks, stride: c * n)
                 }
             }
             weight.withUnsafeBufferPointer { u in
@@ -76,90 +78,128 @@ extension FoldedConv3d {
                 }
             }
             parallelFor(m, parts: parts) { mi in
+                let rows = UnsafeMutablePointer<Float>.allocate(capacity: 2 * 16 * ((tilesW + 7) / 8))
+                defer { rows.deallocate() }
                 for f in 0..<frames {
                     let offset = (mi * t + frameStart + f) * plane
                     var residual: UnsafePointer<Float>?
                     if case .addRelu(let r) = epilogue { residual = r + offset }
                     Self.transformOutput(product + mi * n + f * blocks, stride: m * n, h: h, w: w, tilesH: tilesH,
                                          tilesW: tilesW, bias: bias[mi], relu: epilogue.appliesReLU, residual: residual,
-                                         output: output + offset)
+                                         output: output + offset, rows: rows)
                 }
             }
             t0 += frames
         }
     }
 
-    /// V = B^T d B for every 4x4 input block of one frame plane (zero outside it); element xi of block p goes
-    /// to v[xi * stride + p].
-    @inline(__always)
-    static func transformInput(_ plane: UnsafePointer<Float>, h: Int, w: Int, tilesH: Int, tilesW: Int,
-                               v: UnsafeMutablePointer<Float>, stride: Int) {
-        var d = (SIMD4<Float>(), SIMD4<Float>(), SIMD4<Float>(), SIMD4<Float>())
+    /// Y = A^T M A for every block of one frame plane, eight blocks of a row at a time, then bias, the residual
+    /// and ReLU over the valid part of each output row. `rows` holds two output rows of 16 * ceil(tilesW / 8).
+    static func transformOutput(_ product: UnsafePointer<Float>, stride: Int, h: Int, w: Int, tilesH: Int, tilesW: Int,
+                                bias: Float, relu: Bool, residual: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
+                                rows: UnsafeMutablePointer<Float>) {
+        let groups = (tilesW + 7) / 8
+        let rowLength = 16 * groups
         for ty in 0..<tilesH {
-            let y0 = 2 * ty - 1
-            for tx in 0..<tilesW {
-                let x0 = 2 * tx - 1
-                if y0 >= 0 && y0 + 3 < h && x0 >= 0 && x0 + 3 < w {
-                    let p = plane + y0 * w + x0
-                    d.0 = SIMD4(p[0], p[1], p[2], p[3])
-                    d.1 = SIMD4(p[w], p[w + 1], p[w + 2], p[w + 3])
-                    d.2 = SIMD4(p[2 * w], p[2 * w + 1], p[2 * w + 2], p[2 * w + 3])
-                    d.3 = SIMD4(p[3 * w], p[3 * w + 1], p[3 * w + 2], p[3 * w + 3])
+            for g in 0..<groups {
+                // Lanes past the row's last block read other blocks (or the slack): they land in `rows` beyond the
+                // output width and are never copied out.
+                let p = UnsafeRawPointer(product + ty * tilesW + 8 * g)
+                @inline(__always) func at(_ xi: Int) -> SIMD8<Float> {
+                    p.loadUnaligned(fromByteOffset: xi * stride * 4, as: SIMD8<Float>.self)
+                }
+                // A^T M: rows 0+1+2 and 1-2-3, for each of the 4 columns.
+                let c0 = (at(0) + at(4) + at(8), at(4) - at(8) - at(12))
+                let c1 = (at(1) + at(5) + at(9), at(5) - at(9) - at(13))
+                let c2 = (at(2) + at(6) + at(10), at(6) - at(10) - at(14))
+                let c3 = (at(3) + at(7) + at(11), at(7) - at(11) - at(15))
+                // (A^T M) A: columns 0+1+2 and 1-2-3.
+                let y00 = c0.0 + c1.0 + c2.0, y01 = c1.0 - c2.0 - c3.0
+                let y10 = c0.1 + c1.1 + c2.1, y11 = c1.1 - c2.1 - c3.1
+                let r0 = rows + 16 * g, r1 = rows + rowLength + 16 * g
+                for j in 0..<8 {
+                    r0[2 * j] = y00[j]
+                    r0[2 * j + 1] = y01[j]
+                    r1[2 * j] = y10[j]
+                    r1[2 * j + 1] = y11[j]
+                }
+            }
+            for dy in 0..<min(2, h - 2 * ty) {
+                let index = (2 * ty + dy) * w
+                let source = rows + dy * rowLength, target = output + index
+                if let residual {
+                    let r = residual + index
+                    for x in 0..<w { target[x] = max(source[x] + bias + r[x], 0) }
+                } else if relu {
+                    for x in 0..<w { target[x] = max(source[x] + bias, 0) }
                 } else {
-                    @inline(__always) func row(_ y: Int) -> SIMD4<Float> {
-                        guard y >= 0 && y < h else { return SIMD4() }
-                        var r = SIMD4<Float>()
-                        for k in 0..<4 where x0 + k >= 0 && x0 + k < w { r[k] = plane[y * w + x0 + k] }
-                        return r
-                    }
-                    d = (row(y0), row(y0 + 1), row(y0 + 2), row(y0 + 3))
+                    for x in 0..<w { target[x] = source[x] + bias }
                 }
-                // B^T d: rows
-                let r0 = d.0 - d.2, r1 = d.1 + d.2, r2 = d.2 - d.1, r3 = d.1 - d.3
-                let index = ty * tilesW + tx
-                // (B^T d) B: the same combination across each row's columns.
-                @inline(__always) func put(_ i: Int, _ r: SIMD4<Float>) {
-                    let base = v + (i * 4) * stride + index
-                    base[0] = r[0] - r[2]
-                    base[stride] = r[1] + r[2]
-                    base[2 * stride] = r[2] - r[1]
-                    base[3 * stride] = r[1] - r[3]
+            }
+        }
+    }
+}
+
+/// One frame plane copied into a zero border, so every 4x4 input block of F(2,3) (rows 2ty-1...2ty+2, columns
+/// 2tx-1...2tx+2) is a plain read, eight blocks of a row at a time.
+struct PaddedPlane: ~Copyable {
+    let h: Int, w: Int, tilesH: Int, tilesW: Int
+    /// Padded row length: 16 columns per group of eight blocks, plus the two the last block overlaps.
+    let pitch: Int
+    let data: UnsafeMutablePointer<Float>
+
+    init(h: Int, w: Int, tilesH: Int, tilesW: Int) {
+        (self.h, self.w, self.tilesH, self.tilesW) = (h, w, tilesH, tilesW)
+        pitch = 16 * ((tilesW + 7) / 8) + 2
+        let count = (2 * tilesH + 2) * pitch
+        data = .allocate(capacity: count)
+        data.initialize(repeating: 0, count: count)
+    }
+
+    deinit { data.deallocate() }
+
+    /// Copies a (h, w) plane to rows 1...h, columns 1...w; the border stays zero.
+    func load(_ plane: UnsafePointer<Float>) {
+        for y in 0..<h { (data + (y + 1) * pitch + 1).update(from: plane + y * w, count: w) }
+    }
+
+    /// V = B^T d B for every block; element xi of block p goes to v[xi * stride + p].
+    func transformInput(v: UnsafeMutablePointer<Float>, stride: Int) {
+        let groups = (tilesW + 7) / 8
+        for ty in 0..<tilesH {
+            for g in 0..<groups {
+                let top = UnsafeRawPointer(data + 2 * ty * pitch + 16 * g)
+                // Row r of the eight blocks: columns k = 0...3 of block j are padded columns 16g + 2j + k.
+                @inline(__always) func row(_ r: Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+                    let a = top.loadUnaligned(fromByteOffset: r * pitch * 4, as: SIMD16<Float>.self)
+                    let b = top.loadUnaligned(fromByteOffset: (r * pitch + 2) * 4, as: SIMD16<Float>.self)
+                    return (a.evenHalf, a.oddHalf, b.evenHalf, b.oddHalf)
                 }
-                put(0, r0)
-                put(1, r1)
-                put(2, r2)
-                put(3, r3)
+                let d0 = row(0), d1 = row(1), d2 = row(2), d3 = row(3)
+                let base = v + ty * tilesW + 8 * g
+                let count = min(8, tilesW - 8 * g)
+                // (B^T d) B for row i of B^T d: the same combination across the columns.
+                @inline(__always) func put(_ i: Int, _ r: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)) {
+                    store8(r.0 - r.2, base + (4 * i) * stride, count: count)
+                    store8(r.1 + r.2, base + (4 * i + 1) * stride, count: count)
+                    store8(r.2 - r.1, base + (4 * i + 2) * stride, count: count)
+                    store8(r.1 - r.3, base + (4 * i + 3) * stride, count: count)
+                }
+                // B^T d: rows 0-2, 1+2, 2-1, 1-3 (each with its 4 columns).
+                put(0, (d0.0 - d2.0, d0.1 - d2.1, d0.2 - d2.2, d0.3 - d2.3))
+                put(1, (d1.0 + d2.0, d1.1 + d2.1, d1.2 + d2.2, d1.3 + d2.3))
+                put(2, (d2.0 - d1.0, d2.1 - d1.1, d2.2 - d1.2, d2.3 - d1.3))
+                put(3, (d1.0 - d3.0, d1.1 - d3.1, d1.2 - d3.2, d1.3 - d3.3))
             }
         }
     }
 
-    /// Y = A^T M A for every block of one frame plane, then bias, the residual and ReLU; writes the valid part.
     @inline(__always)
-    static func transformOutput(_ product: UnsafePointer<Float>, stride: Int, h: Int, w: Int, tilesH: Int, tilesW: Int,
-                                bias: Float, relu: Bool, residual: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>) {
-        for ty in 0..<tilesH {
-            for tx in 0..<tilesW {
-                let p = product + ty * tilesW + tx
-                @inline(__always) func row(_ i: Int) -> SIMD4<Float> {
-                    SIMD4(p[(i * 4) * stride], p[(i * 4 + 1) * stride], p[(i * 4 + 2) * stride], p[(i * 4 + 3) * stride])
-                }
-                let m0 = row(0), m1 = row(1), m2 = row(2), m3 = row(3)
-                let a0 = m0 + m1 + m2, a1 = m1 - m2 - m3
-                let y = (a0[0] + a0[1] + a0[2], a0[1] - a0[2] - a0[3], a1[0] + a1[1] + a1[2], a1[1] - a1[2] - a1[3])
-                let (oy, ox) = (2 * ty, 2 * tx)
-                @inline(__always) func store(_ dy: Int, _ dx: Int, _ value: Float) {
-                    let index = (oy + dy) * w + ox + dx
-                    var v = value + bias
-                    if let residual { v += residual[index] }
-                    output[index] = relu ? max(v, 0) : v
-                }
-                store(0, 0, y.0)
-                if ox + 1 < w { store(0, 1, y.1) }
-                if oy + 1 < h {
-                    store(1, 0, y.2)
-                    if ox + 1 < w { store(1, 1, y.3) }
-                }
-            }
+    private func store8(_ value: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, count: Int) {
+        if count == 8 {
+            UnsafeMutableRawPointer(p).storeBytes(of: value, as: SIMD8<Float>.self)
+        } else {
+            for j in 0..<count { p[j] = value[j] }
         }
     }
 }
