@@ -8,19 +8,27 @@ import Testing
         var geometry: Conv3dGeometry
         var tileBytes = 4 << 20
         var winograd = true
-        var testDescription: String { "C\(c) M\(m) \(t)x\(h)x\(w) \(geometry) tile \(tileBytes)\(winograd ? "" : " im2col")" }
+        var block: WinogradTile? = nil
+        var testDescription: String {
+            "C\(c) M\(m) \(t)x\(h)x\(w) \(geometry) tile \(tileBytes)\(winograd ? "" : " im2col") \(block.map { "\($0)" } ?? "")"
+        }
     }
 
     static let cases: [Case] = [
         Case(c: 3, m: 5, t: 3, h: 9, w: 11, geometry: .init(kernel: (1, 7, 7), stride: (1, 2, 2), padding: (0, 3, 3))),
-        // 3x3 stride 1 runs by Winograd F(2,3): odd and even sizes, a frame smaller than one block, and im2col.
+        // 3x3 stride 1 runs by Winograd F(4,3): odd and even sizes, a frame smaller than one block, and im2col.
         Case(c: 5, m: 7, t: 4, h: 7, w: 5, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1))),
         Case(c: 5, m: 7, t: 4, h: 7, w: 5, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1)), winograd: false),
         Case(c: 3, m: 4, t: 2, h: 8, w: 6, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1))),
         Case(c: 2, m: 3, t: 3, h: 1, w: 1, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1))),
-        // Rows of more than eight blocks (the transforms take eight at a time): 19 blocks, then exactly 16.
-        Case(c: 3, m: 4, t: 2, h: 5, w: 37, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1))),
-        Case(c: 2, m: 3, t: 3, h: 4, w: 32, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1)), tileBytes: 1),
+        // Rows of more than eight blocks (the transforms take eight at a time): F(4,3) with 18 and 16 blocks.
+        Case(c: 3, m: 4, t: 2, h: 7, w: 70, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1))),
+        Case(c: 2, m: 3, t: 3, h: 4, w: 64, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1)), tileBytes: 1),
+        // F(2,3) (what convolutions with many weights use): odd sizes, one pixel, 19 and 16 blocks a row, tiles.
+        Case(c: 5, m: 7, t: 4, h: 7, w: 5, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1)), block: .two),
+        Case(c: 2, m: 3, t: 3, h: 1, w: 1, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1)), block: .two),
+        Case(c: 3, m: 4, t: 2, h: 5, w: 37, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1)), block: .two),
+        Case(c: 2, m: 3, t: 3, h: 4, w: 32, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1)), tileBytes: 1, block: .two),
         Case(c: 16, m: 9, t: 5, h: 9, w: 11, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1)), tileBytes: 1),
         Case(c: 4, m: 6, t: 3, h: 9, w: 7, geometry: .init(kernel: (1, 3, 3), stride: (1, 2, 2), padding: (0, 1, 1))),
         // A tile of one frame: four GEMMs whose outputs interleave.
@@ -32,6 +40,11 @@ import Testing
         Case(c: 5, m: 7, t: 5, h: 3, w: 4, geometry: .init(kernel: (3, 1, 1), padding: (1, 0, 0))),
         Case(c: 6, m: 5, t: 7, h: 3, w: 3, geometry: .init(kernel: (3, 1, 1), stride: (2, 1, 1), padding: (1, 0, 0))),
         Case(c: 3, m: 4, t: 1, h: 2, w: 2, geometry: .init(kernel: (3, 1, 1), padding: (1, 0, 0))),
+        // Temporal stride 1 by Winograd along time: odd frame counts (a last pair of one), pairs per tile, direct.
+        Case(c: 4, m: 6, t: 7, h: 2, w: 3, geometry: .init(kernel: (3, 1, 1), padding: (1, 0, 0)), tileBytes: 1),
+        Case(c: 4, m: 6, t: 8, h: 3, w: 3, geometry: .init(kernel: (3, 1, 1), padding: (1, 0, 0)), tileBytes: 2 * 4 * 10 * 9 * 4),
+        Case(c: 5, m: 7, t: 5, h: 3, w: 4, geometry: .init(kernel: (3, 1, 1), padding: (1, 0, 0)), winograd: false),
+        Case(c: 3, m: 4, t: 2, h: 2, w: 2, geometry: .init(kernel: (3, 1, 1), padding: (1, 0, 0))),
         Case(c: 3, m: 4, t: 6, h: 2, w: 3, geometry: .init(kernel: (3, 1, 1), stride: (2, 1, 1), padding: (1, 0, 0))),
     ]
 
@@ -41,8 +54,10 @@ import Testing
         let weight = Tensor.random(shape: [k.m, k.c, g.kernel.t, g.kernel.h, g.kernel.w], seed: 1)
         let bias = Tensor.random(shape: [k.m], seed: 2).data
         let conv = FoldedConv3d(weight: weight.data, bias: bias, outChannels: k.m, inChannels: k.c, geometry: g,
-                                tileBytes: k.tileBytes, winograd: k.winograd)
+                                tileBytes: k.tileBytes, winograd: k.winograd, winogradTile: k.block)
         #expect(conv.isWinograd == (k.winograd && FoldedConv3d.usesWinograd(g)))
+        #expect(conv.winogradTile == (k.block ?? .four))
+        #expect(conv.isTemporalWinograd == (k.winograd && FoldedConv3d.usesTemporalWinograd(g)))
         let batch = 2
         let input = Tensor.random(shape: [batch, k.c, k.t, k.h, k.w], seed: 3)
         let expected = NaiveOps.conv3d(input, weight: weight, bias: bias, geometry: g)
@@ -69,6 +84,14 @@ import Testing
             }
             }
         }
+    }
+
+    @Test func largeConvolutionsKeepTheSmallerWinogradBlock() {
+        // F(4,3) keeps 36 values per 3x3 kernel: layer4's convolutions (17 M weights) take F(2,3)'s 16.
+        #expect(WinogradTile.choose(outChannels: 144, inChannels: 64) == .four)
+        #expect(WinogradTile.choose(outChannels: 576, inChannels: 256) == .four)
+        #expect(WinogradTile.choose(outChannels: 921, inChannels: 256) == .two)
+        #expect(WinogradTile.choose(outChannels: 1152, inChannels: 512) == .two)
     }
 
     @Test func foldedBatchNormMatchesConvThenBatchNorm() throws {

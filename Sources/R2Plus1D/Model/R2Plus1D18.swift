@@ -51,7 +51,8 @@ public struct R2Plus1D18: Sendable {
         fcBias = weights["fc.bias"]!.data
     }
 
-    /// `R2PLUS1D_WINOGRAD=0` turns Winograd off (im2col for every spatial conv): for A/B benchmarks.
+    /// `R2PLUS1D_WINOGRAD=0` turns Winograd off (im2col for every spatial conv, taps for every temporal one): for
+    /// A/B benchmarks.
     static let useWinograd = ProcessInfo.processInfo.environment["R2PLUS1D_WINOGRAD"] != "0"
 
     /// conv (no bias) then inference BatchNorm == conv with weight * s and bias beta - mean * s,

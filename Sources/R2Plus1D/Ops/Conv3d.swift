@@ -1,17 +1,23 @@
 /// A 3-D convolution with BatchNorm already folded into its weight and bias, run on BLAS.
 ///
 /// Two shapes of kernel are supported, the two that R(2+1)D is made of:
-/// - spatial, kernel (1, kh, kw): 3x3 stride 1 by Winograd F(2,3) (Conv3d+Winograd.swift); the others by an
+/// - spatial, kernel (1, kh, kw): 3x3 stride 1 by Winograd F(4,3) or F(2,3) (Conv3d+Winograd.swift); the others by an
 ///   im2col buffer of a group of output frames only (never the whole clip) and one GEMM;
 /// - temporal, kernel (kt, 1, 1): no im2col at all; each temporal tap is a GEMM over an offset view of the
-///   input frames, accumulated into the output.
+///   input frames, accumulated into the output; stride 1 by Winograd F(2,3) along time
+///   (Conv3d+TemporalWinograd.swift).
 struct FoldedConv3d: Sendable {
     let outChannels: Int
     let inChannels: Int
     let geometry: Conv3dGeometry
-    /// Spatial: [M][C * kh * kw]. Winograd: 16 [M][C] matrices. Temporal: one [M][C] matrix per tap, taps outermost.
+    /// Spatial: [M][C * kh * kw]. Winograd: 16 [M][C] matrices. Temporal: one [M][C] matrix per tap, taps outermost;
+    /// by Winograd: 4 [M][C] matrices.
     let weight: [Float]
     let isWinograd: Bool
+    /// The Winograd block size when `isWinograd`.
+    let winogradTile: WinogradTile
+    /// Temporal (3,1,1) stride 1 by Winograd F(2,3) along time (Conv3d+TemporalWinograd.swift).
+    let isTemporalWinograd: Bool
     let bias: [Float]
     /// Bytes of im2col buffer per tile of frames (at least one frame): big enough for efficient GEMMs, small
     /// enough that the buffer never grows with the clip.
@@ -27,9 +33,10 @@ struct FoldedConv3d: Sendable {
     /// - Parameters:
     ///   - weight: PyTorch layout [M, C, kt, kh, kw].
     ///   - bias: [M].
-    ///   - winograd: use Winograd F(2,3) where the geometry allows it (false: always im2col, the reference path).
+    ///   - winograd: use Winograd where the geometry allows it (false: im2col and taps, the reference path).
+    ///   - winogradTile: F(2,3) or F(4,3) (nil: by the weight count, `WinogradTile.choose`).
     init(weight: [Float], bias: [Float], outChannels: Int, inChannels: Int, geometry: Conv3dGeometry,
-         tileBytes: Int = 4 << 20, winograd: Bool = true) {
+         tileBytes: Int = 4 << 20, winograd: Bool = true, winogradTile: WinogradTile? = nil) {
         precondition(weight.count == outChannels * inChannels * geometry.kernel.t * geometry.kernel.h * geometry.kernel.w)
         precondition(bias.count == outChannels)
         self.outChannels = outChannels
@@ -38,8 +45,12 @@ struct FoldedConv3d: Sendable {
         self.bias = bias
         self.tileBytes = tileBytes
         isWinograd = winograd && Self.usesWinograd(geometry)
+        self.winogradTile = winogradTile ?? WinogradTile.choose(outChannels: outChannels, inChannels: inChannels)
+        isTemporalWinograd = winograd && Self.usesTemporalWinograd(geometry)
         if isWinograd {
-            self.weight = Self.winogradWeights(weight, outChannels: outChannels, inChannels: inChannels)
+            self.weight = Self.winogradWeights(weight, outChannels: outChannels, inChannels: inChannels, tile: self.winogradTile)
+        } else if isTemporalWinograd {
+            self.weight = Self.temporalWinogradWeights(weight, outChannels: outChannels, inChannels: inChannels)
         } else if geometry.kernel.t == 1 {
             precondition(geometry.padding.t == 0, "a spatial conv pads no frames")
             self.weight = weight
@@ -78,7 +89,9 @@ struct FoldedConv3d: Sendable {
             parallelFor(parts, parts: parts) { part in
                 let frames = (size.t * part / parts)..<(size.t * (part + 1) / parts)
                 if isWinograd {
-                    winogradForward(input, t: t, h: h, w: w, output: out, frames: frames, epilogue: epilogue)
+                    winogradForward(input, t: t, h: h, w: w, output: out, frames: frames, epilogue: epilogue, tile: winogradTile)
+                } else if isTemporalWinograd {
+                    temporalWinogradForward(input, t: t, hw: h * w, output: out, frames: frames, epilogue: epilogue)
                 } else if isSpatial {
                     spatialForward(input, t: t, h: h, w: w, output: out, size: size, frames: frames, epilogue: epilogue)
                 } else {
