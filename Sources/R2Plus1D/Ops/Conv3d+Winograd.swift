@@ -5,8 +5,10 @@ import Dispatch
 ///
 /// Each r x r block of output comes from an (r+2) x (r+2) block of input: Y = A^T [(G g G^T) . (B^T d B)] A.
 /// Across all blocks of a tile of frames the element-wise product is (r+2)^2 GEMMs, one per transformed
-/// position xi: M_xi[M][P] = U_xi[M][C] * V_xi[C][P]. The transforms run eight blocks of a row at a time in SIMD
-/// (Winograd23.swift, Winograd43.swift).
+/// position xi: M_xi[M][P] = U_xi[M][C] * V_xi[C][P]. V is stored [C][xi][P] and M [M][xi][P] (the GEMMs take
+/// them with leading dimension points * P), so one channel's transformed values sit together: the transforms
+/// touch a few tens of KB per channel instead of one stream per position across megabytes. Winograd23.swift and
+/// Winograd43.swift hold the transforms.
 ///
 /// F(4x4, 3x3) needs 4 times fewer multiplications than direct convolution, F(2x2, 3x3) 2.25 times, but F(4,3)
 /// keeps 36 transformed weights per 3x3 kernel against 16: on layer4's 17 M spatial weights that would be
@@ -100,31 +102,43 @@ extension FoldedConv3d {
                 for f in 0..<frames {
                     padded.load(input + (ci * t + frameStart + f) * plane)
                     switch tile {
-                    case .two: padded.transformInput23(v: v + ci * n + f * blocks, stride: c * n)
-                    case .four: padded.transformInput43(v: v + ci * n + f * blocks, stride: c * n)
+                    case .two: padded.transformInput23(v: v + ci * points * n + f * blocks, stride: n)
+                    case .four: padded.transformInput43(v: v + ci * points * n + f * blocks, stride: n)
                     }
                 }
             }
             weight.withUnsafeBufferPointer { u in
                 for xi in 0..<points {
-                    gemm(m: m, n: n, k: c, a: u.baseAddress! + xi * m * c, lda: c, b: v + xi * c * n, ldb: n,
-                         c: product + xi * m * n, ldc: n, beta: 0)
+                    gemm(m: m, n: n, k: c, a: u.baseAddress! + xi * m * c, lda: c, b: v + xi * n, ldb: points * n,
+                         c: product + xi * n, ldc: points * n, beta: 0)
                 }
             }
             parallelFor(m, parts: parts) { mi in
-                let rows = OutputRows(tilesW: tilesW, block: r)
+                let rows = OutputRows(tilesW: tilesW, block: r, blocks: tile == .four ? blocks : 0)
                 for f in 0..<frames {
                     let offset = (mi * t + frameStart + f) * plane
                     var residual: UnsafePointer<Float>?
                     if case .addRelu(let r) = epilogue { residual = r + offset }
-                    let block = product + mi * n + f * blocks
-                    for ty in 0..<tilesH {
-                        switch tile {
-                        case .two: rows.transformOutput23(block + ty * tilesW, stride: m * n)
-                        case .four: rows.transformOutput43(block + ty * tilesW, stride: m * n)
+                    let block = product + mi * points * n + f * blocks
+                    switch tile {
+                    case .two:
+                        for ty in 0..<tilesH {
+                            rows.transformOutput23(block + ty * tilesW, stride: n)
+                            rows.store(rowsFrom: ty * 2, h: h, w: w, bias: bias[mi], relu: epilogue.appliesReLU,
+                                       residual: residual, output: output + offset)
                         }
-                        rows.store(rowsFrom: ty * r, h: h, w: w, bias: bias[mi], relu: epilogue.appliesReLU,
-                                   residual: residual, output: output + offset)
+                    case .four:
+                        rows.transformOutput43(block, stride: n, blocks: blocks) { dy, y in
+                            for ty in 0..<tilesH where 4 * ty + dy < h {
+                                // Output row 4ty + dy: column 4x + c is Y_c of block x of this row of blocks.
+                                let line = rows.data, first = ty * tilesW
+                                for x in 0..<tilesW {
+                                    for c in 0..<4 { line[4 * x + c] = y[c * blocks + first + x] }
+                                }
+                                rows.finish(line, row: 4 * ty + dy, w: w, bias: bias[mi], relu: epilogue.appliesReLU,
+                                            residual: residual, output: output + offset)
+                            }
+                        }
                     }
                 }
             }
@@ -174,28 +188,40 @@ struct OutputRows: ~Copyable {
     let rowCount: Int
     let length: Int
     let data: UnsafeMutablePointer<Float>
+    /// F(4,3): room for six partial results and four outputs per block of a frame.
+    let scratch: UnsafeMutablePointer<Float>
 
-    init(tilesW: Int, block r: Int) {
+    init(tilesW: Int, block r: Int, blocks: Int) {
         rowCount = r
         length = 8 * r * ((tilesW + 7) / 8)
         data = .allocate(capacity: r * length)
+        scratch = .allocate(capacity: 10 * blocks)
     }
 
-    deinit { data.deallocate() }
+    deinit {
+        data.deallocate()
+        scratch.deallocate()
+    }
 
     func store(rowsFrom y0: Int, h: Int, w: Int, bias: Float, relu: Bool, residual: UnsafePointer<Float>?,
                output: UnsafeMutablePointer<Float>) {
         for dy in 0..<min(rowCount, h - y0) {
-            let index = (y0 + dy) * w
-            let source = data + dy * length, target = output + index
-            if let residual {
-                let r = residual + index
-                for x in 0..<w { target[x] = max(source[x] + bias + r[x], 0) }
-            } else if relu {
-                for x in 0..<w { target[x] = max(source[x] + bias, 0) }
-            } else {
-                for x in 0..<w { target[x] = source[x] + bias }
-            }
+            finish(data + dy * length, row: y0 + dy, w: w, bias: bias, relu: relu, residual: residual, output: output)
+        }
+    }
+
+    /// Output row `y` = `source` + bias (+ the residual), ReLU'd if asked, its first w values.
+    func finish(_ source: UnsafePointer<Float>, row y: Int, w: Int, bias: Float, relu: Bool,
+                residual: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>) {
+        let index = y * w
+        let target = output + index
+        if let residual {
+            let r = residual + index
+            for x in 0..<w { target[x] = max(source[x] + bias + r[x], 0) }
+        } else if relu {
+            for x in 0..<w { target[x] = max(source[x] + bias, 0) }
+        } else {
+            for x in 0..<w { target[x] = source[x] + bias }
         }
     }
 }

@@ -1,5 +1,5 @@
-/// The F(4x4, 3x3) transforms (interpolation points 0, 1, -1, 2, -2, infinity), eight blocks of a row at a
-/// time (each SIMD lane a block).
+/// The F(4x4, 3x3) transforms (interpolation points 0, 1, -1, 2, -2, infinity): the input one eight blocks of a
+/// row at a time (each SIMD lane a block), the output one as loops over a frame's blocks.
 ///   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
 ///   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
 typealias Lanes6 = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
@@ -12,14 +12,6 @@ enum Winograd43 {
         let sum12 = a1 + a2, diff12 = a1 - a2, sum34 = a3 + a4, diff43 = a4 - a3
         let u = a4 - a2, d31 = a3 - a1
         return (4 * a0 - 5 * a2 + a4, sum34 - 4 * sum12, diff43 + 4 * diff12, u + 2 * d31, u - 2 * d31, 4 * a1 - 5 * a3 + a5)
-    }
-
-    /// A^T a
-    @inline(__always)
-    static func a(_ a0: SIMD8<Float>, _ a1: SIMD8<Float>, _ a2: SIMD8<Float>, _ a3: SIMD8<Float>, _ a4: SIMD8<Float>,
-                  _ a5: SIMD8<Float>) -> Lanes4 {
-        let p = a1 + a2, q = a1 - a2, s = a3 + a4, d = a3 - a4
-        return (a0 + p + s, q + 2 * d, p + 4 * s, q + 8 * d + a5)
     }
 }
 
@@ -68,32 +60,39 @@ extension PaddedPlane {
 }
 
 extension OutputRows {
-    /// Y = A^T M A for one row of blocks (`product` at its first block, positions `stride` apart) into the rows.
-    func transformOutput43(_ product: UnsafePointer<Float>, stride: Int) {
-        for g in 0..<(length / 32) {
-            let p = UnsafeRawPointer(product + 8 * g)
-            @inline(__always) func at(_ i: Int, _ j: Int) -> SIMD8<Float> {
-                p.loadUnaligned(fromByteOffset: (6 * i + j) * stride * 4, as: SIMD8<Float>.self)
-            }
-            // A^T M: column j of M gives column j of the 4x6 result.
-            @inline(__always) func column(_ j: Int) -> Lanes4 {
-                Winograd43.a(at(0, j), at(1, j), at(2, j), at(3, j), at(4, j), at(5, j))
-            }
-            let s0 = column(0), s1 = column(1), s2 = column(2), s3 = column(3), s4 = column(4), s5 = column(5)
-            // (A^T M) A: row r of the result, four output columns per block.
-            @inline(__always) func emit(_ r: Int, _ y: Lanes4) {
-                let target = data + r * length + 32 * g
-                for j in 0..<8 {
-                    target[4 * j] = y.0[j]
-                    target[4 * j + 1] = y.1[j]
-                    target[4 * j + 2] = y.2[j]
-                    target[4 * j + 3] = y.3[j]
+    /// Y = A^T M A for every block of one frame (`product` at its first block, positions `stride` apart) into
+    /// `frame`: four planes, Y_c for output column c of each block, each `blocks` long with rows of blocks
+    /// `tilesW` apart, for r = 0...3 in turn, handed to `row(r, planes)`.
+    ///
+    /// Written as loops over the frame's blocks, each reading contiguous floats, which the compiler vectorises;
+    /// tuples of SIMD vectors were lowered to scalar code here.
+    func transformOutput43(_ product: UnsafePointer<Float>, stride: Int, blocks: Int,
+                           row: (Int, UnsafePointer<Float>) -> Void) {
+        let s = scratch, y = scratch + 6 * blocks
+        for r in 0..<4 {
+            // S_j = (A^T M)_{r, j}: row r of A^T against column j of the 6x6 block.
+            for j in 0..<6 {
+                @inline(__always) func p(_ i: Int) -> UnsafePointer<Float> { product + (6 * i + j) * stride }
+                let (p0, p1, p2, p3, p4, p5) = (p(0), p(1), p(2), p(3), p(4), p(5))
+                let target = s + j * blocks
+                switch r {
+                case 0: for x in 0..<blocks { target[x] = p0[x] + p1[x] + p2[x] + p3[x] + p4[x] }
+                case 1: for x in 0..<blocks { target[x] = (p1[x] - p2[x]) + 2 * (p3[x] - p4[x]) }
+                case 2: for x in 0..<blocks { target[x] = (p1[x] + p2[x]) + 4 * (p3[x] + p4[x]) }
+                default: for x in 0..<blocks { target[x] = (p1[x] - p2[x]) + 8 * (p3[x] - p4[x]) + p5[x] }
                 }
             }
-            emit(0, Winograd43.a(s0.0, s1.0, s2.0, s3.0, s4.0, s5.0))
-            emit(1, Winograd43.a(s0.1, s1.1, s2.1, s3.1, s4.1, s5.1))
-            emit(2, Winograd43.a(s0.2, s1.2, s2.2, s3.2, s4.2, s5.2))
-            emit(3, Winograd43.a(s0.3, s1.3, s2.3, s3.3, s4.3, s5.3))
+            // Y_{r, c} = S A, c = 0...3.
+            let (s0, s1, s2, s3, s4, s5) = (s, s + blocks, s + 2 * blocks, s + 3 * blocks, s + 4 * blocks, s + 5 * blocks)
+            let (y0, y1, y2, y3) = (y, y + blocks, y + 2 * blocks, y + 3 * blocks)
+            for x in 0..<blocks {
+                let sum12 = s1[x] + s2[x], diff12 = s1[x] - s2[x], sum34 = s3[x] + s4[x], diff34 = s3[x] - s4[x]
+                y0[x] = s0[x] + sum12 + sum34
+                y1[x] = diff12 + 2 * diff34
+                y2[x] = sum12 + 4 * sum34
+                y3[x] = diff12 + 8 * diff34 + s5[x]
+            }
+            row(r, y)
         }
     }
 }
