@@ -38,8 +38,7 @@ public final class ClassificationService: Sendable {
         self.configuration = configuration
         self.logger = logger
         BLASThreads.set(configuration.blasThreads)
-        let dict = try configuration.weights.load()
-        network = try R2Plus1D18(weights: dict)
+        network = try R2Plus1D18(weights: configuration.weights.load())
         model = ModelInfo(source: configuration.weights)
         modelJSON = Self.jsonString(model.weights)
         labels = try Labels(path: configuration.labelsPath, classes: network.architecture.classes)

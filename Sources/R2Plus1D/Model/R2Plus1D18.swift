@@ -23,11 +23,15 @@ public struct R2Plus1D18: Sendable {
 
     /// - Throws: `WeightError.missingTensor`, `.shapeMismatch` or `.unexpectedTensor` when the weights are not an
     ///   R(2+1)D-18 state dict.
-    public init(weights: StateDict) throws {
+    ///
+    /// Each tensor is dropped from `weights` once folded, so the raw weights and the transformed ones (Winograd
+    /// keeps up to 4 times as many values) never all sit in memory together: that was the process's peak.
+    public init(weights: consuming StateDict) throws {
+        var weights = weights
         let arch = try R2Plus1DArchitecture.infer(from: weights)
         architecture = arch
         func folded(_ conv: String, _ bn: String, _ g: Conv3dGeometry) -> FoldedConv3d {
-            Self.fold(weights, conv: conv, batchNorm: bn, geometry: g)
+            Self.fold(&weights, conv: conv, batchNorm: bn, geometry: g)
         }
         stemSpatial = folded("stem.0", "stem.1", Conv3dGeometry(kernel: (1, 7, 7), stride: (1, 2, 2), padding: (0, 3, 3)))
         stemTemporal = folded("stem.3", "stem.4", Conv3dGeometry(kernel: (3, 1, 1), padding: (1, 0, 0)))
@@ -57,8 +61,8 @@ public struct R2Plus1D18: Sendable {
 
     /// conv (no bias) then inference BatchNorm == conv with weight * s and bias beta - mean * s,
     /// s = gamma / sqrt(var + eps); computed in Double so folding adds no error of its own.
-    static func fold(_ weights: StateDict, conv: String, batchNorm bn: String, geometry: Conv3dGeometry) -> FoldedConv3d {
-        let w = weights["\(conv).weight"]!
+    static func fold(_ weights: inout StateDict, conv: String, batchNorm bn: String, geometry: Conv3dGeometry) -> FoldedConv3d {
+        let w = weights.tensors.removeValue(forKey: "\(conv).weight")!
         let gamma = weights["\(bn).weight"]!.data, beta = weights["\(bn).bias"]!.data
         let mean = weights["\(bn).running_mean"]!.data, variance = weights["\(bn).running_var"]!.data
         let (m, c) = (w.shape[0], w.shape[1])

@@ -50,18 +50,20 @@ extension FoldedConv3d {
 
     /// weight (M, C, 1, 3, 3) -> U (points, M, C), U_xi = (G g G^T)_xi, computed in Double.
     static func winogradWeights(_ weight: [Float], outChannels m: Int, inChannels c: Int, tile: WinogradTile) -> [Float] {
-        let gm = tile.g, n = gm.count
+        let gm = tile.g.flatMap { $0 }, n = tile.g.count
         var u = [Float](repeating: 0, count: n * n * m * c)
-        var gg = [Double](repeating: 0, count: n * 3)
+        var g = [Double](repeating: 0, count: 9), gg = [Double](repeating: 0, count: n * 3)
         for o in 0..<m {
             for i in 0..<c {
-                let g = (0..<9).map { Double(weight[(o * c + i) * 9 + $0]) }
+                for k in 0..<9 { g[k] = Double(weight[(o * c + i) * 9 + k]) }
                 for row in 0..<n {
-                    for col in 0..<3 { gg[row * 3 + col] = (0..<3).reduce(0) { $0 + gm[row][$1] * g[$1 * 3 + col] } }
+                    for col in 0..<3 {
+                        gg[row * 3 + col] = gm[row * 3] * g[col] + gm[row * 3 + 1] * g[3 + col] + gm[row * 3 + 2] * g[6 + col]
+                    }
                 }
                 for row in 0..<n {
                     for col in 0..<n {
-                        let value = (0..<3).reduce(0) { $0 + gg[row * 3 + $1] * gm[col][$1] }
+                        let value = gg[row * 3] * gm[col * 3] + gg[row * 3 + 1] * gm[col * 3 + 1] + gg[row * 3 + 2] * gm[col * 3 + 2]
                         u[((row * n + col) * m + o) * c + i] = Float(value)
                     }
                 }
