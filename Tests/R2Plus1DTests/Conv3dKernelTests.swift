@@ -102,7 +102,9 @@ import Testing
         dict["b.running_mean"] = Tensor(shape: [4], data: [0.05, -0.1, 0.2, 1])
         dict["b.running_var"] = Tensor(shape: [4], data: [0.6, 1.2, 0.9, 2])
         let g = Conv3dGeometry(kernel: (1, 3, 3), padding: (0, 1, 1))
-        let conv = R2Plus1D18.fold(dict, conv: "c", batchNorm: "b", geometry: g)
+        var consumed = dict
+        let conv = R2Plus1D18.fold(&consumed, conv: "c", batchNorm: "b", geometry: g)
+        #expect(consumed["c.weight"] == nil)
         let x = Tensor.random(shape: [1, 3, 2, 5, 5], seed: 6)
         let want = NaiveOps.batchNorm(NaiveOps.conv3d(x, weight: dict["c.weight"]!, geometry: g),
                                       gamma: dict["b.weight"]!.data, beta: dict["b.bias"]!.data,
