@@ -40,11 +40,15 @@ import Testing
         Case(c: 5, m: 7, t: 5, h: 3, w: 4, geometry: .init(kernel: (3, 1, 1), padding: (1, 0, 0))),
         Case(c: 6, m: 5, t: 7, h: 3, w: 3, geometry: .init(kernel: (3, 1, 1), stride: (2, 1, 1), padding: (1, 0, 0))),
         Case(c: 3, m: 4, t: 1, h: 2, w: 2, geometry: .init(kernel: (3, 1, 1), padding: (1, 0, 0))),
-        // Temporal stride 1 by Winograd along time: odd frame counts (a last pair of one), pairs per tile, direct.
+        // Temporal stride 1 by Winograd along time, F(4,3) unless F(2,3) is named: frame counts that leave a
+        // partial last group, groups per tile, direct taps.
         Case(c: 4, m: 6, t: 7, h: 2, w: 3, geometry: .init(kernel: (3, 1, 1), padding: (1, 0, 0)), tileBytes: 1),
         Case(c: 4, m: 6, t: 8, h: 3, w: 3, geometry: .init(kernel: (3, 1, 1), padding: (1, 0, 0)), tileBytes: 2 * 4 * 10 * 9 * 4),
         Case(c: 5, m: 7, t: 5, h: 3, w: 4, geometry: .init(kernel: (3, 1, 1), padding: (1, 0, 0)), winograd: false),
         Case(c: 3, m: 4, t: 2, h: 2, w: 2, geometry: .init(kernel: (3, 1, 1), padding: (1, 0, 0))),
+        Case(c: 4, m: 6, t: 7, h: 2, w: 3, geometry: .init(kernel: (3, 1, 1), padding: (1, 0, 0)), tileBytes: 1, block: .two),
+        Case(c: 3, m: 5, t: 9, h: 3, w: 2, geometry: .init(kernel: (3, 1, 1), padding: (1, 0, 0)), block: .two),
+        Case(c: 3, m: 4, t: 2, h: 2, w: 2, geometry: .init(kernel: (3, 1, 1), padding: (1, 0, 0)), block: .two),
         Case(c: 3, m: 4, t: 6, h: 2, w: 3, geometry: .init(kernel: (3, 1, 1), stride: (2, 1, 1), padding: (1, 0, 0))),
     ]
 
@@ -92,6 +96,9 @@ import Testing
         #expect(WinogradTile.choose(outChannels: 576, inChannels: 256) == .four)
         #expect(WinogradTile.choose(outChannels: 921, inChannels: 256) == .two)
         #expect(WinogradTile.choose(outChannels: 1152, inChannels: 512) == .two)
+        // Along time F(4,3) needs four frames per thread to pay: the stem, layer1 and layer2 (8 to 16 frames).
+        #expect(FoldedConv3d.temporalTile(outChannels: 128, inChannels: 288) == .four)
+        #expect(FoldedConv3d.temporalTile(outChannels: 256, inChannels: 460) == .two)
     }
 
     @Test func foldedBatchNormMatchesConvThenBatchNorm() throws {

@@ -1,42 +1,54 @@
-/// Winograd F(2,3) along time for the (3,1,1) stride-1 temporal convolutions.
+/// Winograd along time for the (3,1,1) stride-1 temporal convolutions: F(2,3) or F(4,3) in one dimension.
 ///
-/// Two output frames come from four input frames d0...d3 (the frame before the pair to the one after it):
+/// r output frames come from r + 2 input frames d_k (from the frame before the group to the one after it):
 /// y = A^T [(G g) . (B^T d)], where each "element" is a whole frame plane, so the transforms are additions of
-/// planes and the element-wise product is 4 GEMMs of U_i [M][C] by V_i [C][pairs * H * W]: 4 GEMMs per two
-/// frames where the direct form needs 6 (1.5 times fewer multiplications), with no gather at all.
-///   B^T d = (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
-///   G g   = (g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2)
-///   A^T m = (m0 + m1 + m2, m1 - m2 - m3)
+/// planes and the element-wise product is r + 2 GEMMs of U_i [M][C] by V_i [C][groups * H * W], with no gather:
+/// per output frame 2 GEMMs for F(2,3) and 1.5 for F(4,3) where the direct form needs 3. The matrices are the
+/// spatial ones' (`WinogradTile`), in one dimension.
+///   F(2,3): B^T d = (d0 - d2, d1 + d2, d2 - d1, d1 - d3);  A^T m = (m0 + m1 + m2, m1 - m2 - m3)
+///
+/// F(4,3) keeps 6 values per kernel against 4 and pays only with four or more output frames per thread: it
+/// serves convolutions with up to `largeTileMaxWeights` weights (in R(2+1)D-18: the stem, layer1 and layer2,
+/// whose 8 to 16 frames the deeper layers do not have).
 extension FoldedConv3d {
     static func usesTemporalWinograd(_ g: Conv3dGeometry) -> Bool {
         g.kernel == (3, 1, 1) && g.stride == (1, 1, 1) && g.padding == (1, 0, 0)
     }
 
-    /// weight (M, C, 3, 1, 1) -> U (4, M, C), computed in Double.
-    static func temporalWinogradWeights(_ weight: [Float], outChannels m: Int, inChannels c: Int) -> [Float] {
-        var u = [Float](repeating: 0, count: 4 * m * c)
+    /// Up to this many weights (M * C * 3), F(4,3) along time; beyond, F(2,3).
+    static let temporalLargeTileMaxWeights = 300_000
+
+    static func temporalTile(outChannels m: Int, inChannels c: Int) -> WinogradTile {
+        m * c * 3 <= temporalLargeTileMaxWeights ? .four : .two
+    }
+
+    /// weight (M, C, 3, 1, 1) -> U (r + 2, M, C), U = G g, computed in Double.
+    static func temporalWinogradWeights(_ weight: [Float], outChannels m: Int, inChannels c: Int,
+                                        tile: WinogradTile) -> [Float] {
+        let g = tile.g, n = g.count
+        var u = [Float](repeating: 0, count: n * m * c)
         for o in 0..<m {
             for i in 0..<c {
                 let base = (o * c + i) * 3
                 let (g0, g1, g2) = (Double(weight[base]), Double(weight[base + 1]), Double(weight[base + 2]))
-                let values = [g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2]
-                for k in 0..<4 { u[(k * m + o) * c + i] = Float(values[k]) }
+                for k in 0..<n { u[(k * m + o) * c + i] = Float(g[k][0] * g0 + g[k][1] * g1 + g[k][2] * g2) }
             }
         }
         return u
     }
 
-    // input (C, T, H, W), U (4, M, C) -> output (M, T, H, W), output frames `range`.
+    // input (C, T, H, W), U (r + 2, M, C) -> output (M, T, H, W), output frames `range`.
     func temporalWinogradForward(
         _ input: UnsafePointer<Float>, t: Int, hw: Int,
-        output: UnsafeMutablePointer<Float>, frames range: Range<Int>, epilogue: Epilogue
+        output: UnsafeMutablePointer<Float>, frames range: Range<Int>, epilogue: Epilogue, tile: WinogradTile
     ) {
         let (m, c) = (outChannels, inChannels)
-        let pairs = (range.count + 1) / 2
-        let perPair = 4 * (c + m) * hw * MemoryLayout<Float>.size
-        let pairsPerTile = max(1, min(pairs, 2 * tileBytes / perPair))
-        let v = UnsafeMutablePointer<Float>.allocate(capacity: 4 * c * pairsPerTile * hw)
-        let product = UnsafeMutablePointer<Float>.allocate(capacity: 4 * m * pairsPerTile * hw)
+        let r = tile.output, points = r + 2
+        let groups = (range.count + r - 1) / r
+        let perGroup = points * (c + m) * hw * MemoryLayout<Float>.size
+        let groupsPerTile = max(1, min(groups, 2 * tileBytes / perGroup))
+        let v = UnsafeMutablePointer<Float>.allocate(capacity: points * c * groupsPerTile * hw)
+        let product = UnsafeMutablePointer<Float>.allocate(capacity: points * m * groupsPerTile * hw)
         let zeros = UnsafeMutablePointer<Float>.allocate(capacity: hw)
         zeros.initialize(repeating: 0, count: hw)
         defer {
@@ -44,60 +56,97 @@ extension FoldedConv3d {
             product.deallocate()
             zeros.deallocate()
         }
-        var pair0 = 0
-        while pair0 < pairs {
-            let count = min(pairsPerTile, pairs - pair0)
+        let plane = t * hw
+        var group0 = 0
+        while group0 < groups {
+            let count = min(groupsPerTile, groups - group0)
             let n = count * hw
             // V_i [C][count][HW]
             for ci in 0..<c {
                 for p in 0..<count {
-                    let first = range.lowerBound + 2 * (pair0 + p) - 1
+                    let first = range.lowerBound + r * (group0 + p) - 1
                     @inline(__always) func frame(_ k: Int) -> UnsafePointer<Float> {
                         let f = first + k
                         return f >= 0 && f < t ? input + (ci * t + f) * hw : UnsafePointer(zeros)
                     }
-                    let (d0, d1, d2, d3) = (frame(0), frame(1), frame(2), frame(3))
                     let base = v + ci * n + p * hw
-                    let (v0, v1, v2, v3) = (base, base + c * n, base + 2 * c * n, base + 3 * c * n)
-                    for x in 0..<hw {
-                        v0[x] = d0[x] - d2[x]
-                        v1[x] = d1[x] + d2[x]
-                        v2[x] = d2[x] - d1[x]
-                        v3[x] = d1[x] - d3[x]
+                    @inline(__always) func target(_ i: Int) -> UnsafeMutablePointer<Float> { base + i * c * n }
+                    switch tile {
+                    case .two:
+                        let (d0, d1, d2, d3) = (frame(0), frame(1), frame(2), frame(3))
+                        let (v0, v1, v2, v3) = (target(0), target(1), target(2), target(3))
+                        for x in 0..<hw {
+                            v0[x] = d0[x] - d2[x]
+                            v1[x] = d1[x] + d2[x]
+                            v2[x] = d2[x] - d1[x]
+                            v3[x] = d1[x] - d3[x]
+                        }
+                    case .four:
+                        let (d0, d1, d2, d3, d4, d5) = (frame(0), frame(1), frame(2), frame(3), frame(4), frame(5))
+                        let (v0, v1, v2) = (target(0), target(1), target(2))
+                        for x in 0..<hw {
+                            v0[x] = 4 * d0[x] - 5 * d2[x] + d4[x]
+                            v1[x] = (d3[x] + d4[x]) - 4 * (d1[x] + d2[x])
+                            v2[x] = (d4[x] - d3[x]) + 4 * (d1[x] - d2[x])
+                        }
+                        let (v3, v4, v5) = (target(3), target(4), target(5))
+                        for x in 0..<hw {
+                            let u = d4[x] - d2[x], e = 2 * (d3[x] - d1[x])
+                            v3[x] = u + e
+                            v4[x] = u - e
+                            v5[x] = 4 * d1[x] - 5 * d3[x] + d5[x]
+                        }
                     }
                 }
             }
             weight.withUnsafeBufferPointer { u in
-                for i in 0..<4 {
+                for i in 0..<points {
                     gemm(m: m, n: n, k: c, a: u.baseAddress! + i * m * c, lda: c, b: v + i * c * n, ldb: n,
                          c: product + i * m * n, ldc: n, beta: 0)
                 }
             }
-            let plane = t * hw
             for mo in 0..<m {
                 let value = bias[mo]
                 for p in 0..<count {
                     let base = product + mo * n + p * hw
-                    let (m0, m1, m2, m3) = (base, base + m * n, base + 2 * m * n, base + 3 * m * n)
-                    let to = range.lowerBound + 2 * (pair0 + p)
-                    let y0 = output + mo * plane + to * hw
-                    let y1 = y0 + hw
-                    let second = to + 1 < range.upperBound
-                    switch epilogue {
-                    case .identity:
-                        for x in 0..<hw { y0[x] = m0[x] + m1[x] + m2[x] + value }
-                        if second { for x in 0..<hw { y1[x] = m1[x] - m2[x] - m3[x] + value } }
-                    case .relu:
-                        for x in 0..<hw { y0[x] = max(m0[x] + m1[x] + m2[x] + value, 0) }
-                        if second { for x in 0..<hw { y1[x] = max(m1[x] - m2[x] - m3[x] + value, 0) } }
-                    case .addRelu(let residual):
-                        let r0 = residual + mo * plane + to * hw, r1 = r0 + hw
-                        for x in 0..<hw { y0[x] = max(m0[x] + m1[x] + m2[x] + value + r0[x], 0) }
-                        if second { for x in 0..<hw { y1[x] = max(m1[x] - m2[x] - m3[x] + value + r1[x], 0) } }
+                    @inline(__always) func source(_ i: Int) -> UnsafePointer<Float> { UnsafePointer(base + i * m * n) }
+                    let to = range.lowerBound + r * (group0 + p)
+                    for k in 0..<min(r, range.upperBound - to) {
+                        let y = output + mo * plane + (to + k) * hw
+                        // A^T row k over the products, into y (before bias and the epilogue).
+                        switch (tile, k) {
+                        case (.two, 0):
+                            let (m0, m1, m2) = (source(0), source(1), source(2))
+                            for x in 0..<hw { y[x] = m0[x] + m1[x] + m2[x] }
+                        case (.two, _):
+                            let (m1, m2, m3) = (source(1), source(2), source(3))
+                            for x in 0..<hw { y[x] = m1[x] - m2[x] - m3[x] }
+                        case (.four, 0):
+                            let (m0, m1, m2, m3, m4) = (source(0), source(1), source(2), source(3), source(4))
+                            for x in 0..<hw { y[x] = m0[x] + m1[x] + m2[x] + m3[x] + m4[x] }
+                        case (.four, 1):
+                            let (m1, m2, m3, m4) = (source(1), source(2), source(3), source(4))
+                            for x in 0..<hw { y[x] = (m1[x] - m2[x]) + 2 * (m3[x] - m4[x]) }
+                        case (.four, 2):
+                            let (m1, m2, m3, m4) = (source(1), source(2), source(3), source(4))
+                            for x in 0..<hw { y[x] = (m1[x] + m2[x]) + 4 * (m3[x] + m4[x]) }
+                        case (.four, _):
+                            let (m1, m2, m3, m4, m5) = (source(1), source(2), source(3), source(4), source(5))
+                            for x in 0..<hw { y[x] = (m1[x] - m2[x]) + 8 * (m3[x] - m4[x]) + m5[x] }
+                        }
+                        switch epilogue {
+                        case .identity:
+                            for x in 0..<hw { y[x] += value }
+                        case .relu:
+                            for x in 0..<hw { y[x] = max(y[x] + value, 0) }
+                        case .addRelu(let residual):
+                            let res = residual + mo * plane + (to + k) * hw
+                            for x in 0..<hw { y[x] = max(y[x] + value + res[x], 0) }
+                        }
                     }
                 }
             }
-            pair0 += count
+            group0 += count
         }
     }
 }

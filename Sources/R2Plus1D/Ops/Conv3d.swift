@@ -4,19 +4,19 @@
 /// - spatial, kernel (1, kh, kw): 3x3 stride 1 by Winograd F(4,3) or F(2,3) (Conv3d+Winograd.swift); the others by an
 ///   im2col buffer of a group of output frames only (never the whole clip) and one GEMM;
 /// - temporal, kernel (kt, 1, 1): no im2col at all; each temporal tap is a GEMM over an offset view of the
-///   input frames, accumulated into the output; stride 1 by Winograd F(2,3) along time
+///   input frames, accumulated into the output; stride 1 by Winograd F(4,3) or F(2,3) along time
 ///   (Conv3d+TemporalWinograd.swift).
 struct FoldedConv3d: Sendable {
     let outChannels: Int
     let inChannels: Int
     let geometry: Conv3dGeometry
     /// Spatial: [M][C * kh * kw]. Winograd: 16 [M][C] matrices. Temporal: one [M][C] matrix per tap, taps outermost;
-    /// by Winograd: 4 [M][C] matrices.
+    /// by Winograd: 4 or 6 [M][C] matrices.
     let weight: [Float]
     let isWinograd: Bool
-    /// The Winograd block size when `isWinograd`.
+    /// The Winograd block size when `isWinograd` or `isTemporalWinograd`.
     let winogradTile: WinogradTile
-    /// Temporal (3,1,1) stride 1 by Winograd F(2,3) along time (Conv3d+TemporalWinograd.swift).
+    /// Temporal (3,1,1) stride 1 by Winograd along time (Conv3d+TemporalWinograd.swift).
     let isTemporalWinograd: Bool
     let bias: [Float]
     /// Bytes of im2col buffer per tile of frames (at least one frame): big enough for efficient GEMMs, small
@@ -45,12 +45,15 @@ struct FoldedConv3d: Sendable {
         self.bias = bias
         self.tileBytes = tileBytes
         isWinograd = winograd && Self.usesWinograd(geometry)
-        self.winogradTile = winogradTile ?? WinogradTile.choose(outChannels: outChannels, inChannels: inChannels)
+        self.winogradTile = winogradTile ?? (geometry.kernel.t == 1
+            ? WinogradTile.choose(outChannels: outChannels, inChannels: inChannels)
+            : Self.temporalTile(outChannels: outChannels, inChannels: inChannels))
         isTemporalWinograd = winograd && Self.usesTemporalWinograd(geometry)
         if isWinograd {
             self.weight = Self.winogradWeights(weight, outChannels: outChannels, inChannels: inChannels, tile: self.winogradTile)
         } else if isTemporalWinograd {
-            self.weight = Self.temporalWinogradWeights(weight, outChannels: outChannels, inChannels: inChannels)
+            self.weight = Self.temporalWinogradWeights(weight, outChannels: outChannels, inChannels: inChannels,
+                                                       tile: self.winogradTile)
         } else if geometry.kernel.t == 1 {
             precondition(geometry.padding.t == 0, "a spatial conv pads no frames")
             self.weight = weight
@@ -91,7 +94,8 @@ struct FoldedConv3d: Sendable {
                 if isWinograd {
                     winogradForward(input, t: t, h: h, w: w, output: out, frames: frames, epilogue: epilogue, tile: winogradTile)
                 } else if isTemporalWinograd {
-                    temporalWinogradForward(input, t: t, hw: h * w, output: out, frames: frames, epilogue: epilogue)
+                    temporalWinogradForward(input, t: t, hw: h * w, output: out, frames: frames, epilogue: epilogue,
+                                            tile: winogradTile)
                 } else if isSpatial {
                     spatialForward(input, t: t, h: h, w: w, output: out, size: size, frames: frames, epilogue: epilogue)
                 } else {
