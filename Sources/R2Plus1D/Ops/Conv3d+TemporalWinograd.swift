@@ -40,7 +40,8 @@ extension FoldedConv3d {
     // input (C, T, H, W), U (r + 2, M, C) -> output (M, T, H, W), output frames `range`.
     func temporalWinogradForward(
         _ input: UnsafePointer<Float>, t: Int, hw: Int,
-        output: UnsafeMutablePointer<Float>, frames range: Range<Int>, epilogue: Epilogue, tile: WinogradTile
+        output: UnsafeMutablePointer<Float>, frames range: Range<Int>, epilogue: Epilogue, tile: WinogradTile,
+        rowParts: Int = 1
     ) {
         let (m, c) = (outChannels, inChannels)
         let r = tile.output, points = r + 2
@@ -62,7 +63,7 @@ extension FoldedConv3d {
             let count = min(groupsPerTile, groups - group0)
             let n = count * hw
             // V_i [C][count][HW]
-            for ci in 0..<c {
+            parallelFor(c, parts: rowParts) { ci in
                 for p in 0..<count {
                     let first = range.lowerBound + r * (group0 + p) - 1
                     @inline(__always) func frame(_ k: Int) -> UnsafePointer<Float> {
@@ -101,11 +102,11 @@ extension FoldedConv3d {
             }
             weight.withUnsafeBufferPointer { u in
                 for i in 0..<points {
-                    gemm(m: m, n: n, k: c, a: u.baseAddress! + i * m * c, lda: c, b: v + i * c * n, ldb: n,
-                         c: product + i * m * n, ldc: n, beta: 0)
+                    gemm(rowParts: rowParts, m: m, n: n, k: c, a: u.baseAddress! + i * m * c, lda: c, b: v + i * c * n,
+                         ldb: n, c: product + i * m * n, ldc: n, beta: 0)
                 }
             }
-            for mo in 0..<m {
+            parallelFor(m, parts: rowParts) { mo in
                 let value = bias[mo]
                 for p in 0..<count {
                     let base = product + mo * n + p * hw

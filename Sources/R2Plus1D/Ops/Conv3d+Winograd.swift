@@ -75,7 +75,8 @@ extension FoldedConv3d {
     // input (C, T, H, W), U (points, M, C) -> output (M, T, H, W)
     func winogradForward(
         _ input: UnsafePointer<Float>, t: Int, h: Int, w: Int,
-        output: UnsafeMutablePointer<Float>, frames range: Range<Int>, epilogue: Epilogue, tile: WinogradTile
+        output: UnsafeMutablePointer<Float>, frames range: Range<Int>, epilogue: Epilogue, tile: WinogradTile,
+        rowParts: Int = 1
     ) {
         let (m, c) = (outChannels, inChannels)
         let r = tile.output, points = tile.points
@@ -92,8 +93,9 @@ extension FoldedConv3d {
             product.deallocate()
         }
         let plane = h * w
-        // The transforms are split over the threads BLAS would use, so they do not leave those threads idle.
-        let parts = BLASThreads.current
+        // The transforms are split over the threads BLAS (or the row split) uses, so they do not leave those
+        // threads idle.
+        let parts = max(BLASThreads.current, rowParts)
         var t0 = range.lowerBound
         while t0 < range.upperBound {
             let frames = min(framesPerTile, range.upperBound - t0)
@@ -111,8 +113,8 @@ extension FoldedConv3d {
             }
             weight.withUnsafeBufferPointer { u in
                 for xi in 0..<points {
-                    gemm(m: m, n: n, k: c, a: u.baseAddress! + xi * m * c, lda: c, b: v + xi * n, ldb: points * n,
-                         c: product + xi * n, ldc: points * n, beta: 0)
+                    gemm(rowParts: rowParts, m: m, n: n, k: c, a: u.baseAddress! + xi * m * c, lda: c, b: v + xi * n,
+                         ldb: points * n, c: product + xi * n, ldc: points * n, beta: 0)
                 }
             }
             parallelFor(m, parts: parts) { mi in

@@ -88,6 +88,20 @@ struct FoldedConv3d: Sendable {
         let count = outChannels * size.t * size.h * size.w
         let output = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
             nonisolated(unsafe) let out = buffer.baseAddress!
+            // Few output frames per thread (layer4: 2 frames): every thread would pack the whole, large weight
+            // matrix for narrow GEMMs of its own frame. Winograd then splits the GEMMs' rows (output channels)
+            // and the transforms over the threads instead.
+            if parallel > 1 && size.t < 2 * parallel && (isWinograd || isTemporalWinograd) {
+                if isWinograd {
+                    winogradForward(input, t: t, h: h, w: w, output: out, frames: 0..<size.t, epilogue: epilogue,
+                                    tile: winogradTile, rowParts: parallel)
+                } else {
+                    temporalWinogradForward(input, t: t, hw: h * w, output: out, frames: 0..<size.t, epilogue: epilogue,
+                                            tile: winogradTile, rowParts: parallel)
+                }
+                initialized = count
+                return
+            }
             let parts = max(1, min(parallel, size.t))
             parallelFor(parts, parts: parts) { part in
                 let frames = (size.t * part / parts)..<(size.t * (part + 1) / parts)
