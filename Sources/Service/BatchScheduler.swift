@@ -3,8 +3,9 @@ import HTTPServer
 import R2Plus1D
 
 /// The batching worker pool: clips from every request enter one bounded queue; each worker takes up to
-/// `maxBatch` clips, waiting at most `maxDelay` for more once it holds one, runs one forward pass and routes
-/// each clip's logits back to its request. A request's clips may span batches. Clips of requests whose client
+/// `maxBatch` clips, waiting at most `maxDelay` for more once it holds one (and only while `incoming` says
+/// clips are on their way: a request that is not yet decoding cannot make it within the delay), runs one
+/// forward pass and routes each clip's logits back to its request. A request's clips may span batches. Clips of requests whose client
 /// went away or whose deadline passed are dropped before compute.
 public final class BatchScheduler: @unchecked Sendable {
     public struct Settings: Sendable {
@@ -37,10 +38,17 @@ public final class BatchScheduler: @unchecked Sendable {
     private var running = true
     private var threads: [Thread] = []
 
-    public init(model: R2Plus1D18, settings: Settings, metrics: MetricsRegistry) {
+    /// Requests admitted but not yet queued (decoding, say): more clips worth waiting for.
+    private let incoming: @Sendable () -> Int
+
+    /// - Parameter incoming: how many requests are on their way to the queue; while none is, a worker holding
+    ///   clips does not wait for more.
+    public init(model: R2Plus1D18, settings: Settings, metrics: MetricsRegistry,
+                incoming: @escaping @Sendable () -> Int = { 1 }) {
         self.model = model
         self.settings = settings
         self.metrics = metrics
+        self.incoming = incoming
         metrics.gauge(MetricName.queueDepth, help: "Clips waiting for a forward pass.") { [weak self] in Double(self?.depth ?? 0) }
         for index in 0..<max(1, settings.workers) {
             let thread = Thread { [weak self] in self?.work() }
@@ -102,11 +110,13 @@ public final class BatchScheduler: @unchecked Sendable {
             // Drop what nobody waits for any more.
             var live: [Job] = []
             for job in batch {
-                if job.request.isFinished {
-                    metrics.increment(MetricName.clipsDropped, labels: ["reason": "deadline"])
-                } else if job.request.context.isCancelled {
+                // Cancelled first: finishing a gone client's request on its first clip must not make its other
+                // clips look like deadline drops.
+                if job.request.context.isCancelled {
                     metrics.increment(MetricName.clipsDropped, labels: ["reason": "client_gone"])
                     job.request.finish(.failure(CancellationError()))
+                } else if job.request.isFinished {
+                    metrics.increment(MetricName.clipsDropped, labels: ["reason": "deadline"])
                 } else {
                     live.append(job)
                 }
@@ -151,7 +161,7 @@ public final class BatchScheduler: @unchecked Sendable {
                 batch.append(queue.removeFirst())
                 continue
             }
-            if !condition.wait(until: deadline) { break }
+            if incoming() == 0 || !condition.wait(until: deadline) { break }
         }
         return batch
     }

@@ -21,6 +21,8 @@ public final class ClassificationService: Sendable {
     private let logger: Logger
     private let state = Atomic<Int>(State.loading.rawValue)
     private let inFlight = Atomic<Int>(0)
+    /// Requests being decoded: the batch workers wait for their clips, and only for theirs.
+    private let decoding: Counter
     /// The weights' name as a JSON string, for the health answers.
     private let modelJSON: String
 
@@ -43,7 +45,9 @@ public final class ClassificationService: Sendable {
         modelJSON = Self.jsonString(model.weights)
         labels = try Labels(path: configuration.labelsPath, classes: network.architecture.classes)
         metrics.declareServiceMetrics(maxBatch: configuration.batching.maxBatch)
-        scheduler = BatchScheduler(model: network, settings: configuration.batching, metrics: metrics)
+        let decoding = Counter()
+        self.decoding = decoding
+        scheduler = BatchScheduler(model: network, settings: configuration.batching, metrics: metrics) { decoding.value }
         decoder = DecodePool(threads: configuration.decodeThreads, capacity: configuration.decodeQueue, limits: configuration.decodeLimits)
         let metrics = metrics
         var router = Router()
@@ -103,7 +107,9 @@ public final class ClassificationService: Sendable {
         inFlight.add(1, ordering: .relaxed)
         defer { inFlight.subtract(1, ordering: .relaxed) }
         let decoded: DecodedClips
+        decoding.add(1)
         do {
+            defer { decoding.add(-1) }
             decoded = try await decoder.decode(video, clips: clipCount)
         } catch let error as DecodeError {
             throw ServiceError(error)
@@ -253,4 +259,11 @@ public final class ClassificationService: Sendable {
 /// Lets the routes reach the service that owns the server they are registered on.
 final class ServiceBox: @unchecked Sendable {
     weak var service: ClassificationService?
+}
+
+/// A shared count (requests decoding) that closures can hold.
+private final class Counter: Sendable {
+    private let count = Atomic<Int>(0)
+    var value: Int { count.load(ordering: .relaxed) }
+    func add(_ delta: Int) { count.add(delta, ordering: .relaxed) }
 }

@@ -22,7 +22,7 @@ struct Serve: ParsableCommand {
     @Option var host = environment("HOST", "0.0.0.0")
     @Option var port = environment("PORT", 8080)
     @Option(help: "Most clips per forward pass.") var maxBatch = environment("MAX_BATCH", 8)
-    @Option(help: "Longest wait for more clips once a worker holds one.") var maxDelayMs = environment("MAX_DELAY_MS", 10.0)
+    @Option(help: "Longest wait for more clips once a worker holds one (only while other requests are decoding).") var maxDelayMs = environment("MAX_DELAY_MS", 10.0)
     @Option(help: "Batch workers (each runs forward passes).") var workers = environment("WORKERS", 1)
     @Option(help: "BLAS threads per worker (default: all cores).") var threads = environment("THREADS", ProcessInfo.processInfo.activeProcessorCount)
     @Option(help: "Decode threads (default: all cores).") var decodeThreads = environment("DECODE_THREADS", ProcessInfo.processInfo.activeProcessorCount)

@@ -31,18 +31,44 @@ import Testing
     }
 
     @Test func clientThatLeavesWhileQueuedCostsNoCompute() throws {
-        let video = try TestVideos.h264(seconds: 3, gop: 30)
-        let test = try TestService { $0.batching.maxDelaySeconds = 1.0 }
+        // A worker holding clips waits for more only while another request is decoding: a long one (ten clips
+        // of a 720p video with one keyframe) keeps the batch open while the short request's client leaves.
+        let long = try TestVideos.make("long-decode.mp4", TestVideos.lavfi("testsrc2=size=1280x720:rate=30")
+            + ["-t", "10", "-c:v", "libx264", "-preset", "ultrafast", "-g", "300"])
+        let short = try TestVideos.h264(seconds: 3, gop: 30)
+        let test = try TestService {
+            $0.batching.maxDelaySeconds = 1.0
+            $0.decodeLimits.maxDimension = 2000
+        }
         let computed = try test.metric("r2plus1d_clips_computed_total")
+        let stays = DispatchSemaphore(value: 0)
+        let longStatus = ResultsBox()
+        Thread {
+            let status = try? test.post("/classify?clips=10", body: long, contentType: "video/mp4").status
+            longStatus.set(0, status == 200 ? [] : nil)
+            stays.signal()
+        }.start()
+        Thread.sleep(forTimeInterval: 0.05)
         do {
             let client = try RawClient(port: test.port)
-            client.send("POST /classify?clips=2 HTTP/1.1\r\nHost: t\r\nContent-Type: video/mp4\r\nContent-Length: \(video.count)\r\n\r\n")
-            client.send([UInt8](video))
-            Thread.sleep(forTimeInterval: 0.4)  // decoded and queued, the batch still open
+            client.send("POST /classify?clips=2 HTTP/1.1\r\nHost: t\r\nContent-Type: video/mp4\r\nContent-Length: \(short.count)\r\n\r\n")
+            client.send([UInt8](short))
+            Thread.sleep(forTimeInterval: 0.3)  // decoded and queued; the batch open while the long one decodes
         }
-        Thread.sleep(forTimeInterval: 1.2)
-        #expect(try test.metric("r2plus1d_clips_dropped_total{reason=\"client_gone\"}") >= 1)
-        #expect(try test.metric("r2plus1d_clips_computed_total") == computed)
+        stays.wait()
+        #expect(longStatus.get(0) != nil, "the long request must succeed")
+        let dropped = try test.metric("r2plus1d_clips_dropped_total{reason=\"client_gone\"}")
+        #expect(dropped == 2, "\(dropped)")
+        #expect(try test.metric("r2plus1d_clips_computed_total") == computed + 10)
+        #expect(test.stop())
+    }
+
+    @Test func aLoneRequestDoesNotWaitForCompanions() throws {
+        let video = try TestVideos.h264(seconds: 3, gop: 30)
+        let test = try TestService { $0.batching.maxDelaySeconds = 2.0 }
+        let start = Date()
+        #expect(try test.post("/classify", body: video, contentType: "video/mp4").status == 200)
+        #expect(Date().timeIntervalSince(start) < 1.5, "nothing else was decoding: the worker must not wait 2 s")
         #expect(test.stop())
     }
 }
