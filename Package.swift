@@ -54,6 +54,7 @@ let package = Package(
                 "R2Plus1D",
                 "VideoDecode",
                 "HTTPServer",
+                "CLinux",
                 "Service",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -3,4 +3,5 @@
 /* Linux headers the Glibc module does not export. No logic here. */
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <malloc.h>
 #endif
