@@ -103,11 +103,13 @@ extension FoldedConv3d {
             let frameStart = t0
             parallelFor(c, parts: parts) { ci in
                 let padded = PaddedPlane(h: h, w: w, tilesH: tilesH, tilesW: tilesW, block: r)
+                let rows = UnsafeMutablePointer<Float>.allocate(capacity: 6 * padded.pitch)
+                defer { rows.deallocate() }
                 for f in 0..<frames {
                     padded.load(input + (ci * t + frameStart + f) * plane)
                     switch tile {
                     case .two: padded.transformInput23(v: v + ci * points * n + f * blocks, stride: n)
-                    case .four: padded.transformInput43(v: v + ci * points * n + f * blocks, stride: n)
+                    case .four: padded.transformInput43(v: v + ci * points * n + f * blocks, stride: n, rows: rows)
                     }
                 }
             }

@@ -1,59 +1,47 @@
-/// The F(4x4, 3x3) transforms (interpolation points 0, 1, -1, 2, -2, infinity): the input one eight blocks of a
-/// row at a time (each SIMD lane a block), the output one as loops over a frame's blocks.
+/// The F(4x4, 3x3) transforms (interpolation points 0, 1, -1, 2, -2, infinity), both as loops along rows of
+/// blocks or frames that the compiler vectorises (tuples of SIMD vectors were lowered to scalar code here).
 ///   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
 ///   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
-typealias Lanes6 = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
-
-enum Winograd43 {
-    /// B^T a
-    @inline(__always)
-    static func b(_ a0: SIMD8<Float>, _ a1: SIMD8<Float>, _ a2: SIMD8<Float>, _ a3: SIMD8<Float>, _ a4: SIMD8<Float>,
-                  _ a5: SIMD8<Float>) -> Lanes6 {
-        let sum12 = a1 + a2, diff12 = a1 - a2, sum34 = a3 + a4, diff43 = a4 - a3
-        let u = a4 - a2, d31 = a3 - a1
-        return (4 * a0 - 5 * a2 + a4, sum34 - 4 * sum12, diff43 + 4 * diff12, u + 2 * d31, u - 2 * d31, 4 * a1 - 5 * a3 + a5)
-    }
-}
-
 extension PaddedPlane {
-    /// V = B^T d B for every 6x6 block; element xi of block p goes to v[xi * stride + p].
-    func transformInput43(v: UnsafeMutablePointer<Float>, stride: Int) {
-        let groups = (tilesW + 7) / 8
+    /// V = B^T d B for every 6x6 block; element xi of block p goes to v[xi * stride + p]. `rows` holds 6
+    /// padded rows.
+    ///
+    /// Per row of blocks: B^T over the six input rows as loops along the row (vectorised by the compiler),
+    /// then B across each block's six columns.
+    func transformInput43(v: UnsafeMutablePointer<Float>, stride: Int, rows t: UnsafeMutablePointer<Float>) {
+        let columns = 4 * tilesW + 2
         for ty in 0..<tilesH {
-            for g in 0..<groups {
-                let top = UnsafeRawPointer(data + 4 * ty * pitch + 32 * g)
-                // Row r of the eight blocks: column k of block j is padded column 32g + 4j + k.
-                @inline(__always) func row(_ r: Int) -> Lanes6 {
-                    let a = top.loadUnaligned(fromByteOffset: r * pitch * 4, as: SIMD32<Float>.self)
-                    let b = top.loadUnaligned(fromByteOffset: (r * pitch + 4) * 4, as: SIMD32<Float>.self)
-                    let (ae, ao, be, bo) = (a.evenHalf, a.oddHalf, b.evenHalf, b.oddHalf)
-                    return (ae.evenHalf, ao.evenHalf, ae.oddHalf, ao.oddHalf, be.evenHalf, bo.evenHalf)
+            let top = data + 4 * ty * pitch
+            let (r0, r1, r2, r3, r4, r5) = (top, top + pitch, top + 2 * pitch, top + 3 * pitch, top + 4 * pitch, top + 5 * pitch)
+            let (t0, t1, t2) = (t, t + pitch, t + 2 * pitch)
+            for x in 0..<columns {
+                t0[x] = 4 * r0[x] - 5 * r2[x] + r4[x]
+                t1[x] = (r3[x] + r4[x]) - 4 * (r1[x] + r2[x])
+                t2[x] = (r4[x] - r3[x]) + 4 * (r1[x] - r2[x])
+            }
+            let (t3, t4, t5) = (t + 3 * pitch, t + 4 * pitch, t + 5 * pitch)
+            for x in 0..<columns {
+                let u = r4[x] - r2[x], e = 2 * (r3[x] - r1[x])
+                t3[x] = u + e
+                t4[x] = u - e
+                t5[x] = 4 * r1[x] - 5 * r3[x] + r5[x]
+            }
+            let base = v + ty * tilesW
+            for i in 0..<6 {
+                let row = t + i * pitch
+                let (v0, v1, v2) = (base + 6 * i * stride, base + (6 * i + 1) * stride, base + (6 * i + 2) * stride)
+                let (v3, v4, v5) = (base + (6 * i + 3) * stride, base + (6 * i + 4) * stride, base + (6 * i + 5) * stride)
+                for tx in 0..<tilesW {
+                    let a = row + 4 * tx
+                    let (a0, a1, a2, a3, a4, a5) = (a[0], a[1], a[2], a[3], a[4], a[5])
+                    let u = a4 - a2, e = 2 * (a3 - a1)
+                    v0[tx] = 4 * a0 - 5 * a2 + a4
+                    v1[tx] = (a3 + a4) - 4 * (a1 + a2)
+                    v2[tx] = (a4 - a3) + 4 * (a1 - a2)
+                    v3[tx] = u + e
+                    v4[tx] = u - e
+                    v5[tx] = 4 * a1 - 5 * a3 + a5
                 }
-                let d0 = row(0), d1 = row(1), d2 = row(2), d3 = row(3), d4 = row(4), d5 = row(5)
-                // B^T d, column by column.
-                let c0 = Winograd43.b(d0.0, d1.0, d2.0, d3.0, d4.0, d5.0)
-                let c1 = Winograd43.b(d0.1, d1.1, d2.1, d3.1, d4.1, d5.1)
-                let c2 = Winograd43.b(d0.2, d1.2, d2.2, d3.2, d4.2, d5.2)
-                let c3 = Winograd43.b(d0.3, d1.3, d2.3, d3.3, d4.3, d5.3)
-                let c4 = Winograd43.b(d0.4, d1.4, d2.4, d3.4, d4.4, d5.4)
-                let c5 = Winograd43.b(d0.5, d1.5, d2.5, d3.5, d4.5, d5.5)
-                let base = v + ty * tilesW + 8 * g
-                let count = min(8, tilesW - 8 * g)
-                // (B^T d) B: row i of B^T d, its six columns combined the same way.
-                @inline(__always) func put(_ i: Int, _ r: Lanes6) {
-                    store8(r.0, base + (6 * i) * stride, count: count)
-                    store8(r.1, base + (6 * i + 1) * stride, count: count)
-                    store8(r.2, base + (6 * i + 2) * stride, count: count)
-                    store8(r.3, base + (6 * i + 3) * stride, count: count)
-                    store8(r.4, base + (6 * i + 4) * stride, count: count)
-                    store8(r.5, base + (6 * i + 5) * stride, count: count)
-                }
-                put(0, Winograd43.b(c0.0, c1.0, c2.0, c3.0, c4.0, c5.0))
-                put(1, Winograd43.b(c0.1, c1.1, c2.1, c3.1, c4.1, c5.1))
-                put(2, Winograd43.b(c0.2, c1.2, c2.2, c3.2, c4.2, c5.2))
-                put(3, Winograd43.b(c0.3, c1.3, c2.3, c3.3, c4.3, c5.3))
-                put(4, Winograd43.b(c0.4, c1.4, c2.4, c3.4, c4.4, c5.4))
-                put(5, Winograd43.b(c0.5, c1.5, c2.5, c3.5, c4.5, c5.5))
             }
         }
     }
