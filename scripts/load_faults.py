@@ -109,12 +109,21 @@ def mixed_load(binary, corpus, seconds):
         time.sleep(1)
         for v in valid:
             request(port, "POST", "/classify", v, {"Content-Type": "video/mp4"})
-        end_rss, end_fds = rss_mb(proc.pid), fds(proc.pid)
+        # The server closes a connection once it reads the client's EOF, a moment after the client has its
+        # answer: give it up to 5 s before counting.
+        end_fds = fds(proc.pid)
+        for _ in range(50):
+            if end_fds <= baseline_fds:
+                break
+            time.sleep(0.1)
+            end_fds = fds(proc.pid)
+        end_rss = rss_mb(proc.pid)
         failures = bad[:10] + resets[:10]
         if end_rss > baseline_rss * 1.10:
             failures.append(f"RSS {baseline_rss:.1f} -> {end_rss:.1f} MB")
         if end_fds > baseline_fds:
-            failures.append(f"open fds {baseline_fds} -> {end_fds}")
+            open_now = sorted(os.readlink(f"/proc/{proc.pid}/fd/{fd}") for fd in os.listdir(f"/proc/{proc.pid}/fd"))
+            failures.append(f"open fds {baseline_fds} -> {end_fds}: {open_now}")
         return {"phase": "mixed load", "clients": 64, "seconds": seconds, "statuses": counts, "unexpected": len(bad),
                 "resets_or_errors": len(resets), "rss_mb": [round(baseline_rss, 1), round(end_rss, 1)],
                 "open_fds": [baseline_fds, end_fds], "failures": failures}

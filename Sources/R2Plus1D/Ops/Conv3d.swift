@@ -247,18 +247,23 @@ struct FoldedConv3d: Sendable {
     ) {
         bias.withUnsafeBufferPointer { b in
             for m in 0..<rows {
-                let row = block + m * ld
-                let value = b[m]
-                switch epilogue {
-                case .identity:
-                    for i in 0..<columns { row[i] += value }
-                case .relu:
-                    for i in 0..<columns { row[i] = max(row[i] + value, 0) }
-                case .addRelu(let residual):
-                    let r = residual + m * ld + offset
-                    for i in 0..<columns { row[i] = max(row[i] + value + r[i], 0) }
-                }
+                epilogue.apply(block + m * ld, count: columns, bias: b[m], residualOffset: m * ld + offset)
             }
+        }
+    }
+}
+
+extension FoldedConv3d.Epilogue {
+    /// row[i] = row[i] + bias, then the epilogue, in place; the row sits at `residualOffset` in the residual.
+    func apply(_ row: UnsafeMutablePointer<Float>, count: Int, bias: Float, residualOffset: Int) {
+        switch self {
+        case .identity:
+            for i in 0..<count { row[i] += bias }
+        case .relu:
+            for i in 0..<count { row[i] = max(row[i] + bias, 0) }
+        case .addRelu(let residual):
+            let r = residual + residualOffset
+            for i in 0..<count { row[i] = max(row[i] + bias + r[i], 0) }
         }
     }
 }
