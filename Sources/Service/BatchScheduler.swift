@@ -73,6 +73,11 @@ public final class BatchScheduler: @unchecked Sendable {
     /// - Throws: `ServiceError.overloaded` when the queue cannot take them, `.deadlineExceeded` when `deadline`
     ///   passes first; `CancellationError` when the client went away.
     public func classify(_ clips: [Float], count: Int, context: RequestContext, deadlineSeconds: Double) async throws -> Result {
+        // Already past its deadline (decoding took it all): never queued, so no worker can pick it up.
+        guard deadlineSeconds > 0 else {
+            metrics.increment(MetricName.clipsDropped, labels: ["reason": "deadline"], by: Double(count))
+            throw ServiceError.deadlineExceeded(seconds: deadlineSeconds)
+        }
         let request = PendingRequest(clips: clips, count: count, context: context)
         return try await withCheckedThrowingContinuation { continuation in
             request.continuation = continuation
