@@ -12,8 +12,9 @@ log=$work/server.log trace=$work/strace.log
 strace -f -qq --seccomp-bpf -e trace=openat,connect -o "$trace" \
   .build/release/r2plus1d serve --demo-weights --host 127.0.0.1 --port 0 --drain-delay-s 0 --log-level warning 2>"$log" &
 tracer=$!
-trap 'kill $tracer 2>/dev/null || true' EXIT
 pid="" port=""
+# Stop the server itself (killing strace would only detach it), then strace ends with it.
+trap '[[ -n $pid ]] && kill $pid 2>/dev/null; wait $tracer 2>/dev/null || true' EXIT
 for _ in $(seq 1 300); do
   pid=$(pgrep -f -n "^.build/release/r2plus1d serve --demo-weights --host 127.0.0.1 --port 0" || true)
   [[ -n $pid ]] && port=$(ss -ltnp 2>/dev/null | grep "pid=$pid," | grep -o '127.0.0.1:[0-9]*' | head -n1 | cut -d: -f2 || true)
