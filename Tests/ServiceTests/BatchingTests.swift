@@ -1,4 +1,5 @@
 import Foundation
+@testable import Service
 import TestSupport
 import Testing
 
@@ -78,4 +79,23 @@ final class ResultsBox: @unchecked Sendable {
     private var values: [Int: [ClassifyAnswer.Prediction]] = [:]
     func set(_ i: Int, _ value: [ClassifyAnswer.Prediction]?) { lock.withLock { values[i] = value } }
     func get(_ i: Int) -> [ClassifyAnswer.Prediction]? { lock.withLock { values[i] } }
+}
+
+/// Nothing a request brought (its 2.3 MB clips) outlives its answer: the deadline timer held requests for the
+/// whole timeout once, so RSS climbed with every request until the timeouts caught up.
+@Suite(.serialized) struct RequestLifetimeTests {
+    @Test func answeredRequestsReleaseTheirClips() throws {
+        let video = try TestVideos.h264(seconds: 3, gop: 30)
+        let test = try TestService { $0.requestTimeoutSeconds = 30 }
+        for clips in 1...3 {
+            #expect(try test.post("/classify?clips=\(clips)", body: video, contentType: "video/mp4").status == 200)
+        }
+        var alive = PendingRequest.alive.load(ordering: .relaxed)
+        for _ in 0..<50 where alive > 0 {
+            Thread.sleep(forTimeInterval: 0.02)
+            alive = PendingRequest.alive.load(ordering: .relaxed)
+        }
+        #expect(alive == 0, "\(alive) answered requests still hold their clips")
+        #expect(test.stop())
+    }
 }
