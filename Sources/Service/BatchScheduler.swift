@@ -6,8 +6,8 @@ import Synchronization
 /// The batching worker pool: clips from every request enter one bounded queue; each worker takes up to
 /// `maxBatch` clips, waiting at most `maxDelay` for more once it holds one (and only while `incoming` says
 /// clips are on their way: a request that is not yet decoding cannot make it within the delay), runs one
-/// forward pass and routes each clip's logits back to its request. A request's clips may span batches. Clips of requests whose client
-/// went away or whose deadline passed are dropped before compute.
+/// forward pass and routes each clip's logits back to its request. A request's clips may span batches. Clips
+/// of requests whose client went away or whose deadline passed are dropped before compute.
 public final class BatchScheduler: @unchecked Sendable {
     public struct Settings: Sendable {
         public var workers = 1

@@ -135,7 +135,7 @@ extension FoldedConv3d {
                             let (m1, m2, m3, m4, m5) = (source(1), source(2), source(3), source(4), source(5))
                             for x in 0..<hw { y[x] = (m1[x] - m2[x]) + 8 * (m3[x] - m4[x]) + m5[x] }
                         }
-                        epilogue.apply(y, count: hw, bias: value, residualOffset: mo * plane + (to + k) * hw)
+                        epilogue.apply(y, into: y, count: hw, bias: value, residualOffset: mo * plane + (to + k) * hw)
                     }
                 }
             }

@@ -12,8 +12,8 @@ import Dispatch
 ///
 /// F(4x4, 3x3) needs 4 times fewer multiplications than direct convolution, F(2x2, 3x3) 2.25 times, but F(4,3)
 /// keeps 36 transformed weights per 3x3 kernel against 16: on layer4's 17 M spatial weights that would be
-/// 270 MB. So convolutions with up to `largeTileMaxWeights` weights use F(4,3) and bigger ones F(2,3): nearly
-/// all the saving (the early layers have the big frames), a third of the memory.
+/// 270 MB instead of 120. So convolutions with up to `largeTileMaxWeights` weights use F(4,3) and bigger ones
+/// F(2,3): most of the saving (the early layers have the big frames) for 150 MB less.
 enum WinogradTile: Sendable {
     /// F(2x2, 3x3)
     case two
@@ -103,13 +103,11 @@ extension FoldedConv3d {
             let frameStart = t0
             parallelFor(c, parts: parts) { ci in
                 let padded = PaddedPlane(h: h, w: w, tilesH: tilesH, tilesW: tilesW, block: r)
-                let rows = UnsafeMutablePointer<Float>.allocate(capacity: 6 * padded.pitch)
-                defer { rows.deallocate() }
                 for f in 0..<frames {
                     padded.load(input + (ci * t + frameStart + f) * plane)
                     switch tile {
                     case .two: padded.transformInput23(v: v + ci * points * n + f * blocks, stride: n)
-                    case .four: padded.transformInput43(v: v + ci * points * n + f * blocks, stride: n, rows: rows)
+                    case .four: padded.transformInput43(v: v + ci * points * n + f * blocks, stride: n)
                     }
                 }
             }
@@ -120,18 +118,20 @@ extension FoldedConv3d {
                 }
             }
             parallelFor(m, parts: parts) { mi in
-                let rows = OutputRows(tilesW: tilesW, block: r, blocks: tile == .four ? blocks : 0)
+                let rows = OutputRows(tilesW: tilesW, block: r, blocks: blocks)
                 for f in 0..<frames {
                     let offset = (mi * t + frameStart + f) * plane
-                    var residual: UnsafePointer<Float>?
-                    if case .addRelu(let r) = epilogue { residual = r + offset }
+                    // Output row y of this frame: bias and the epilogue from `source`.
+                    func finish(_ source: UnsafePointer<Float>, row y: Int) {
+                        epilogue.apply(source, into: output + offset + y * w, count: w, bias: bias[mi],
+                                       residualOffset: offset + y * w)
+                    }
                     let block = product + mi * points * n + f * blocks
                     switch tile {
                     case .two:
                         for ty in 0..<tilesH {
                             rows.transformOutput23(block + ty * tilesW, stride: n)
-                            rows.store(rowsFrom: ty * 2, h: h, w: w, bias: bias[mi], relu: epilogue.appliesReLU,
-                                       residual: residual, output: output + offset)
+                            for dy in 0..<min(2, h - 2 * ty) { finish(rows.data + dy * rows.length, row: 2 * ty + dy) }
                         }
                     case .four:
                         rows.transformOutput43(block, stride: n, blocks: blocks) { dy, y in
@@ -141,8 +141,7 @@ extension FoldedConv3d {
                                 for x in 0..<tilesW {
                                     for c in 0..<4 { line[4 * x + c] = y[c * blocks + first + x] }
                                 }
-                                rows.finish(line, row: 4 * ty + dy, w: w, bias: bias[mi], relu: epilogue.appliesReLU,
-                                            residual: residual, output: output + offset)
+                                finish(line, row: 4 * ty + dy)
                             }
                         }
                     }
@@ -154,12 +153,13 @@ extension FoldedConv3d {
 }
 
 /// One frame plane copied into a zero border, so every input block (rows r*ty-1...r*ty+r, columns likewise) is
-/// a plain read, eight blocks of a row at a time: a group of eight blocks spans 8r columns, and its loads reach
-/// r columns further.
+/// a plain read: F(2,3) reads eight blocks of a row at a time, a group spanning 8r columns whose loads reach r
+/// columns further. F(4,3) also gets `rows`, room for six padded rows.
 struct PaddedPlane: ~Copyable {
     let h: Int, w: Int, tilesH: Int, tilesW: Int
     let pitch: Int
     let data: UnsafeMutablePointer<Float>
+    let rows: UnsafeMutablePointer<Float>
 
     init(h: Int, w: Int, tilesH: Int, tilesW: Int, block r: Int) {
         (self.h, self.w, self.tilesH, self.tilesW) = (h, w, tilesH, tilesW)
@@ -167,9 +167,13 @@ struct PaddedPlane: ~Copyable {
         let count = (r * tilesH + 2) * pitch
         data = .allocate(capacity: count)
         data.initialize(repeating: 0, count: count)
+        rows = .allocate(capacity: r == 4 ? 6 * pitch : 0)
     }
 
-    deinit { data.deallocate() }
+    deinit {
+        data.deallocate()
+        rows.deallocate()
+    }
 
     /// Copies a (h, w) plane to rows 1...h, columns 1...w; the border stays zero.
     func load(_ plane: UnsafePointer<Float>) {
@@ -187,48 +191,24 @@ struct PaddedPlane: ~Copyable {
     }
 }
 
-/// The r output rows of one row of blocks, written by an output transform, then finished (bias, residual, ReLU)
-/// into the output plane. Rows are 8r per group of eight blocks: past the output width they hold values of
+/// The r output rows of one row of blocks, written by an output transform before bias and the epilogue take
+/// them into the output plane. Rows are 8r per group of eight blocks: past the output width they hold values of
 /// lanes beyond the row's last block, never copied out.
 struct OutputRows: ~Copyable {
-    let rowCount: Int
     let length: Int
     let data: UnsafeMutablePointer<Float>
     /// F(4,3): room for six partial results and four outputs per block of a frame.
     let scratch: UnsafeMutablePointer<Float>
 
     init(tilesW: Int, block r: Int, blocks: Int) {
-        rowCount = r
         length = 8 * r * ((tilesW + 7) / 8)
         data = .allocate(capacity: r * length)
-        scratch = .allocate(capacity: 10 * blocks)
+        scratch = .allocate(capacity: r == 4 ? 10 * blocks : 0)
     }
 
     deinit {
         data.deallocate()
         scratch.deallocate()
-    }
-
-    func store(rowsFrom y0: Int, h: Int, w: Int, bias: Float, relu: Bool, residual: UnsafePointer<Float>?,
-               output: UnsafeMutablePointer<Float>) {
-        for dy in 0..<min(rowCount, h - y0) {
-            finish(data + dy * length, row: y0 + dy, w: w, bias: bias, relu: relu, residual: residual, output: output)
-        }
-    }
-
-    /// Output row `y` = `source` + bias (+ the residual), ReLU'd if asked, its first w values.
-    func finish(_ source: UnsafePointer<Float>, row y: Int, w: Int, bias: Float, relu: Bool,
-                residual: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>) {
-        let index = y * w
-        let target = output + index
-        if let residual {
-            let r = residual + index
-            for x in 0..<w { target[x] = max(source[x] + bias + r[x], 0) }
-        } else if relu {
-            for x in 0..<w { target[x] = max(source[x] + bias, 0) }
-        } else {
-            for x in 0..<w { target[x] = source[x] + bias }
-        }
     }
 }
 
@@ -245,12 +225,5 @@ func parallelFor(_ count: Int, parts: Int, _ body: (Int) -> Void) {
             let lo = count * part / min(parts, count), hi = count * (part + 1) / min(parts, count)
             for i in lo..<hi { work(i) }
         }
-    }
-}
-
-extension FoldedConv3d.Epilogue {
-    var appliesReLU: Bool {
-        if case .identity = self { return false }
-        return true
     }
 }

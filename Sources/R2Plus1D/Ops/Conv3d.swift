@@ -10,8 +10,8 @@ struct FoldedConv3d: Sendable {
     let outChannels: Int
     let inChannels: Int
     let geometry: Conv3dGeometry
-    /// Spatial: [M][C * kh * kw]. Winograd: 16 [M][C] matrices. Temporal: one [M][C] matrix per tap, taps outermost;
-    /// by Winograd: 4 or 6 [M][C] matrices.
+    /// Spatial: [M][C * kh * kw]; by Winograd: 16 or 36 [M][C] matrices. Temporal: one [M][C] matrix per tap,
+    /// taps outermost; by Winograd: 4 or 6 [M][C] matrices.
     let weight: [Float]
     let isWinograd: Bool
     /// The Winograd block size when `isWinograd` or `isTemporalWinograd`.
@@ -78,8 +78,8 @@ struct FoldedConv3d: Sendable {
     /// Runs the convolution on one clip.
     ///
     /// input (C, T, H, W) -> output (M, T', H', W')
-    /// - Parameter parallel: threads to split the output frames over (each with its own scratch buffers; BLAS
-    ///   should then be single-threaded).
+    /// - Parameter parallel: threads to split the output frames (or, for few frames, Winograd's GEMM rows) over,
+    ///   each with its own scratch buffers; BLAS should then be single-threaded.
     /// - Returns: the output and its (T', H', W').
     func forward(_ input: UnsafePointer<Float>, t: Int, h: Int, w: Int, epilogue: Epilogue = .identity, parallel: Int = 1)
         -> (data: [Float], t: Int, h: Int, w: Int)
@@ -90,26 +90,18 @@ struct FoldedConv3d: Sendable {
             nonisolated(unsafe) let out = buffer.baseAddress!
             // Few output frames per thread (layer4: 2 frames): every thread would pack the whole, large weight
             // matrix for narrow GEMMs of its own frame. Winograd then splits the GEMMs' rows (output channels)
-            // and the transforms over the threads instead.
-            if parallel > 1 && size.t < 2 * parallel && (isWinograd || isTemporalWinograd) {
-                if isWinograd {
-                    winogradForward(input, t: t, h: h, w: w, output: out, frames: 0..<size.t, epilogue: epilogue,
-                                    tile: winogradTile, rowParts: parallel)
-                } else {
-                    temporalWinogradForward(input, t: t, hw: h * w, output: out, frames: 0..<size.t, epilogue: epilogue,
-                                            tile: winogradTile, rowParts: parallel)
-                }
-                initialized = count
-                return
-            }
-            let parts = max(1, min(parallel, size.t))
+            // and the transforms over the threads instead of the frames.
+            let splitRows = parallel > 1 && size.t < 2 * parallel && (isWinograd || isTemporalWinograd)
+            let rowParts = splitRows ? parallel : 1
+            let parts = splitRows ? 1 : max(1, min(parallel, size.t))
             parallelFor(parts, parts: parts) { part in
                 let frames = (size.t * part / parts)..<(size.t * (part + 1) / parts)
                 if isWinograd {
-                    winogradForward(input, t: t, h: h, w: w, output: out, frames: frames, epilogue: epilogue, tile: winogradTile)
+                    winogradForward(input, t: t, h: h, w: w, output: out, frames: frames, epilogue: epilogue,
+                                    tile: winogradTile, rowParts: rowParts)
                 } else if isTemporalWinograd {
                     temporalWinogradForward(input, t: t, hw: h * w, output: out, frames: frames, epilogue: epilogue,
-                                            tile: winogradTile)
+                                            tile: winogradTile, rowParts: rowParts)
                 } else if isSpatial {
                     spatialForward(input, t: t, h: h, w: w, output: out, size: size, frames: frames, epilogue: epilogue)
                 } else {
@@ -247,23 +239,25 @@ struct FoldedConv3d: Sendable {
     ) {
         bias.withUnsafeBufferPointer { b in
             for m in 0..<rows {
-                epilogue.apply(block + m * ld, count: columns, bias: b[m], residualOffset: m * ld + offset)
+                epilogue.apply(block + m * ld, into: block + m * ld, count: columns, bias: b[m], residualOffset: m * ld + offset)
             }
         }
     }
 }
 
 extension FoldedConv3d.Epilogue {
-    /// row[i] = row[i] + bias, then the epilogue, in place; the row sits at `residualOffset` in the residual.
-    func apply(_ row: UnsafeMutablePointer<Float>, count: Int, bias: Float, residualOffset: Int) {
+    /// target[i] = source[i] + bias, then the epilogue (source may be target); the row sits at `residualOffset`
+    /// in the residual.
+    func apply(_ source: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, count: Int, bias: Float,
+               residualOffset: Int) {
         switch self {
         case .identity:
-            for i in 0..<count { row[i] += bias }
+            for i in 0..<count { target[i] = source[i] + bias }
         case .relu:
-            for i in 0..<count { row[i] = max(row[i] + bias, 0) }
+            for i in 0..<count { target[i] = max(source[i] + bias, 0) }
         case .addRelu(let residual):
             let r = residual + residualOffset
-            for i in 0..<count { row[i] = max(row[i] + bias + r[i], 0) }
+            for i in 0..<count { target[i] = max(source[i] + bias + r[i], 0) }
         }
     }
 }

@@ -3,13 +3,12 @@
 ///   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
 ///   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
 extension PaddedPlane {
-    /// V = B^T d B for every 6x6 block; element xi of block p goes to v[xi * stride + p]. `rows` holds 6
-    /// padded rows.
+    /// V = B^T d B for every 6x6 block; element xi of block p goes to v[xi * stride + p].
     ///
     /// Per row of blocks: B^T over the six input rows as loops along the row (vectorised by the compiler),
     /// then B across each block's six columns.
-    func transformInput43(v: UnsafeMutablePointer<Float>, stride: Int, rows t: UnsafeMutablePointer<Float>) {
-        let columns = 4 * tilesW + 2
+    func transformInput43(v: UnsafeMutablePointer<Float>, stride: Int) {
+        let columns = 4 * tilesW + 2, t = rows
         for ty in 0..<tilesH {
             let top = data + 4 * ty * pitch
             let (r0, r1, r2, r3, r4, r5) = (top, top + pitch, top + 2 * pitch, top + 3 * pitch, top + 4 * pitch, top + 5 * pitch)
