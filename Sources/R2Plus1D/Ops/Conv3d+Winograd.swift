@@ -121,27 +121,25 @@ extension FoldedConv3d {
                 let rows = OutputRows(tilesW: tilesW, block: r, blocks: blocks)
                 for f in 0..<frames {
                     let offset = (mi * t + frameStart + f) * plane
-                    // Output row y of this frame: bias and the epilogue from `source`.
-                    func finish(_ source: UnsafePointer<Float>, row y: Int) {
-                        epilogue.apply(source, into: output + offset + y * w, count: w, bias: bias[mi],
-                                       residualOffset: offset + y * w)
+                    // Output row y of this frame from k planes of one value per block of its row of blocks.
+                    func finish(_ planes: UnsafePointer<Float>, _ k: Int, planeStride: Int, row y: Int) {
+                        epilogue.apply(planes: planes, k, planeStride: planeStride, into: output + offset + y * w,
+                                       width: w, bias: bias[mi], residualOffset: offset + y * w)
                     }
                     let block = product + mi * points * n + f * blocks
                     switch tile {
                     case .two:
                         for ty in 0..<tilesH {
                             rows.transformOutput23(block + ty * tilesW, stride: n)
-                            for dy in 0..<min(2, h - 2 * ty) { finish(rows.data + dy * rows.length, row: 2 * ty + dy) }
+                            for dy in 0..<min(2, h - 2 * ty) {
+                                finish(rows.data + 2 * dy * rows.planeLength, 2, planeStride: rows.planeLength, row: 2 * ty + dy)
+                            }
                         }
                     case .four:
                         rows.transformOutput43(block, stride: n, blocks: blocks) { dy, y in
+                            // Output row 4ty + dy: column 4x + c is Y_c of block x of this row of blocks.
                             for ty in 0..<tilesH where 4 * ty + dy < h {
-                                // Output row 4ty + dy: column 4x + c is Y_c of block x of this row of blocks.
-                                let line = rows.data, first = ty * tilesW
-                                for x in 0..<tilesW {
-                                    for c in 0..<4 { line[4 * x + c] = y[c * blocks + first + x] }
-                                }
-                                finish(line, row: 4 * ty + dy)
+                                finish(y + ty * tilesW, 4, planeStride: blocks, row: 4 * ty + dy)
                             }
                         }
                     }
@@ -191,18 +189,18 @@ struct PaddedPlane: ~Copyable {
     }
 }
 
-/// The r output rows of one row of blocks, written by an output transform before bias and the epilogue take
-/// them into the output plane. Rows are 8r per group of eight blocks: past the output width they hold values of
-/// lanes beyond the row's last block, never copied out.
+/// Where the output transforms leave their values before bias and the epilogue interleave them into output rows.
+/// F(2,3), one row of blocks: four planes of `planeLength` (eight blocks per group, so past the row's last block
+/// they hold lanes never read): Y_00, Y_01 (output row 0, even and odd columns), Y_10, Y_11. F(4,3), one frame:
+/// six partial results and four outputs per block (`scratch`).
 struct OutputRows: ~Copyable {
-    let length: Int
+    let planeLength: Int
     let data: UnsafeMutablePointer<Float>
-    /// F(4,3): room for six partial results and four outputs per block of a frame.
     let scratch: UnsafeMutablePointer<Float>
 
     init(tilesW: Int, block r: Int, blocks: Int) {
-        length = 8 * r * ((tilesW + 7) / 8)
-        data = .allocate(capacity: r * length)
+        planeLength = 8 * ((tilesW + 7) / 8)
+        data = .allocate(capacity: r == 2 ? 4 * planeLength : 0)
         scratch = .allocate(capacity: r == 4 ? 10 * blocks : 0)
     }
 

@@ -35,9 +35,10 @@ extension PaddedPlane {
 }
 
 extension OutputRows {
-    /// Y = A^T M A for one row of blocks (`product` at its first block, positions `stride` apart) into the rows.
+    /// Y = A^T M A for one row of blocks (`product` at its first block, positions `stride` apart) into the four
+    /// planes Y_00, Y_01, Y_10, Y_11.
     func transformOutput23(_ product: UnsafePointer<Float>, stride: Int) {
-        for g in 0..<(length / 16) {
+        for g in 0..<(planeLength / 8) {
             let p = UnsafeRawPointer(product + 8 * g)
             @inline(__always) func at(_ xi: Int) -> SIMD8<Float> {
                 p.loadUnaligned(fromByteOffset: xi * stride * 4, as: SIMD8<Float>.self)
@@ -50,13 +51,13 @@ extension OutputRows {
             // (A^T M) A: columns 0+1+2 and 1-2-3.
             let y00 = c0.0 + c1.0 + c2.0, y01 = c1.0 - c2.0 - c3.0
             let y10 = c0.1 + c1.1 + c2.1, y11 = c1.1 - c2.1 - c3.1
-            let r0 = data + 16 * g, r1 = data + length + 16 * g
-            for j in 0..<8 {
-                r0[2 * j] = y00[j]
-                r0[2 * j + 1] = y01[j]
-                r1[2 * j] = y10[j]
-                r1[2 * j + 1] = y11[j]
+            @inline(__always) func put(_ value: SIMD8<Float>, _ plane: Int) {
+                UnsafeMutableRawPointer(data + plane * planeLength + 8 * g).storeBytes(of: value, as: SIMD8<Float>.self)
             }
+            put(y00, 0)
+            put(y01, 1)
+            put(y10, 2)
+            put(y11, 3)
         }
     }
 }
