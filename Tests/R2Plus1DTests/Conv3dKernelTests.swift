@@ -40,11 +40,14 @@ import Testing
         Case(c: 5, m: 7, t: 5, h: 3, w: 4, geometry: .init(kernel: (3, 1, 1), padding: (1, 0, 0))),
         Case(c: 6, m: 5, t: 7, h: 3, w: 3, geometry: .init(kernel: (3, 1, 1), stride: (2, 1, 1), padding: (1, 0, 0))),
         Case(c: 3, m: 4, t: 1, h: 2, w: 2, geometry: .init(kernel: (3, 1, 1), padding: (1, 0, 0))),
-        // Fewer than two output frames per thread: the GEMMs' rows split over the threads (24 rows: 3 bands).
+        // Two or fewer output frames per thread: the GEMMs' rows split over the threads (24 rows: 3 bands), one
+        // tile of frames or several.
         Case(c: 6, m: 24, t: 2, h: 5, w: 9, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1))),
         Case(c: 6, m: 24, t: 2, h: 5, w: 9, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1)), block: .two),
         Case(c: 5, m: 24, t: 3, h: 2, w: 3, geometry: .init(kernel: (3, 1, 1), padding: (1, 0, 0))),
         Case(c: 5, m: 24, t: 5, h: 2, w: 3, geometry: .init(kernel: (3, 1, 1), padding: (1, 0, 0)), block: .two),
+        Case(c: 4, m: 24, t: 5, h: 3, w: 5, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1)), tileBytes: 1),
+        Case(c: 4, m: 26, t: 6, h: 2, w: 3, geometry: .init(kernel: (3, 1, 1), padding: (1, 0, 0)), tileBytes: 1, block: .two),
         // Temporal stride 1 by Winograd along time, F(4,3) unless F(2,3) is named: frame counts that leave a
         // partial last group, groups per tile, direct taps.
         Case(c: 4, m: 6, t: 7, h: 2, w: 3, geometry: .init(kernel: (3, 1, 1), padding: (1, 0, 0)), tileBytes: 1),

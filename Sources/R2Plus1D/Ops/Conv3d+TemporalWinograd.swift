@@ -100,13 +100,8 @@ extension FoldedConv3d {
                     }
                 }
             }
-            weight.withUnsafeBufferPointer { u in
-                for i in 0..<points {
-                    gemm(rowParts: rowParts, m: m, n: n, k: c, a: u.baseAddress! + i * m * c, lda: c, b: v + i * c * n,
-                         ldb: n, c: product + i * m * n, ldc: n, beta: 0)
-                }
-            }
-            parallelFor(m, parts: rowParts) { mo in
+            // Output channel mo of these groups: the output transform, bias and the epilogue.
+            func finish(_ mo: Int) {
                 let value = bias[mo]
                 for p in 0..<count {
                     let base = product + mo * n + p * hw
@@ -137,6 +132,20 @@ extension FoldedConv3d {
                         }
                         epilogue.apply(y, into: y, count: hw, bias: value, residualOffset: mo * plane + (to + k) * hw)
                     }
+                }
+            }
+            // Each band of output channels takes its rows of every GEMM, then their output transforms, with no
+            // wait in between (one band unless the rows are split over threads).
+            weight.withUnsafeBufferPointer { u in
+                nonisolated(unsafe) let u = u.baseAddress!
+                let bands = max(1, min(rowParts, m / 8))
+                parallelFor(bands, parts: bands) { band in
+                    let rows = (m * band / bands)..<(m * (band + 1) / bands)
+                    for i in 0..<points {
+                        gemm(m: rows.count, n: n, k: c, a: u + (i * m + rows.lowerBound) * c, lda: c, b: v + i * c * n,
+                             ldb: n, c: product + (i * m + rows.lowerBound) * n, ldc: n, beta: 0)
+                    }
+                    for mo in rows { finish(mo) }
                 }
             }
             group0 += count

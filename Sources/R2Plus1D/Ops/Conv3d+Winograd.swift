@@ -111,18 +111,13 @@ extension FoldedConv3d {
                     }
                 }
             }
-            weight.withUnsafeBufferPointer { u in
-                for xi in 0..<points {
-                    gemm(rowParts: rowParts, m: m, n: n, k: c, a: u.baseAddress! + xi * m * c, lda: c, b: v + xi * n,
-                         ldb: points * n, c: product + xi * n, ldc: points * n, beta: 0)
-                }
-            }
-            parallelFor(m, parts: parts) { mi in
+            // Output channel mi of these frames: the output transform, bias and the epilogue.
+            func finish(_ mi: Int) {
                 let rows = OutputRows(tilesW: tilesW, block: r, blocks: blocks)
                 for f in 0..<frames {
                     let offset = (mi * t + frameStart + f) * plane
                     // Output row y of this frame from k planes of one value per block of its row of blocks.
-                    func finish(_ planes: UnsafePointer<Float>, _ k: Int, planeStride: Int, row y: Int) {
+                    func write(_ planes: UnsafePointer<Float>, _ k: Int, planeStride: Int, row y: Int) {
                         epilogue.apply(planes: planes, k, planeStride: planeStride, into: output + offset + y * w,
                                        width: w, bias: bias[mi], residualOffset: offset + y * w)
                     }
@@ -132,17 +127,31 @@ extension FoldedConv3d {
                         for ty in 0..<tilesH {
                             rows.transformOutput23(block + ty * tilesW, stride: n)
                             for dy in 0..<min(2, h - 2 * ty) {
-                                finish(rows.data + 2 * dy * rows.planeLength, 2, planeStride: rows.planeLength, row: 2 * ty + dy)
+                                write(rows.data + 2 * dy * rows.planeLength, 2, planeStride: rows.planeLength, row: 2 * ty + dy)
                             }
                         }
                     case .four:
                         rows.transformOutput43(block, stride: n, blocks: blocks) { dy, y in
                             // Output row 4ty + dy: column 4x + c is Y_c of block x of this row of blocks.
                             for ty in 0..<tilesH where 4 * ty + dy < h {
-                                finish(y + ty * tilesW, 4, planeStride: blocks, row: 4 * ty + dy)
+                                write(y + ty * tilesW, 4, planeStride: blocks, row: 4 * ty + dy)
                             }
                         }
                     }
+                }
+            }
+            // Each band of output channels takes its rows of every GEMM, then their output transforms, with no
+            // wait in between (one band unless the rows are split over threads).
+            weight.withUnsafeBufferPointer { u in
+                nonisolated(unsafe) let u = u.baseAddress!
+                let bands = max(1, min(rowParts, m / 8))
+                parallelFor(bands, parts: bands) { band in
+                    let rows = (m * band / bands)..<(m * (band + 1) / bands)
+                    for xi in 0..<points {
+                        gemm(m: rows.count, n: n, k: c, a: u + (xi * m + rows.lowerBound) * c, lda: c, b: v + xi * n,
+                             ldb: points * n, c: product + rows.lowerBound * points * n + xi * n, ldc: points * n, beta: 0)
+                    }
+                    parallelFor(rows.count, parts: bands == 1 ? parts : 1) { finish(rows.lowerBound + $0) }
                 }
             }
             t0 += frames

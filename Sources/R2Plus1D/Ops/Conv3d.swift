@@ -88,10 +88,10 @@ struct FoldedConv3d: Sendable {
         let count = outChannels * size.t * size.h * size.w
         let output = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
             nonisolated(unsafe) let out = buffer.baseAddress!
-            // Few output frames per thread (layer4: 2 frames): every thread would pack the whole, large weight
-            // matrix for narrow GEMMs of its own frame. Winograd then splits the GEMMs' rows (output channels)
-            // and the transforms over the threads instead of the frames.
-            let splitRows = parallel > 1 && size.t < 2 * parallel && (isWinograd || isTemporalWinograd)
+            // Two or fewer output frames per thread (a single clip's layer3 and layer4): every thread would pack
+            // the whole, large weight matrices for narrow GEMMs of its own frames. Winograd then splits the
+            // GEMMs' rows (output channels), and the transforms, over the threads instead of the frames.
+            let splitRows = parallel > 1 && size.t <= 2 * parallel && (isWinograd || isTemporalWinograd)
             let rowParts = splitRows ? parallel : 1
             let parts = splitRows ? 1 : max(1, min(parallel, size.t))
             parallelFor(parts, parts: parts) { part in

@@ -16,24 +16,6 @@ func gemm(
         Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
 
-/// `gemm` with A's rows (and C's) split into `parts` bands run side by side, each on single-threaded BLAS:
-/// each thread packs only its band of A, which is what costs most when A is a large weight matrix and B narrow.
-func gemm(
-    rowParts parts: Int, m: Int, n: Int, k: Int,
-    a: UnsafePointer<Float>, lda: Int,
-    b: UnsafePointer<Float>, ldb: Int,
-    c: UnsafeMutablePointer<Float>, ldc: Int,
-    beta: Float
-) {
-    nonisolated(unsafe) let (a, b, c) = (a, b, c)
-    let bands = max(1, min(parts, m / 8))
-    parallelFor(bands, parts: bands) { band in
-        let rows = (m * band / bands)..<(m * (band + 1) / bands)
-        gemm(m: rows.count, n: n, k: k, a: a + rows.lowerBound * lda, lda: lda, b: b, ldb: ldb,
-             c: c + rows.lowerBound * ldc, ldc: ldc, beta: beta)
-    }
-}
-
 /// C = A * B^T + beta * C, with B stored n x k (as a Linear layer's weight is).
 @inline(__always)
 func gemmTransposedB(
