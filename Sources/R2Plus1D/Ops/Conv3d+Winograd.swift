@@ -201,7 +201,7 @@ struct PaddedPlane: ~Copyable {
 /// Where the output transforms leave their values before bias and the epilogue interleave them into output rows.
 /// F(2,3), one row of blocks: four planes of `planeLength` (eight blocks per group, so past the row's last block
 /// they hold lanes never read): Y_00, Y_01 (output row 0, even and odd columns), Y_10, Y_11. F(4,3), one frame:
-/// six partial results and four outputs per block (`scratch`).
+/// 24 partial results (A^T M) and four outputs per block (`scratch`).
 struct OutputRows: ~Copyable {
     let planeLength: Int
     let data: UnsafeMutablePointer<Float>
@@ -210,7 +210,7 @@ struct OutputRows: ~Copyable {
     init(tilesW: Int, block r: Int, blocks: Int) {
         planeLength = 8 * ((tilesW + 7) / 8)
         data = .allocate(capacity: r == 2 ? 4 * planeLength : 0)
-        scratch = .allocate(capacity: r == 4 ? 10 * blocks : 0)
+        scratch = .allocate(capacity: r == 4 ? 28 * blocks : 0)
     }
 
     deinit {

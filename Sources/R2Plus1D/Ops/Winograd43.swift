@@ -47,29 +47,32 @@ extension PaddedPlane {
 }
 
 extension OutputRows {
-    /// Y = A^T M A for every block of one frame (`product` at its first block, positions `stride` apart) into
-    /// `frame`: four planes, Y_c for output column c of each block, each `blocks` long with rows of blocks
-    /// `tilesW` apart, for r = 0...3 in turn, handed to `row(r, planes)`.
+    /// Y = A^T M A for every block of one frame (`product` at its first block, positions `stride` apart): for
+    /// r = 0...3 in turn, four planes Y_rc (output column c of each block, `blocks` long, rows of blocks `tilesW`
+    /// apart) handed to `row(r, planes)`.
     ///
-    /// Written as loops over the frame's blocks, each reading contiguous floats, which the compiler vectorises;
-    /// tuples of SIMD vectors were lowered to scalar code here.
+    /// First T = A^T M for all four rows, reading each of the 36 product planes once, then Y_r = T_r A. Written as
+    /// loops over the frame's blocks, each reading contiguous floats, which the compiler vectorises; tuples of
+    /// SIMD vectors were lowered to scalar code here.
     func transformOutput43(_ product: UnsafePointer<Float>, stride: Int, blocks: Int,
                            row: (Int, UnsafePointer<Float>) -> Void) {
-        let s = scratch, y = scratch + 6 * blocks
-        for r in 0..<4 {
-            // S_j = (A^T M)_{r, j}: row r of A^T against column j of the 6x6 block.
-            for j in 0..<6 {
-                @inline(__always) func p(_ i: Int) -> UnsafePointer<Float> { product + (6 * i + j) * stride }
-                let (p0, p1, p2, p3, p4, p5) = (p(0), p(1), p(2), p(3), p(4), p(5))
-                let target = s + j * blocks
-                switch r {
-                case 0: for x in 0..<blocks { target[x] = p0[x] + p1[x] + p2[x] + p3[x] + p4[x] }
-                case 1: for x in 0..<blocks { target[x] = (p1[x] - p2[x]) + 2 * (p3[x] - p4[x]) }
-                case 2: for x in 0..<blocks { target[x] = (p1[x] + p2[x]) + 4 * (p3[x] + p4[x]) }
-                default: for x in 0..<blocks { target[x] = (p1[x] - p2[x]) + 8 * (p3[x] - p4[x]) + p5[x] }
-                }
+        let t = scratch, y = scratch + 24 * blocks
+        // T_rj = (A^T M)_rj: column j of the 6x6 block against each row of A^T; plane 6r + j.
+        for j in 0..<6 {
+            @inline(__always) func p(_ i: Int) -> UnsafePointer<Float> { product + (6 * i + j) * stride }
+            let (p0, p1, p2, p3, p4, p5) = (p(0), p(1), p(2), p(3), p(4), p(5))
+            let (t0, t1, t2, t3) = (t + j * blocks, t + (6 + j) * blocks, t + (12 + j) * blocks, t + (18 + j) * blocks)
+            for x in 0..<blocks {
+                let sum12 = p1[x] + p2[x], diff12 = p1[x] - p2[x], sum34 = p3[x] + p4[x], diff34 = p3[x] - p4[x]
+                t0[x] = p0[x] + sum12 + sum34
+                t1[x] = diff12 + 2 * diff34
+                t2[x] = sum12 + 4 * sum34
+                t3[x] = diff12 + 8 * diff34 + p5[x]
             }
-            // Y_{r, c} = S A, c = 0...3.
+        }
+        for r in 0..<4 {
+            // Y_rc = T_r A, c = 0...3.
+            let s = t + 6 * r * blocks
             let (s0, s1, s2, s3, s4, s5) = (s, s + blocks, s + 2 * blocks, s + 3 * blocks, s + 4 * blocks, s + 5 * blocks)
             let (y0, y1, y2, y3) = (y, y + blocks, y + 2 * blocks, y + 3 * blocks)
             for x in 0..<blocks {
