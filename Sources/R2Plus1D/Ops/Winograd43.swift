@@ -30,7 +30,25 @@ extension PaddedPlane {
                 let row = t + i * pitch
                 let (v0, v1, v2) = (base + 6 * i * stride, base + (6 * i + 1) * stride, base + (6 * i + 2) * stride)
                 let (v3, v4, v5) = (base + (6 * i + 3) * stride, base + (6 * i + 4) * stride, base + (6 * i + 5) * stride)
-                for tx in 0..<tilesW {
+                // Four blocks at a time: column k of blocks tx...tx+3 gathered into one vector.
+                var tx = 0
+                while tx + 4 <= tilesW {
+                    let a = row + 4 * tx
+                    @inline(__always) func column(_ k: Int) -> SIMD4<Float> { SIMD4(a[k], a[4 + k], a[8 + k], a[12 + k]) }
+                    let (a0, a1, a2, a3, a4, a5) = (column(0), column(1), column(2), column(3), column(4), column(5))
+                    let u = a4 - a2, e = 2 * (a3 - a1)
+                    @inline(__always) func put(_ value: SIMD4<Float>, _ target: UnsafeMutablePointer<Float>) {
+                        UnsafeMutableRawPointer(target + tx).storeBytes(of: value, as: SIMD4<Float>.self)
+                    }
+                    put(4 * a0 - 5 * a2 + a4, v0)
+                    put((a3 + a4) - 4 * (a1 + a2), v1)
+                    put((a4 - a3) + 4 * (a1 - a2), v2)
+                    put(u + e, v3)
+                    put(u - e, v4)
+                    put(4 * a1 - 5 * a3 + a5, v5)
+                    tx += 4
+                }
+                for tx in tx..<tilesW {
                     let a = row + 4 * tx
                     let (a0, a1, a2, a3, a4, a5) = (a[0], a[1], a[2], a[3], a[4], a[5])
                     let u = a4 - a2, e = 2 * (a3 - a1)
