@@ -109,6 +109,29 @@ import Testing
         #expect(FoldedConv3d.temporalTile(outChannels: 256, inChannels: 460) == .two)
     }
 
+    @Test func frameTasksStayInsideATileAndKeepWholeGroups() {
+        func conv(_ m: Int, _ c: Int, _ g: Conv3dGeometry, tile: WinogradTile? = nil) -> FoldedConv3d {
+            FoldedConv3d(weight: [Float](repeating: 0, count: m * c * g.kernel.t * g.kernel.h * g.kernel.w),
+                         bias: [Float](repeating: 0, count: m), outChannels: m, inChannels: c, geometry: g,
+                         winogradTile: tile)
+        }
+        let spatial = Conv3dGeometry(kernel: (1, 3, 3), padding: (0, 1, 1))
+        let temporal = Conv3dGeometry(kernel: (3, 1, 1), padding: (1, 0, 0))
+        // layer1, one clip on two threads: one frame per task (its Winograd tile), four-frame groups along time.
+        let layer1 = conv(144, 64, spatial)
+        #expect(layer1.framesPerTask(h: 56, w: 56, outputFrames: 16, threads: 2) == layer1.winogradFramesPerTile(h: 56, w: 56))
+        #expect(conv(64, 144, temporal).framesPerTask(h: 56, w: 56, outputFrames: 16, threads: 2) == 4)
+        // layer2: two frames per task, so each thread gets two of the eight.
+        #expect(conv(288, 128, spatial).framesPerTask(h: 28, w: 28, outputFrames: 8, threads: 2) == 2)
+        // The strided spatial conv by im2col: at most one buffer of columns.
+        let strided = conv(230, 64, Conv3dGeometry(kernel: (1, 3, 3), stride: (1, 2, 2), padding: (0, 1, 1)))
+        #expect(strided.framesPerTask(h: 56, w: 56, outputFrames: 16, threads: 2)
+            == min(4, strided.im2colFramesPerTile(outH: 28, outW: 28)))
+        // Along time, whole groups even when a thread's share is one frame.
+        #expect(conv(6, 4, temporal, tile: .two).framesPerTask(h: 3, w: 3, outputFrames: 5, threads: 3) == 2)
+        #expect(conv(6, 4, temporal, tile: .four).framesPerTask(h: 3, w: 3, outputFrames: 5, threads: 3) == 4)
+    }
+
     @Test func foldedBatchNormMatchesConvThenBatchNorm() throws {
         var dict = StateDict()
         dict["c.weight"] = Tensor.random(shape: [4, 3, 1, 3, 3], seed: 5)

@@ -37,6 +37,12 @@ extension FoldedConv3d {
         return u
     }
 
+    /// Groups of output frames per tile of transformed input and products: 2 `tileBytes` of them, at least one.
+    func temporalGroupsPerTile(hw: Int) -> Int {
+        let points = winogradTile.points1D
+        return max(1, 2 * tileBytes / (points * (inChannels + outChannels) * hw * MemoryLayout<Float>.size))
+    }
+
     // input (C, T, H, W), U (r + 2, M, C) -> output (M, T, H, W), output frames `range`.
     func temporalWinogradForward(
         _ input: UnsafePointer<Float>, t: Int, hw: Int,
@@ -46,8 +52,7 @@ extension FoldedConv3d {
         let (m, c) = (outChannels, inChannels)
         let r = tile.output, points = r + 2
         let groups = (range.count + r - 1) / r
-        let perGroup = points * (c + m) * hw * MemoryLayout<Float>.size
-        let groupsPerTile = max(1, min(groups, 2 * tileBytes / perGroup))
+        let groupsPerTile = min(groups, temporalGroupsPerTile(hw: hw))
         let v = UnsafeMutablePointer<Float>.allocate(capacity: points * c * groupsPerTile * hw)
         let product = UnsafeMutablePointer<Float>.allocate(capacity: points * m * groupsPerTile * hw)
         let zeros = UnsafeMutablePointer<Float>.allocate(capacity: hw)

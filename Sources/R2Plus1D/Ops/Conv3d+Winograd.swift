@@ -31,6 +31,8 @@ enum WinogradTile: Sendable {
     var output: Int { self == .two ? 2 : 4 }
     /// Transformed positions (r + 2)^2.
     var points: Int { (output + 2) * (output + 2) }
+    /// Transformed positions in one dimension, r + 2 (the temporal convolutions').
+    var points1D: Int { output + 2 }
 
     /// G ((r + 2) x 3) for the interpolation points 0, 1, -1 (and 2, -2), infinity.
     var g: [[Double]] {
@@ -72,6 +74,13 @@ extension FoldedConv3d {
         return u
     }
 
+    /// Frames per tile of transformed input and products: 2 `tileBytes` of them, at least one frame.
+    func winogradFramesPerTile(h: Int, w: Int) -> Int {
+        let r = winogradTile.output
+        let blocks = ((h + r - 1) / r) * ((w + r - 1) / r)
+        return max(1, 2 * tileBytes / (winogradTile.points * (inChannels + outChannels) * blocks * MemoryLayout<Float>.size))
+    }
+
     // input (C, T, H, W), U (points, M, C) -> output (M, T, H, W)
     func winogradForward(
         _ input: UnsafePointer<Float>, t: Int, h: Int, w: Int,
@@ -82,8 +91,7 @@ extension FoldedConv3d {
         let r = tile.output, points = tile.points
         let tilesH = (h + r - 1) / r, tilesW = (w + r - 1) / r
         let blocks = tilesH * tilesW
-        let perFrame = points * (c + m) * blocks * MemoryLayout<Float>.size
-        let framesPerTile = max(1, min(range.count, 2 * tileBytes / perFrame))
+        let framesPerTile = min(range.count, winogradFramesPerTile(h: h, w: w))
         let capacity = framesPerTile * blocks
         let v = UnsafeMutablePointer<Float>.allocate(capacity: points * c * capacity)
         // Eight floats of slack: the output transform reads eight blocks at a time, past the last one.
@@ -216,21 +224,5 @@ struct OutputRows: ~Copyable {
     deinit {
         data.deallocate()
         scratch.deallocate()
-    }
-}
-
-/// Runs `body(i)` for i in 0..<count, split into `parts` contiguous ranges run side by side when parts > 1.
-/// Each i must touch memory no other i touches.
-func parallelFor(_ count: Int, parts: Int, _ body: (Int) -> Void) {
-    guard parts > 1 && count > 1 else {
-        for i in 0..<count { body(i) }
-        return
-    }
-    withoutActuallyEscaping(body) { body in
-        nonisolated(unsafe) let work = body
-        DispatchQueue.concurrentPerform(iterations: min(parts, count)) { part in
-            let lo = count * part / min(parts, count), hi = count * (part + 1) / min(parts, count)
-            for i in lo..<hi { work(i) }
-        }
     }
 }

@@ -93,9 +93,13 @@ struct FoldedConv3d: Sendable {
             // GEMMs' rows (output channels), and the transforms, over the threads instead of the frames.
             let splitRows = parallel > 1 && size.t <= 2 * parallel && (isWinograd || isTemporalWinograd)
             let rowParts = splitRows ? parallel : 1
-            let parts = splitRows ? 1 : max(1, min(parallel, size.t))
-            parallelFor(parts, parts: parts) { part in
-                let frames = (size.t * part / parts)..<(size.t * (part + 1) / parts)
+            // Otherwise the frames go in tasks of at most one of the kernel's tiles, at least two per thread,
+            // claimed by whichever thread is free: with one fixed half per thread, the two halves of a
+            // convolution finished up to 10% apart on this shared machine and the first thread waited.
+            let unit = splitRows || parallel == 1 ? size.t : framesPerTask(h: h, w: w, outputFrames: size.t, threads: parallel)
+            let tasks = (size.t + unit - 1) / unit
+            parallelFor(tasks, parts: tasks) { task in
+                let frames = (task * unit)..<min(size.t, (task + 1) * unit)
                 if isWinograd {
                     winogradForward(input, t: t, h: h, w: w, output: out, frames: frames, epilogue: epilogue,
                                     tile: winogradTile, rowParts: rowParts)
@@ -113,6 +117,26 @@ struct FoldedConv3d: Sendable {
         return (output, size.t, size.h, size.w)
     }
 
+    /// Output frames per task of a frame split over `threads`: one tile of the kernel at most (so that tasks
+    /// cost no GEMM width), and few enough that every thread gets two or more; whole groups for temporal Winograd.
+    func framesPerTask(h: Int, w: Int, outputFrames: Int, threads: Int) -> Int {
+        let share = (outputFrames + 2 * threads - 1) / (2 * threads)
+        if isTemporalWinograd {
+            let r = winogradTile.output
+            let groups = (share + r - 1) / r
+            return r * max(1, min(temporalGroupsPerTile(hw: h * w), groups))
+        }
+        let size = geometry.outputSize(t: outputFrames, h: h, w: w)
+        let tile = isWinograd ? winogradFramesPerTile(h: h, w: w)
+            : isSpatial ? im2colFramesPerTile(outH: size.h, outW: size.w) : share
+        return max(1, min(tile, share))
+    }
+
+    /// Output frames per im2col buffer: `tileBytes` of columns, at least one frame.
+    func im2colFramesPerTile(outH: Int, outW: Int) -> Int {
+        max(1, tileBytes / (inChannels * geometry.kernel.h * geometry.kernel.w * outH * outW * MemoryLayout<Float>.size))
+    }
+
     // input (C, T, H, W), weight (M, C, 1, kh, kw) -> output (M, T', H', W')
     private func spatialForward(
         _ input: UnsafePointer<Float>, t: Int, h: Int, w: Int,
@@ -121,7 +145,7 @@ struct FoldedConv3d: Sendable {
         let g = geometry
         let k = inChannels * g.kernel.h * g.kernel.w
         let planeOut = size.h * size.w
-        let framesPerTile = max(1, min(range.count, tileBytes / (k * planeOut * MemoryLayout<Float>.size)))
+        let framesPerTile = min(range.count, im2colFramesPerTile(outH: size.h, outW: size.w))
         let columns = UnsafeMutablePointer<Float>.allocate(capacity: k * framesPerTile * planeOut)
         defer { columns.deallocate() }
         var t0 = range.lowerBound
