@@ -118,14 +118,20 @@ def mixed_load(binary, corpus, seconds):
             time.sleep(0.1)
             end_fds = fds(proc.pid)
         end_rss = rss_mb(proc.pid)
+        # Idle, the server hands its free heap back (serve trims it 2 s into a quiet spell).
+        time.sleep(5)
+        idle_rss = rss_mb(proc.pid)
         failures = bad[:10] + resets[:10]
         if end_rss > baseline_rss * 1.10:
             failures.append(f"RSS {baseline_rss:.1f} -> {end_rss:.1f} MB")
+        if idle_rss > baseline_rss:
+            failures.append(f"idle RSS {idle_rss:.1f} MB not below the loaded {baseline_rss:.1f} MB")
         if end_fds > baseline_fds:
             open_now = sorted(os.readlink(f"/proc/{proc.pid}/fd/{fd}") for fd in os.listdir(f"/proc/{proc.pid}/fd"))
             failures.append(f"open fds {baseline_fds} -> {end_fds}: {open_now}")
         return {"phase": "mixed load", "clients": 64, "seconds": seconds, "statuses": counts, "unexpected": len(bad),
                 "resets_or_errors": len(resets), "rss_mb": [round(baseline_rss, 1), round(end_rss, 1)],
+                "idle_rss_mb": round(idle_rss, 1),
                 "open_fds": [baseline_fds, end_fds], "failures": failures}
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -21,6 +21,7 @@ public final class ClassificationService: Sendable {
     private let logger: Logger
     private let state = Atomic<Int>(State.loading.rawValue)
     private let inFlight = Atomic<Int>(0)
+    private let started = Atomic<Int>(0)
     /// Requests being decoded: the batch workers wait for their clips, and only for theirs.
     private let decoding: Counter
     /// The weights' name as a JSON string, for the health answers.
@@ -32,6 +33,12 @@ public final class ClassificationService: Sendable {
     }
 
     public var port: Int { server.port }
+
+    /// Classifications being decoded, queued or computed now, and how many have started since launch: lets the
+    /// process tell when it has gone idle after some work.
+    public var activity: (inFlight: Int, started: Int) {
+        (inFlight.load(ordering: .relaxed), started.load(ordering: .relaxed))
+    }
     var currentState: State { State(rawValue: state.load(ordering: .acquiring))! }
 
     /// Loads and checks the weights and labels, and binds the port. The warm-up runs in `run`.
@@ -105,6 +112,7 @@ public final class ClassificationService: Sendable {
         let clipCount = try Self.integer(request, "clips", default: 1, range: 1...configuration.maxClips)
         let video = try Self.videoBytes(request)
         inFlight.add(1, ordering: .relaxed)
+        started.add(1, ordering: .relaxed)
         defer { inFlight.subtract(1, ordering: .relaxed) }
         let decoded: DecodedClips
         decoding.add(1)

@@ -33,9 +33,10 @@ import Testing
 
     @Test func clientThatLeavesWhileQueuedCostsNoCompute() throws {
         // A worker holding clips waits for more only while another request is decoding: a long one (ten clips
-        // of a 720p video with one keyframe) keeps the batch open while the short request's client leaves.
-        let long = try TestVideos.make("long-decode.mp4", TestVideos.lavfi("testsrc2=size=1280x720:rate=30")
-            + ["-t", "10", "-c:v", "libx264", "-preset", "ultrafast", "-g", "300"])
+        // of a 720p video with one keyframe, 600 frames: over a second to decode in a release build too) keeps
+        // the batch open while the short request's client leaves.
+        let long = try TestVideos.make("long-decode-20s.mp4", TestVideos.lavfi("testsrc2=size=1280x720:rate=30")
+            + ["-t", "20", "-c:v", "libx264", "-preset", "ultrafast", "-g", "600"])
         let short = try TestVideos.h264(seconds: 3, gop: 30)
         let test = try TestService {
             $0.batching.maxDelaySeconds = 1.0
