@@ -108,9 +108,10 @@ struct Serve: ParsableCommand {
     }
 
     /// The executable keeps the engine's buffers in the heap while it works (R2Plus1DCommand.main: otherwise
-    /// every forward pass page-faults its working set in again). After work, once nothing is in flight, this
-    /// hands the free heap back to the system, so an idle server does not hold its busiest moment's memory
-    /// (mixed load: 678 MB held after the load ended without it); the first time, the raw weights freed at load.
+    /// every forward pass page-faults its working set in again). A check every `seconds` that finds work done
+    /// since the last trim and nothing in flight hands the free heap back to the system, so an idle server does
+    /// not hold its busiest moment's memory (678 MB held after a mixed load without it); the first check after
+    /// start returns what loading the weights freed.
     static func trimHeapWhenIdle(_ service: ClassificationService, every seconds: Double = 2) {
         let thread = Thread {
             var trimmedAfter = -1
