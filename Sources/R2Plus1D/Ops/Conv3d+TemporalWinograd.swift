@@ -46,11 +46,11 @@ extension FoldedConv3d {
     // input (C, T, H, W), U (r + 2, M, C) -> output (M, T, H, W), output frames `range`.
     func temporalWinogradForward(
         _ input: UnsafePointer<Float>, t: Int, hw: Int,
-        output: UnsafeMutablePointer<Float>, frames range: Range<Int>, epilogue: Epilogue, tile: WinogradTile,
-        rowParts: Int = 1
+        output: UnsafeMutablePointer<Float>, frames range: Range<Int>, epilogue: Epilogue, rowParts: Int = 1
     ) {
         let (m, c) = (outChannels, inChannels)
-        let r = tile.output, points = r + 2
+        let tile = winogradTile
+        let r = tile.output, points = tile.points1D
         let groups = (range.count + r - 1) / r
         let groupsPerTile = min(groups, temporalGroupsPerTile(hw: hw))
         let v = UnsafeMutablePointer<Float>.allocate(capacity: points * c * groupsPerTile * hw)
@@ -139,13 +139,9 @@ extension FoldedConv3d {
                     }
                 }
             }
-            // Each band of output channels takes its rows of every GEMM, then their output transforms, with no
-            // wait in between (one band unless the rows are split over threads).
             weight.withUnsafeBufferPointer { u in
                 nonisolated(unsafe) let u = u.baseAddress!
-                let bands = max(1, min(rowParts, m / 8))
-                parallelFor(bands, parts: bands) { band in
-                    let rows = (m * band / bands)..<(m * (band + 1) / bands)
+                inRowBands(rowParts) { rows in
                     for i in 0..<points {
                         gemm(m: rows.count, n: n, k: c, a: u + (i * m + rows.lowerBound) * c, lda: c, b: v + i * c * n,
                              ldb: n, c: product + (i * m + rows.lowerBound) * n, ldc: n, beta: 0)

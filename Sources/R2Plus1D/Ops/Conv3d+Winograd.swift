@@ -84,10 +84,10 @@ extension FoldedConv3d {
     // input (C, T, H, W), U (points, M, C) -> output (M, T, H, W)
     func winogradForward(
         _ input: UnsafePointer<Float>, t: Int, h: Int, w: Int,
-        output: UnsafeMutablePointer<Float>, frames range: Range<Int>, epilogue: Epilogue, tile: WinogradTile,
-        rowParts: Int = 1
+        output: UnsafeMutablePointer<Float>, frames range: Range<Int>, epilogue: Epilogue, rowParts: Int = 1
     ) {
         let (m, c) = (outChannels, inChannels)
+        let tile = winogradTile
         let r = tile.output, points = tile.points
         let tilesH = (h + r - 1) / r, tilesW = (w + r - 1) / r
         let blocks = tilesH * tilesW
@@ -148,18 +148,15 @@ extension FoldedConv3d {
                     }
                 }
             }
-            // Each band of output channels takes its rows of every GEMM, then their output transforms, with no
-            // wait in between (one band unless the rows are split over threads).
             weight.withUnsafeBufferPointer { u in
                 nonisolated(unsafe) let u = u.baseAddress!
-                let bands = max(1, min(rowParts, m / 8))
-                parallelFor(bands, parts: bands) { band in
-                    let rows = (m * band / bands)..<(m * (band + 1) / bands)
+                inRowBands(rowParts) { rows in
                     for xi in 0..<points {
                         gemm(m: rows.count, n: n, k: c, a: u + (xi * m + rows.lowerBound) * c, lda: c, b: v + xi * n,
                              ldb: points * n, c: product + rows.lowerBound * points * n + xi * n, ldc: points * n, beta: 0)
                     }
-                    parallelFor(rows.count, parts: bands == 1 ? parts : 1) { finish(rows.lowerBound + $0) }
+                    // One band for all channels: its output transforms split over the BLAS threads.
+                    parallelFor(rows.count, parts: rows.count == m ? parts : 1) { finish(rows.lowerBound + $0) }
                 }
             }
             t0 += frames

@@ -102,10 +102,10 @@ struct FoldedConv3d: Sendable {
                 let frames = (task * unit)..<min(size.t, (task + 1) * unit)
                 if isWinograd {
                     winogradForward(input, t: t, h: h, w: w, output: out, frames: frames, epilogue: epilogue,
-                                    tile: winogradTile, rowParts: rowParts)
+                                    rowParts: rowParts)
                 } else if isTemporalWinograd {
                     temporalWinogradForward(input, t: t, hw: h * w, output: out, frames: frames, epilogue: epilogue,
-                                            tile: winogradTile, rowParts: rowParts)
+                                            rowParts: rowParts)
                 } else if isSpatial {
                     spatialForward(input, t: t, h: h, w: w, output: out, size: size, frames: frames, epilogue: epilogue)
                 } else {
@@ -115,6 +115,15 @@ struct FoldedConv3d: Sendable {
             initialized = count
         }
         return (output, size.t, size.h, size.w)
+    }
+
+    /// Runs `body` on bands of output channels side by side, one band unless `rowParts` > 1 (a Winograd row
+    /// split, at most one band per eight channels). A Winograd kernel's band takes its rows of every GEMM and
+    /// then those channels' output transforms, with no wait in between.
+    func inRowBands(_ rowParts: Int, _ body: (Range<Int>) -> Void) {
+        let m = outChannels
+        let bands = max(1, min(rowParts, m / 8))
+        parallelFor(bands, parts: bands) { band in body((m * band / bands)..<(m * (band + 1) / bands)) }
     }
 
     /// Output frames per task of a frame split over `threads`: one tile of the kernel at most (so that tasks

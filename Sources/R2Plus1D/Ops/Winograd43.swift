@@ -77,30 +77,29 @@ extension OutputRows {
         let t = scratch, y = scratch + 24 * blocks
         // T_rj = (A^T M)_rj: column j of the 6x6 block against each row of A^T; plane 6r + j.
         for j in 0..<6 {
-            @inline(__always) func p(_ i: Int) -> UnsafePointer<Float> { product + (6 * i + j) * stride }
-            let (p0, p1, p2, p3, p4, p5) = (p(0), p(1), p(2), p(3), p(4), p(5))
-            let (t0, t1, t2, t3) = (t + j * blocks, t + (6 + j) * blocks, t + (12 + j) * blocks, t + (18 + j) * blocks)
-            for x in 0..<blocks {
-                let sum12 = p1[x] + p2[x], diff12 = p1[x] - p2[x], sum34 = p3[x] + p4[x], diff34 = p3[x] - p4[x]
-                t0[x] = p0[x] + sum12 + sum34
-                t1[x] = diff12 + 2 * diff34
-                t2[x] = sum12 + 4 * sum34
-                t3[x] = diff12 + 8 * diff34 + p5[x]
-            }
+            Self.applyAT(product + j * stride, stride: 6 * stride, into: t + j * blocks, stride: 6 * blocks, count: blocks)
         }
         for r in 0..<4 {
             // Y_rc = T_r A, c = 0...3.
-            let s = t + 6 * r * blocks
-            let (s0, s1, s2, s3, s4, s5) = (s, s + blocks, s + 2 * blocks, s + 3 * blocks, s + 4 * blocks, s + 5 * blocks)
-            let (y0, y1, y2, y3) = (y, y + blocks, y + 2 * blocks, y + 3 * blocks)
-            for x in 0..<blocks {
-                let sum12 = s1[x] + s2[x], diff12 = s1[x] - s2[x], sum34 = s3[x] + s4[x], diff34 = s3[x] - s4[x]
-                y0[x] = s0[x] + sum12 + sum34
-                y1[x] = diff12 + 2 * diff34
-                y2[x] = sum12 + 4 * sum34
-                y3[x] = diff12 + 8 * diff34 + s5[x]
-            }
+            Self.applyAT(t + 6 * r * blocks, stride: blocks, into: y, stride: blocks, count: blocks)
             row(r, y)
+        }
+    }
+
+    /// out_r = (A^T d)_r, r = 0...3, for `count` values: d_i at `source` + i * sourceStride (i = 0...5), out_r at
+    /// `target` + r * targetStride. A loop over contiguous floats, which the compiler vectorises.
+    @inline(__always)
+    private static func applyAT(_ source: UnsafePointer<Float>, stride sourceStride: Int,
+                                into target: UnsafeMutablePointer<Float>, stride targetStride: Int, count: Int) {
+        @inline(__always) func d(_ i: Int) -> UnsafePointer<Float> { source + i * sourceStride }
+        let (d0, d1, d2, d3, d4, d5) = (d(0), d(1), d(2), d(3), d(4), d(5))
+        let (o0, o1, o2, o3) = (target, target + targetStride, target + 2 * targetStride, target + 3 * targetStride)
+        for x in 0..<count {
+            let sum12 = d1[x] + d2[x], diff12 = d1[x] - d2[x], sum34 = d3[x] + d4[x], diff34 = d3[x] - d4[x]
+            o0[x] = d0[x] + sum12 + sum34
+            o1[x] = diff12 + 2 * diff34
+            o2[x] = sum12 + 4 * sum34
+            o3[x] = diff12 + 8 * diff34 + d5[x]
         }
     }
 }
