@@ -301,7 +301,8 @@ extension FoldedConv3d.Epilogue {
     /// value per block: target[k * x + c] = plane_c[x], for k = 2 or 4 and `width` outputs.
     ///
     /// Interleaving and the epilogue in one pass, four outputs per vector store: interleaving with scalar stores
-    /// first made the epilogue's vector loads wait on store forwarding (15% of a layer1 convolution's time).
+    /// first made the epilogue's vector loads wait on store forwarding (that pass was 15% of a layer1
+    /// convolution's profile, half of it on one load).
     @inline(__always)
     func apply(planes y: UnsafePointer<Float>, _ k: Int, planeStride: Int, into target: UnsafeMutablePointer<Float>,
                width: Int, bias: Float, residualOffset: Int) {
