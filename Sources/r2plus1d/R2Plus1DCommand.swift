@@ -19,9 +19,10 @@ struct R2Plus1DCommand: ParsableCommand {
         // Keep the engine's buffers in the heap between uses. A forward pass frees and reallocates tens of
         // megabytes per convolution; with glibc's defaults the ones above the (at most 32 MB) mmap threshold were
         // fresh mappings and the heap's free top was returned after each pass, so every pass page-faulted its
-        // working set in again (150 K faults per 6 passes; batch 1 8-10% and batch 4 6-14% slower in alternated runs). Up to
-        // 64 MB from the heap, and no trimming below 256 MB free at its top: the process holds its high-water mark
-        // (peak RSS of `bench --batch 1,4,8` 454 -> 467 MB). Operators' MALLOC_* / GLIBC_TUNABLES settings win.
+        // working set in again (150 K faults per 6 passes; batch 1 8-10% and batch 4 6-14% slower in alternated
+        // runs). Up to 64 MB from the heap, and no trimming below 256 MB free at its top: the process holds its
+        // high-water mark (peak RSS of `bench --batch 1,4,8` 454 -> 467 MB; `serve` trims it when idle).
+        // Operators' MALLOC_* / GLIBC_TUNABLES settings win.
         if getenv("MALLOC_MMAP_THRESHOLD_") == nil && getenv("MALLOC_TRIM_THRESHOLD_") == nil
             && getenv("GLIBC_TUNABLES") == nil
         {
