@@ -31,6 +31,9 @@ import Testing
         Case(c: 2, m: 3, t: 3, h: 4, w: 32, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1)), tileBytes: 1, block: .two),
         Case(c: 16, m: 9, t: 5, h: 9, w: 11, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1)), tileBytes: 1),
         Case(c: 4, m: 6, t: 3, h: 9, w: 7, geometry: .init(kernel: (1, 3, 3), stride: (1, 2, 2), padding: (0, 1, 1))),
+        // Stride-2 rows long enough for the eight-wide gather, with a tail: 21 and 20 outputs a row.
+        Case(c: 3, m: 4, t: 2, h: 5, w: 41, geometry: .init(kernel: (1, 3, 3), stride: (1, 2, 2), padding: (0, 1, 1))),
+        Case(c: 2, m: 3, t: 2, h: 8, w: 40, geometry: .init(kernel: (1, 7, 7), stride: (1, 2, 2), padding: (0, 3, 3))),
         // A tile of one frame: four GEMMs whose outputs interleave.
         Case(c: 5, m: 3, t: 4, h: 6, w: 6, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1)), tileBytes: 1, winograd: false),
         // Two frames per tile over five frames: the last tile is partial.

@@ -109,19 +109,20 @@ extension FoldedConv3d {
             let frames = min(framesPerTile, range.upperBound - t0)
             let n = frames * blocks
             let frameStart = t0
-            parallelFor(c, parts: parts) { ci in
+            parallelRanges(c, parts: parts) { channels in
                 let padded = PaddedPlane(h: h, w: w, tilesH: tilesH, tilesW: tilesW, block: r)
-                for f in 0..<frames {
-                    padded.load(input + (ci * t + frameStart + f) * plane)
-                    switch tile {
-                    case .two: padded.transformInput23(v: v + ci * points * n + f * blocks, stride: n)
-                    case .four: padded.transformInput43(v: v + ci * points * n + f * blocks, stride: n)
+                for ci in channels {
+                    for f in 0..<frames {
+                        padded.load(input + (ci * t + frameStart + f) * plane)
+                        switch tile {
+                        case .two: padded.transformInput23(v: v + ci * points * n + f * blocks, stride: n)
+                        case .four: padded.transformInput43(v: v + ci * points * n + f * blocks, stride: n)
+                        }
                     }
                 }
             }
             // Output channel mi of these frames: the output transform, bias and the epilogue.
-            func finish(_ mi: Int) {
-                let rows = OutputRows(tilesW: tilesW, block: r, blocks: blocks)
+            func finish(_ mi: Int, rows: borrowing OutputRows) {
                 for f in 0..<frames {
                     let offset = (mi * t + frameStart + f) * plane
                     // Output row y of this frame from k planes of one value per block of its row of blocks.
@@ -156,7 +157,10 @@ extension FoldedConv3d {
                              ldb: points * n, c: product + rows.lowerBound * points * n + xi * n, ldc: points * n, beta: 0)
                     }
                     // One band for all channels: its output transforms split over the BLAS threads.
-                    parallelFor(rows.count, parts: rows.count == m ? parts : 1) { finish(rows.lowerBound + $0) }
+                    parallelRanges(rows.count, parts: rows.count == m ? parts : 1) { channels in
+                        let scratch = OutputRows(tilesW: tilesW, block: r, blocks: blocks)
+                        for i in channels { finish(rows.lowerBound + i, rows: scratch) }
+                    }
                 }
             }
             t0 += frames

@@ -205,6 +205,8 @@ struct FoldedConv3d: Sendable {
                         if owLo > 0 { line.update(repeating: 0, count: owLo) }
                         if g.stride.w == 1 {
                             (line + owLo).update(from: src + owLo, count: owHi - owLo)
+                        } else if g.stride.w == 2 {
+                            Self.gatherEven(src, into: line, from: owLo, to: owHi)
                         } else {
                             for ow in owLo..<owHi { line[ow] = src[ow * g.stride.w] }
                         }
@@ -212,6 +214,25 @@ struct FoldedConv3d: Sendable {
                     }
                 }
             }
+        }
+    }
+
+    /// line[i] = source[2i] for i in lo..<hi, eight at a time (the stride-2 convolutions' im2col rows: the stem's
+    /// and each stage's first spatial conv, whose scalar gather was about 3% of a single clip's pass). Reads no
+    /// further than source[2(hi - 1)].
+    @inline(__always)
+    private static func gatherEven(_ source: UnsafePointer<Float>, into line: UnsafeMutablePointer<Float>,
+                                   from lo: Int, to hi: Int) {
+        var i = lo
+        let raw = UnsafeRawPointer(source)
+        while i + 8 < hi {
+            let pairs = raw.loadUnaligned(fromByteOffset: 8 * i, as: SIMD16<Float>.self)
+            UnsafeMutableRawPointer(line + i).storeBytes(of: pairs.evenHalf, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < hi {
+            line[i] = source[2 * i]
+            i += 1
         }
     }
 
@@ -302,31 +323,53 @@ extension FoldedConv3d.Epilogue {
     ///
     /// Interleaving and the epilogue in one pass, four outputs per vector store: interleaving with scalar stores
     /// first made the epilogue's vector loads wait on store forwarding (that pass was 15% of a layer1
-    /// convolution's profile, half of it on one load).
+    /// convolution's profile, half of it on one load). The interleave is a transpose of whole vectors (four
+    /// from each plane for k = 4, two for k = 2) rather than a gather of single floats.
     @inline(__always)
     func apply(planes y: UnsafePointer<Float>, _ k: Int, planeStride: Int, into target: UnsafeMutablePointer<Float>,
                width: Int, bias: Float, residualOffset: Int) {
         let quads = width / 4
         let b = SIMD4<Float>(repeating: bias)
-        @inline(__always) func gather(_ q: Int) -> SIMD4<Float> {
-            if k == 4 {
-                return SIMD4(y[q], y[planeStride + q], y[2 * planeStride + q], y[3 * planeStride + q])
-            }
-            let x = 2 * q
-            return SIMD4(y[x], y[planeStride + x], y[x + 1], y[planeStride + x + 1])
+        @inline(__always) func load(_ p: UnsafePointer<Float>) -> SIMD4<Float> {
+            UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self)
         }
-        @inline(__always) func store(_ v: SIMD4<Float>, _ q: Int) {
-            UnsafeMutableRawPointer(target + 4 * q).storeBytes(of: v, as: SIMD4<Float>.self)
+        // Output quad q (outputs 4q...4q + 3) through `op`, for every whole quad.
+        @inline(__always) func run(_ op: (SIMD4<Float>, Int) -> SIMD4<Float>) {
+            @inline(__always) func store(_ v: SIMD4<Float>, _ q: Int) {
+                UnsafeMutableRawPointer(target + 4 * q).storeBytes(of: op(v, q), as: SIMD4<Float>.self)
+            }
+            var q = 0
+            if k == 4 {
+                while q + 4 <= quads {
+                    let p0 = load(y + q), p1 = load(y + planeStride + q)
+                    let p2 = load(y + 2 * planeStride + q), p3 = load(y + 3 * planeStride + q)
+                    store(SIMD4(p0[0], p1[0], p2[0], p3[0]), q)
+                    store(SIMD4(p0[1], p1[1], p2[1], p3[1]), q + 1)
+                    store(SIMD4(p0[2], p1[2], p2[2], p3[2]), q + 2)
+                    store(SIMD4(p0[3], p1[3], p2[3], p3[3]), q + 3)
+                    q += 4
+                }
+                for q in q..<quads { store(SIMD4(y[q], y[planeStride + q], y[2 * planeStride + q], y[3 * planeStride + q]), q) }
+            } else {
+                while q + 2 <= quads {
+                    let even = load(y + 2 * q), odd = load(y + planeStride + 2 * q)
+                    store(SIMD4(even[0], odd[0], even[1], odd[1]), q)
+                    store(SIMD4(even[2], odd[2], even[3], odd[3]), q + 1)
+                    q += 2
+                }
+                for q in q..<quads { store(SIMD4(y[2 * q], y[planeStride + 2 * q], y[2 * q + 1], y[planeStride + 2 * q + 1]), q) }
+            }
         }
         switch self {
         case .identity:
-            for q in 0..<quads { store(gather(q) + b, q) }
+            run { v, _ in v + b }
         case .relu:
-            for q in 0..<quads { store(pointwiseMax(gather(q) + b, .zero), q) }
+            run { v, _ in (v + b).replacing(with: 0, where: v + b .< 0) }
         case .addRelu(let residual):
             let r = UnsafeRawPointer(residual + residualOffset)
-            for q in 0..<quads {
-                store(pointwiseMax(gather(q) + b + r.loadUnaligned(fromByteOffset: 16 * q, as: SIMD4<Float>.self), .zero), q)
+            run { v, q in
+                let sum = v + b + r.loadUnaligned(fromByteOffset: 16 * q, as: SIMD4<Float>.self)
+                return sum.replacing(with: 0, where: sum .< 0)
             }
         }
         for i in (4 * quads)..<width {
