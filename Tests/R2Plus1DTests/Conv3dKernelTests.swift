@@ -51,6 +51,13 @@ import Testing
         Case(c: 5, m: 24, t: 5, h: 2, w: 3, geometry: .init(kernel: (3, 1, 1), padding: (1, 0, 0)), block: .two),
         Case(c: 4, m: 24, t: 5, h: 3, w: 5, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1)), tileBytes: 1),
         Case(c: 4, m: 26, t: 6, h: 2, w: 3, geometry: .init(kernel: (3, 1, 1), padding: (1, 0, 0)), tileBytes: 1, block: .two),
+        // The same split for im2col (stride 2, one frame per tile) and direct temporal convs, and a 1x1 stride 2.
+        Case(c: 5, m: 24, t: 3, h: 9, w: 20, geometry: .init(kernel: (1, 3, 3), stride: (1, 2, 2), padding: (0, 1, 1))),
+        Case(c: 4, m: 17, t: 4, h: 5, w: 7, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1)), tileBytes: 1,
+             winograd: false),
+        Case(c: 6, m: 24, t: 5, h: 3, w: 3, geometry: .init(kernel: (3, 1, 1), stride: (2, 1, 1), padding: (1, 0, 0))),
+        Case(c: 6, m: 24, t: 4, h: 3, w: 4, geometry: .init(kernel: (3, 1, 1), padding: (1, 0, 0)), winograd: false),
+        Case(c: 6, m: 20, t: 5, h: 5, w: 3, geometry: .init(kernel: (1, 1, 1), stride: (2, 2, 2))),
         // Temporal stride 1 by Winograd along time, F(4,3) unless F(2,3) is named: frame counts that leave a
         // partial last group, groups per tile, direct taps.
         Case(c: 4, m: 6, t: 7, h: 2, w: 3, geometry: .init(kernel: (3, 1, 1), padding: (1, 0, 0)), tileBytes: 1),

@@ -89,9 +89,9 @@ struct FoldedConv3d: Sendable {
         let output = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
             nonisolated(unsafe) let out = buffer.baseAddress!
             // Two or fewer output frames per thread (a single clip's layer3 and layer4): every thread would pack
-            // the whole, large weight matrices for narrow GEMMs of its own frames. Winograd then splits the
-            // GEMMs' rows (output channels), and the transforms, over the threads instead of the frames.
-            let splitRows = parallel > 1 && size.t <= 2 * parallel && (isWinograd || isTemporalWinograd)
+            // the whole, large weight matrices for narrow GEMMs of its own frames. The GEMMs' rows (output
+            // channels), and the transforms, are then split over the threads instead of the frames.
+            let splitRows = parallel > 1 && size.t <= 2 * parallel
             let rowParts = splitRows ? parallel : 1
             // Otherwise the frames go in tasks of at most one of the kernel's tiles, at least two per thread,
             // claimed by whichever thread is free: with one fixed half per thread, the two halves of a
@@ -107,9 +107,13 @@ struct FoldedConv3d: Sendable {
                     temporalWinogradForward(input, t: t, hw: h * w, output: out, frames: frames, epilogue: epilogue,
                                             rowParts: rowParts)
                 } else if isSpatial {
-                    spatialForward(input, t: t, h: h, w: w, output: out, size: size, frames: frames, epilogue: epilogue)
+                    spatialForward(input, t: t, h: h, w: w, output: out, size: size, frames: frames, epilogue: epilogue,
+                                   rowParts: rowParts)
                 } else {
-                    temporalForward(input, t: t, hw: h * w, output: out, outT: size.t, frames: frames, epilogue: epilogue)
+                    inRowBands(rowParts) { rows in
+                        temporalForward(input, t: t, hw: h * w, output: out, outT: size.t, frames: frames, rows: rows,
+                                        epilogue: epilogue)
+                    }
                 }
             }
             initialized = count
@@ -117,9 +121,9 @@ struct FoldedConv3d: Sendable {
         return (output, size.t, size.h, size.w)
     }
 
-    /// Runs `body` on bands of output channels side by side, one band unless `rowParts` > 1 (a Winograd row
-    /// split, at most one band per eight channels). A Winograd kernel's band takes its rows of every GEMM and
-    /// then those channels' output transforms, with no wait in between.
+    /// Runs `body` on bands of output channels side by side, one band unless `rowParts` > 1 (a row split, at
+    /// most one band per eight channels). A band takes its rows of every GEMM and then those channels'
+    /// epilogue (and Winograd output transforms), with no wait in between.
     func inRowBands(_ rowParts: Int, _ body: (Range<Int>) -> Void) {
         let m = outChannels
         let bands = max(1, min(rowParts, m / 8))
@@ -149,7 +153,8 @@ struct FoldedConv3d: Sendable {
     // input (C, T, H, W), weight (M, C, 1, kh, kw) -> output (M, T', H', W')
     private func spatialForward(
         _ input: UnsafePointer<Float>, t: Int, h: Int, w: Int,
-        output: UnsafeMutablePointer<Float>, size: (t: Int, h: Int, w: Int), frames range: Range<Int>, epilogue: Epilogue
+        output: UnsafeMutablePointer<Float>, size: (t: Int, h: Int, w: Int), frames range: Range<Int>, epilogue: Epilogue,
+        rowParts: Int
     ) {
         let g = geometry
         let k = inChannels * g.kernel.h * g.kernel.w
@@ -161,31 +166,38 @@ struct FoldedConv3d: Sendable {
         while t0 < range.upperBound {
             let frames = min(framesPerTile, range.upperBound - t0)
             let n = frames * planeOut
-            for f in 0..<frames {
-                let source = input + ((t0 + f) * g.stride.t) * h * w
-                im2colFrame(source, t: t, h: h, w: w, outH: size.h, outW: size.w,
-                            columns: columns + f * planeOut, ldc: n)
+            let frameStart = t0
+            // With a row split, the threads share the im2col by input channels.
+            parallelRanges(inChannels, parts: rowParts) { channels in
+                for f in 0..<frames {
+                    let source = input + ((frameStart + f) * g.stride.t) * h * w
+                    im2colFrame(source, t: t, h: h, w: w, outH: size.h, outW: size.w,
+                                columns: columns + f * planeOut, ldc: n, channels: channels)
+                }
             }
-            let tile = output + t0 * planeOut
+            nonisolated(unsafe) let tile = output + t0 * planeOut
             let ldc = size.t * planeOut
             weight.withUnsafeBufferPointer { wp in
-                gemm(m: outChannels, n: n, k: k, a: wp.baseAddress!, lda: k, b: columns, ldb: n,
-                     c: tile, ldc: ldc, beta: 0)
+                nonisolated(unsafe) let wp = wp.baseAddress!
+                inRowBands(rowParts) { rows in
+                    gemm(m: rows.count, n: n, k: k, a: wp + rows.lowerBound * k, lda: k, b: columns, ldb: n,
+                         c: tile + rows.lowerBound * ldc, ldc: ldc, beta: 0)
+                    applyEpilogue(tile, rows: rows, columns: n, ld: ldc, offset: frameStart * planeOut, epilogue: epilogue)
+                }
             }
-            applyEpilogue(tile, rows: outChannels, columns: n, ld: ldc, offset: t0 * planeOut, epilogue: epilogue)
             t0 += frames
         }
     }
 
-    /// Writes one frame's patches: row (c, i, j), column (oh, ow), rows `ldc` apart.
+    /// Writes one frame's patches for input channels `channels`: row (c, i, j), column (oh, ow), rows `ldc` apart.
     private func im2colFrame(
         _ frame: UnsafePointer<Float>, t: Int, h: Int, w: Int, outH: Int, outW: Int,
-        columns: UnsafeMutablePointer<Float>, ldc: Int
+        columns: UnsafeMutablePointer<Float>, ldc: Int, channels: Range<Int>
     ) {
         let g = geometry
         let channelStride = t * h * w
-        var row = 0
-        for c in 0..<inChannels {
+        var row = channels.lowerBound * g.kernel.h * g.kernel.w
+        for c in channels {
             let plane = frame + c * channelStride
             for i in 0..<g.kernel.h {
                 for j in 0..<g.kernel.w {
@@ -236,17 +248,17 @@ struct FoldedConv3d: Sendable {
         }
     }
 
-    // input (C, T, H, W), weight (M, C, kt, 1, 1) -> output (M, T', H, W)
+    // input (C, T, H, W), weight (M, C, kt, 1, 1) -> output (M, T', H, W), output channels `rows`
     private func temporalForward(
         _ input: UnsafePointer<Float>, t: Int, hw: Int,
-        output: UnsafeMutablePointer<Float>, outT: Int, frames range: Range<Int>, epilogue: Epilogue
+        output: UnsafeMutablePointer<Float>, outT: Int, frames range: Range<Int>, rows: Range<Int>, epilogue: Epilogue
     ) {
         let g = geometry
         let plane = outT * hw
         let span = range.count * hw
         // Start from bias (and the residual), then accumulate every tap with beta = 1.
         bias.withUnsafeBufferPointer { b in
-            for m in 0..<outChannels {
+            for m in rows {
                 let row = output + m * plane + range.lowerBound * hw
                 if case .addRelu(let residual) = epilogue {
                     let r = residual + m * plane + range.lowerBound * hw
@@ -259,40 +271,41 @@ struct FoldedConv3d: Sendable {
         }
         weight.withUnsafeBufferPointer { wp in
             for tap in 0..<g.kernel.t {
-                let a = wp.baseAddress! + tap * outChannels * inChannels
+                let a = wp.baseAddress! + (tap * outChannels + rows.lowerBound) * inChannels
                 if g.stride.t == 1 {
                     // Output frames whose input frame (to - pad + tap) exists form one run: one GEMM.
                     let lo = max(range.lowerBound, g.padding.t - tap)
                     let hi = min(range.upperBound, t + g.padding.t - tap)
                     guard hi > lo else { continue }
-                    gemm(m: outChannels, n: (hi - lo) * hw, k: inChannels, a: a, lda: inChannels,
+                    gemm(m: rows.count, n: (hi - lo) * hw, k: inChannels, a: a, lda: inChannels,
                          b: input + (lo - g.padding.t + tap) * hw, ldb: t * hw,
-                         c: output + lo * hw, ldc: plane, beta: 1)
+                         c: output + rows.lowerBound * plane + lo * hw, ldc: plane, beta: 1)
                 } else {
                     for to in range {
                         let ti = to * g.stride.t - g.padding.t + tap
                         guard ti >= 0 && ti < t else { continue }
-                        gemm(m: outChannels, n: hw, k: inChannels, a: a, lda: inChannels,
-                             b: input + ti * hw, ldb: t * hw, c: output + to * hw, ldc: plane, beta: 1)
+                        gemm(m: rows.count, n: hw, k: inChannels, a: a, lda: inChannels,
+                             b: input + ti * hw, ldb: t * hw, c: output + rows.lowerBound * plane + to * hw, ldc: plane,
+                             beta: 1)
                     }
                 }
             }
         }
         if case .identity = epilogue { return }
-        for m in 0..<outChannels {
+        for m in rows {
             let row = output + m * plane + range.lowerBound * hw
             for i in 0..<span { row[i] = max(row[i], 0) }
         }
     }
 
-    /// Bias, then the epilogue, over a rows x columns block whose rows are `ld` apart.
+    /// Bias, then the epilogue, over rows `rows` (output channels) of a block whose rows are `ld` apart.
     /// `offset` is where the block starts inside a row of the full output (to find the residual).
     private func applyEpilogue(
-        _ block: UnsafeMutablePointer<Float>, rows: Int, columns: Int, ld: Int, offset: Int,
+        _ block: UnsafeMutablePointer<Float>, rows: Range<Int>, columns: Int, ld: Int, offset: Int,
         epilogue: Epilogue
     ) {
         bias.withUnsafeBufferPointer { b in
-            for m in 0..<rows {
+            for m in rows {
                 epilogue.apply(block + m * ld, into: block + m * ld, count: columns, bias: b[m], residualOffset: m * ld + offset)
             }
         }
