@@ -20,6 +20,9 @@ struct Bench: ParsableCommand {
     @Flag(name: .long, help: "Print one JSON object.")
     var json = false
 
+    @Flag(name: .long, help: "Instead: each convolution's median time for one clip, by torchvision module name.")
+    var layers = false
+
     /// torchvision's figure for r2plus1d_18: 40.52 GMAC per 3x16x112x112 clip.
     static let gflopPerClip = 81.04
 
@@ -29,6 +32,7 @@ struct Bench: ParsableCommand {
         let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
         BLASThreads.set(threadCount)
         let model = try weights.loadModel()
+        if layers { return try printLayerTimes(model, threads: threadCount) }
         if !json { print("OpenBLAS kernels: \(BLASKernels.name), \(threadCount) threads") }
         var results: [[String: Any]] = []
         for n in batches {
@@ -57,6 +61,31 @@ struct Bench: ParsableCommand {
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         }
+    }
+}
+
+extension Bench {
+    /// `--layers`: the median over `reps` single-clip passes of each convolution's time.
+    func printLayerTimes(_ model: R2Plus1D18, threads: Int) throws {
+        let clip = Tensor.random(shape: [1, 3, 16, 112, 112], seed: 1)
+        _ = model.forward(clip)
+        let runs = (0..<max(1, reps)).map { _ in model.convolutionTimes(clip) }
+        let layers = runs[0].indices.map { i in
+            (name: runs[0][i].name, ms: runs.map { $0[i].milliseconds }.sorted()[runs.count / 2])
+        }
+        if json {
+            let object: [String: Any] = ["threads": threads, "blas_kernels": BLASKernels.name,
+                                         "layers": layers.map { ["name": $0.name, "ms": $0.ms] }]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        print("OpenBLAS kernels: \(BLASKernels.name), \(threads) threads; median of \(runs.count) single-clip passes")
+        func line(_ name: String, _ ms: Double) -> String {
+            name.padding(toLength: 24, withPad: " ", startingAt: 0) + String(format: "%8.2f ms", ms)
+        }
+        for layer in layers { print(line(layer.name, layer.ms)) }
+        print(line("sum", layers.reduce(0) { $0 + $1.ms }))
     }
 }
 

@@ -30,6 +30,21 @@ import Testing
         #expect(arch == .torchvision(classes: 10, stemMidplanes: 6, stemPlanes: 8, planes: [8, 12, 16, 20]))
     }
 
+    /// The per-convolution profile names every conv of torchvision's state dict once, in running order, so
+    /// scripts/profile-layers.sh can join it with ONNX Runtime's nodes.
+    @Test func convolutionTimesNameEveryTorchvisionConv() throws {
+        let weights = try WeightFile.read(path: Fixtures.path("tiny_r2plus1d.pth"))
+        let convs = Set(weights.names.filter { $0.hasSuffix(".weight") && weights[$0]!.shape.count == 5 }
+            .map { String($0.dropLast(".weight".count)) })
+        let model = try R2Plus1D18(weights: weights)
+        let (clips, _) = try Fixtures.tinyIO()
+        let clip = Tensor(shape: [1] + clips.shape.dropFirst(), data: Array(clips.data[0..<(clips.count / 2)]))
+        let times = model.convolutionTimes(clip)
+        #expect(times.count == convs.count && Set(times.map(\.name)) == convs)
+        #expect(times.first?.name == "stem.0" && times.last?.name == "layer4.1.conv2.0.3")
+        #expect(times.allSatisfy { $0.milliseconds >= 0 })
+    }
+
     @Test func torchvisionShapesAndParameterCount() {
         let arch = R2Plus1DArchitecture.torchvision()
         // torchvision's r2plus1d_18: 31,505,325 parameters; midplanes 230 in both convs of layer2.0, 288 in layer2.1.

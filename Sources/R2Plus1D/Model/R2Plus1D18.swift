@@ -4,6 +4,8 @@ import Foundation
 /// their epilogues, convolutions on BLAS.
 public struct R2Plus1D18: Sendable {
     struct Block: Sendable {
+        /// torchvision's module name, "layer1.0".
+        let name: String
         let conv1Spatial: FoldedConv3d
         let conv1Temporal: FoldedConv3d
         let conv2Spatial: FoldedConv3d
@@ -42,6 +44,7 @@ public struct R2Plus1D18: Sendable {
             let spatial1 = Conv3dGeometry(kernel: (1, 3, 3), padding: (0, 1, 1))
             let temporal1 = Conv3dGeometry(kernel: (3, 1, 1), padding: (1, 0, 0))
             return Block(
+                name: b.name,
                 conv1Spatial: folded("\(b.name).conv1.0.0", "\(b.name).conv1.0.1", spatial),
                 conv1Temporal: folded("\(b.name).conv1.0.3", "\(b.name).conv1.1", temporal),
                 conv2Spatial: folded("\(b.name).conv2.0.0", "\(b.name).conv2.0.1", spatial1),
@@ -132,22 +135,66 @@ public struct R2Plus1D18: Sendable {
         return Tensor(shape: [n, architecture.classes], data: logits)
     }
 
+    /// Each convolution's wall time for one clip, named as torchvision's modules are ("stem.0",
+    /// "layer1.0.conv1.0.0"), run as `forward` runs a single clip (each convolution split over the BLAS threads);
+    /// for profiling against other engines. A convolution's bias, ReLU and residual add are part of its time.
+    ///
+    /// clip (1, 3, T, H, W) -> (name, milliseconds) in the order the convolutions run
+    public func convolutionTimes(_ clip: Tensor) -> [(name: String, milliseconds: Double)] {
+        precondition(clip.shape.count == 5 && clip.shape[0] == 1 && clip.shape[1] == architecture.inputChannels,
+                     "clip must be (1, \(architecture.inputChannels), T, H, W), got \(clip.shape)")
+        let threads = BLASThreads.current
+        BLASThreads.set(1)
+        defer { BLASThreads.set(threads) }
+        var times: [(name: String, milliseconds: Double)] = []
+        clip.data.withUnsafeBufferPointer { input in
+            _ = features(input.baseAddress!, t: clip.shape[2], h: clip.shape[3], w: clip.shape[4], parallel: threads) {
+                times.append(($0, $1))
+            }
+        }
+        return times
+    }
+
     var featureCount: Int { architecture.featureCount }
 
     /// clip (3, T, H, W) -> pooled features (planes of the last stage); each conv's frames split over `parallel` threads.
-    func features(_ clip: UnsafePointer<Float>, t: Int, h: Int, w: Int, parallel p: Int = 1) -> [Float] {
-        var x = stemSpatial.forward(clip, t: t, h: h, w: w, epilogue: .relu, parallel: p)
-        x = x.data.withUnsafeBufferPointer { stemTemporal.forward($0.baseAddress!, t: x.t, h: x.h, w: x.w, epilogue: .relu, parallel: p) }
+    /// `record`, if given, gets each convolution's torchvision name and wall time in milliseconds.
+    func features(_ clip: UnsafePointer<Float>, t: Int, h: Int, w: Int, parallel p: Int = 1,
+                  record: ((String, Double) -> Void)? = nil) -> [Float] {
+        func timed<T>(_ name: @autoclosure () -> String, _ body: () -> T) -> T {
+            guard let record else { return body() }
+            let start = DispatchTime.now().uptimeNanoseconds
+            let result = body()
+            record(name(), Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+            return result
+        }
+        var x = timed("stem.0") { stemSpatial.forward(clip, t: t, h: h, w: w, epilogue: .relu, parallel: p) }
+        x = timed("stem.3") {
+            x.data.withUnsafeBufferPointer { stemTemporal.forward($0.baseAddress!, t: x.t, h: x.h, w: x.w, epilogue: .relu, parallel: p) }
+        }
         for block in blocks {
+            let name = block.name
             x = x.data.withUnsafeBufferPointer { input in
-                let residual = block.downsample?.forward(input.baseAddress!, t: x.t, h: x.h, w: x.w, parallel: p).data ?? x.data
-                var y = block.conv1Spatial.forward(input.baseAddress!, t: x.t, h: x.h, w: x.w, epilogue: .relu, parallel: p)
-                y = y.data.withUnsafeBufferPointer { block.conv1Temporal.forward($0.baseAddress!, t: y.t, h: y.h, w: y.w, epilogue: .relu, parallel: p) }
-                y = y.data.withUnsafeBufferPointer { block.conv2Spatial.forward($0.baseAddress!, t: y.t, h: y.h, w: y.w, epilogue: .relu, parallel: p) }
-                return y.data.withUnsafeBufferPointer { mid in
-                    residual.withUnsafeBufferPointer { r in
-                        block.conv2Temporal.forward(mid.baseAddress!, t: y.t, h: y.h, w: y.w,
-                                                    epilogue: .addRelu(residual: r.baseAddress!), parallel: p)
+                let residual = block.downsample.map { downsample in
+                    timed("\(name).downsample.0") {
+                        downsample.forward(input.baseAddress!, t: x.t, h: x.h, w: x.w, parallel: p).data
+                    }
+                } ?? x.data
+                var y = timed("\(name).conv1.0.0") {
+                    block.conv1Spatial.forward(input.baseAddress!, t: x.t, h: x.h, w: x.w, epilogue: .relu, parallel: p)
+                }
+                y = timed("\(name).conv1.0.3") {
+                    y.data.withUnsafeBufferPointer { block.conv1Temporal.forward($0.baseAddress!, t: y.t, h: y.h, w: y.w, epilogue: .relu, parallel: p) }
+                }
+                y = timed("\(name).conv2.0.0") {
+                    y.data.withUnsafeBufferPointer { block.conv2Spatial.forward($0.baseAddress!, t: y.t, h: y.h, w: y.w, epilogue: .relu, parallel: p) }
+                }
+                return timed("\(name).conv2.0.3") {
+                    y.data.withUnsafeBufferPointer { mid in
+                        residual.withUnsafeBufferPointer { r in
+                            block.conv2Temporal.forward(mid.baseAddress!, t: y.t, h: y.h, w: y.w,
+                                                        epilogue: .addRelu(residual: r.baseAddress!), parallel: p)
+                        }
                     }
                 }
             }
