@@ -14,11 +14,7 @@ batches=${1:-1,4}
 threads=${2:-$(nproc)}
 reps=${3:-5}
 rounds=${4:-3}
-tools=${REFERENCE_TOOLS:-../shared/tools}
-python=$(bash "$tools/setup-reference-env.sh" | tail -n 1)
-swift build -c release --product r2plus1d >/dev/null
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+source scripts/lib/reference.sh
 ours() { .build/release/r2plus1d bench --demo-weights --batch "$batches" --threads "$threads" --reps "$reps" --json; }
 reference() {
     "$python" -W ignore "$tools/reference_bench.py" --batch "$batches" --threads "$threads" --reps "$reps" \

@@ -10,11 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 threads=${1:-$(nproc)}
 reps=${2:-5}
-tools=${REFERENCE_TOOLS:-../shared/tools}
-python=$(bash "$tools/setup-reference-env.sh" | tail -n 1)
-swift build -c release --product r2plus1d >/dev/null
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+source scripts/lib/reference.sh
 ours() { .build/release/r2plus1d bench --demo-weights --layers --threads "$threads" --reps "$reps" --json; }
 ours >"$out/ours-1.json"
 "$python" -W ignore scripts/ort_layer_times.py --threads "$threads" --reps "$reps" --json 2>/dev/null >"$out/ort.json"
