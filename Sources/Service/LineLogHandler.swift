@@ -22,19 +22,18 @@ public struct LineLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    public func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String,
-                    file: String, function: String, line: UInt) {
+    public func log(event: LogEvent) {
         var all = metadata
         if let provided = metadataProvider?.get() { all.merge(provided) { $1 } }
-        if let explicit { if all.isEmpty { all = explicit } else { all.merge(explicit) { $1 } } }
+        if let explicit = event.metadata { if all.isEmpty { all = explicit } else { all.merge(explicit) { $1 } } }
         var text = Self.timestamp()
         text.reserveCapacity(256)
         text += " "
-        text += level.rawValue
+        text += event.level.rawValue
         text += " "
         text += label
         text += ": "
-        text += message.description
+        text += event.message.description
         for (key, value) in all.sorted(by: { $0.key < $1.key }) {
             text += " "
             text += key
