@@ -4,7 +4,7 @@ Usage: python scripts/ort_layer_times.py [--threads N] [--reps R] [--json]   (re
 ORT's own profiler times each node; a block's residual Add and ReLU (fused into our conv2 epilogue) are
 counted with its conv2.0.3, a conv's BatchNorm is folded by ORT as by us. Random weights, as in the benchmark.
 """
-import argparse, collections, json, os, statistics, tempfile
+import argparse, collections, json, os, shutil, statistics, tempfile
 
 
 def module_name(node):
@@ -33,17 +33,20 @@ def main():
 
     torch.manual_seed(0)
     model = r2plus1d_18(num_classes=400).eval()
-    path = os.path.join(tempfile.mkdtemp(), "r2plus1d_18.onnx")
+    work = tempfile.mkdtemp()
+    path = os.path.join(work, "r2plus1d_18.onnx")
     torch.onnx.export(model, torch.randn(1, 3, 16, 112, 112), path, input_names=["clips"], output_names=["logits"],
                       opset_version=17, dynamo=False)
     options = ort.SessionOptions()
     options.intra_op_num_threads = a.threads
     options.enable_profiling = True
+    options.profile_file_prefix = os.path.join(work, "profile")  # not the current folder
     session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
     x = torch.randn(1, 3, 16, 112, 112).numpy()
     for _ in range(1 + a.reps):
         session.run(None, {"clips": x})
     events = json.load(open(session.end_profiling()))
+    shutil.rmtree(work)
     per_run = collections.defaultdict(lambda: collections.defaultdict(float))
     runs = collections.Counter()
     for e in events:
