@@ -377,7 +377,10 @@ extension FoldedConv3d.Epilogue {
         case .identity:
             run { v, _ in v + b }
         case .relu:
-            run { v, _ in (v + b).replacing(with: 0, where: v + b .< 0) }
+            run { v, _ in
+                let sum = v + b
+                return sum.replacing(with: 0, where: sum .< 0)
+            }
         case .addRelu(let residual):
             let r = UnsafeRawPointer(residual + residualOffset)
             run { v, q in
