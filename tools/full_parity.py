@@ -1,0 +1,78 @@
+"""Full-size parity: torchvision's own r2plus1d_18 on random weights against `r2plus1d forward`.
+
+Usage (with the venv from ../shared/tools/setup-reference-env.sh; scripts/parity-full.sh runs both steps):
+  python tools/full_parity.py make DIR BATCH    writes DIR/r2plus1d_18.pth (zip), DIR/r2plus1d_18_legacy.pth,
+                                                DIR/r2plus1d_18.safetensors, DIR/input.safetensors ('clips'
+                                                [BATCH,3,16,112,112]), DIR/input1.safetensors (its first clip)
+                                                and DIR/expected.safetensors (torchvision's 'logits')
+  python tools/full_parity.py compare DIR OURS...  each OURS (a `forward` output of N clips) against the first N
+                                                rows of DIR/expected.safetensors
+
+The committed fixtures (tools/make_fixtures.py) are a narrow network on 32x32 frames, small enough for the unit
+tests; this checks the paths only the full network takes: 112x112 clips of 16 frames, torchvision's real widths
+(midplanes 230 and 288 in layer2, 400 classes), F(2,3) in layer4, a single clip's row split. The weights are
+torchvision's default initialisation with random BatchNorm statistics, 120 MB a file: made in DIR, never committed.
+"""
+import sys
+
+import torch
+import torch.nn as nn
+from safetensors.torch import load_file, save_file
+from torchvision.models.video import r2plus1d_18
+
+TOLERANCE = 1e-4  # max |difference| relative to max |logit|, the issue's figure
+
+
+def make(out, batch):
+    torch.manual_seed(2018)
+    g = torch.Generator().manual_seed(7)
+    model = r2plus1d_18(num_classes=400).eval()
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm3d):
+            c = m.num_features
+            m.weight.data = torch.rand(c, generator=g) + 0.5
+            m.bias.data = torch.randn(c, generator=g) * 0.1
+            m.running_mean = torch.randn(c, generator=g) * 0.1
+            m.running_var = torch.rand(c, generator=g) + 0.5
+    # Normalised video frames are roughly unit-scale.
+    clips = torch.randn(batch, 3, 16, 112, 112, generator=g)
+    with torch.inference_mode():
+        logits = model(clips)
+    state = model.state_dict()
+    torch.save(state, f"{out}/r2plus1d_18.pth")
+    torch.save(state, f"{out}/r2plus1d_18_legacy.pth", _use_new_zipfile_serialization=False)
+    save_file({k: v.contiguous() for k, v in state.items() if not k.endswith("num_batches_tracked")},
+              f"{out}/r2plus1d_18.safetensors")
+    save_file({"clips": clips.contiguous()}, f"{out}/input.safetensors")
+    save_file({"clips": clips[:1].contiguous()}, f"{out}/input1.safetensors")
+    save_file({"logits": logits.contiguous()}, f"{out}/expected.safetensors")
+
+
+def compare(out, ours):
+    expected = load_file(f"{out}/expected.safetensors")["logits"].double()
+    scale = expected.abs().max().item()
+    failed = False
+    for path in ours:
+        got = load_file(path)["logits"].double()
+        want = expected[:got.shape[0]]
+        if got.shape != want.shape:
+            print(f"{path}: shape {list(got.shape)}, torchvision {list(expected.shape)}")
+            failed = True
+            continue
+        diff = (got - want).abs().max().item()
+        same_top5 = all(set(a.topk(5).indices.tolist()) == set(b.topk(5).indices.tolist())
+                        for a, b in zip(got, want))
+        ok = diff <= TOLERANCE * scale and same_top5
+        failed |= not ok
+        print(f"{path.split('/')[-1]}: max |logit difference| {diff:.3g}, max |logit| {scale:.3g}, "
+              f"relative {diff / scale:.3g}, same top-5 {same_top5}: {'ok' if ok else 'FAILED'}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "make":
+        make(sys.argv[2], int(sys.argv[3]))
+    elif len(sys.argv) >= 4 and sys.argv[1] == "compare":
+        sys.exit(compare(sys.argv[2], sys.argv[3:]))
+    else:
+        sys.exit(__doc__)
