@@ -21,6 +21,10 @@ reference() {
         --engines "$1" --json 2>/dev/null
 }
 echo "== $(.build/release/r2plus1d bench --demo-weights --batch 1 --reps 1 | head -n 1)"
+# The ratio depends on the CPU: ONNX Runtime's MLAS uses AVX-512 where the CPU has it, Debian's OpenBLAS 0.3.21
+# does not on every such CPU (and not where OPENBLAS_CORETYPE pins an AVX2 kernel set).
+echo "== CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(nproc) cores," \
+    "AVX-512: $(grep -q -m 1 avx512f /proc/cpuinfo && echo yes || echo no), OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
 echo "== PyTorch eager (once)"
 reference torch >"$out/torch.json"
 ours >"$out/ours-0.json"
