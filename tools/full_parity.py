@@ -16,7 +16,7 @@ torchvision's default initialisation with random BatchNorm statistics, 120 MB a 
 import sys
 
 import torch
-import torch.nn as nn
+from make_fixtures import randomise_batch_norm  # tools/ is the script's folder, so first on sys.path
 from safetensors.torch import load_file, save_file
 from torchvision.models.video import r2plus1d_18
 
@@ -27,13 +27,7 @@ def make(out, batch):
     torch.manual_seed(2018)
     g = torch.Generator().manual_seed(7)
     model = r2plus1d_18(num_classes=400).eval()
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm3d):
-            c = m.num_features
-            m.weight.data = torch.rand(c, generator=g) + 0.5
-            m.bias.data = torch.randn(c, generator=g) * 0.1
-            m.running_mean = torch.randn(c, generator=g) * 0.1
-            m.running_var = torch.rand(c, generator=g) + 0.5
+    randomise_batch_norm(model, g)
     # Normalised video frames are roughly unit-scale.
     clips = torch.randn(batch, 3, 16, 112, 112, generator=g)
     with torch.inference_mode():
