@@ -29,6 +29,8 @@ python3 scripts/load.py --port "$port" --video "$video" --concurrency 8 --second
 if command -v wrk >/dev/null; then
   echo "== wrk -t2 -c64 -d10s --latency GET /healthz"
   wrk -t2 -c64 -d10s --latency "http://127.0.0.1:$port/healthz"
+else
+  echo "== wrk skipped: not installed (apt-get install wrk)"
 fi
 kill -TERM $server
 wait $server
