@@ -12,9 +12,9 @@ source scripts/lib/reference.sh
 results=()
 for weights in r2plus1d_18.pth r2plus1d_18_legacy.pth r2plus1d_18.safetensors; do
     for input in input input1; do
-        .build/release/r2plus1d forward --weights "$out/$weights" --input "$out/$input.safetensors" \
-            -o "$out/${weights//./_}-$input.safetensors"
-        results+=("$out/${weights//./_}-$input.safetensors")
+        logits="$out/${weights//./_}-$input.safetensors"
+        .build/release/r2plus1d forward --weights "$out/$weights" --input "$out/$input.safetensors" -o "$logits"
+        results+=("$logits")
     done
 done
 "$python" -W ignore tools/full_parity.py compare "$out" "${results[@]}"
