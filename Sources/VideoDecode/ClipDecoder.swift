@@ -40,7 +40,7 @@ private struct ClipRun {
     let clips: Int
     let limits: DecodeLimits
     let deadline: Deadline
-    let converter = RGBConverter()
+    let converter: RGBConverter
     var transform: TorchvisionTransform?
     var values: [Float]
     var frameTimes: [[Double]]
@@ -59,6 +59,7 @@ private struct ClipRun {
         self.deadline = deadline
         frameOwner = try Frame()
         candidateOwner = try Frame()
+        converter = try RGBConverter()
         values = [Float](repeating: 0, count: clips * DecodedClips.clipShape.reduce(1, *))
         frameTimes = Array(repeating: Array(repeating: 0, count: ClipSampling.framesPerClip), count: clips)
     }

@@ -2,20 +2,25 @@ import CFFmpeg
 
 /// Converts decoded frames of any pixel format to packed RGB24 at their own size with libswscale, honouring
 /// the frame's colour matrix (BT.601, BT.709, ...) and range (limited or full, yuvj formats included).
+///
+/// The destination is an AVFrame whose buffer `av_frame_get_buffer` allocates: swscale's SIMD output stores whole
+/// vectors past the last pixel of a row, and only FFmpeg's own allocator adds the alignment, the rows and the tail
+/// it needs for that (a buffer of exactly `linesize * height` was overrun on 426x240).
 final class RGBConverter {
     private var context: OpaquePointer?
-    private var buffer: UnsafeMutablePointer<UInt8>?
-    private var capacity = 0
-    private(set) var linesize = 0
+    private let destination: Frame
+    var linesize: Int { Int(destination.frame.pointee.linesize.0) }
+
+    /// The alignment asked of FFmpeg's allocator: a whole AVX-512 vector.
+    static let alignment: Int32 = 64
+
+    init() throws { destination = try Frame() }
 
     /// What PyAV's `to_ndarray(format="rgb24")` uses, so frames match the reference pipeline (chroma upsampling
     /// included: SWS_FULL_CHR_H_INT would differ by up to 20 levels at colour edges).
     static let flags = SWS_BILINEAR
 
-    deinit {
-        sws_freeContext(context)
-        buffer?.deallocate()
-    }
+    deinit { sws_freeContext(context) }
 
     /// - Returns: the RGB24 rows, `linesize` bytes apart, valid until the next call.
     /// - Throws: `DecodeError.dimensionsTooLarge` for a frame over the limit, `.internalFailure` if swscale refuses.
@@ -36,21 +41,29 @@ final class RGBConverter {
         let coefficients = sws_getCoefficients(Int32(frame.pointee.colorspace.rawValue))
         _ = sws_setColorspaceDetails(context, coefficients, fullRange ? 1 : 0, sws_getCoefficients(SWS_CS_DEFAULT), 1,
                                      0, 1 << 16, 1 << 16)
-        linesize = (width * 3 + 63) & ~63
-        if capacity < linesize * height {
-            buffer?.deallocate()
-            capacity = linesize * height
-            buffer = .allocate(capacity: capacity)
-        }
-        var destination: [UnsafeMutablePointer<UInt8>?] = [buffer, nil, nil, nil]
+        let rgb = try buffer(width: width, height: height)
+        var planes: [UnsafeMutablePointer<UInt8>?] = [rgb, nil, nil, nil]
         var strides: [Int32] = [Int32(linesize), 0, 0, 0]
         let source = withUnsafeBytes(of: frame.pointee.data) { raw in
             Array(raw.bindMemory(to: UnsafeMutablePointer<UInt8>?.self).prefix(4)).map { UnsafePointer($0) }
         }
         let sourceStrides = withUnsafeBytes(of: frame.pointee.linesize) { Array($0.bindMemory(to: Int32.self).prefix(4)) }
-        let rows = sws_scale(context, source, sourceStrides, 0, Int32(height), &destination, &strides)
+        let rows = sws_scale(context, source, sourceStrides, 0, Int32(height), &planes, &strides)
         guard rows == Int32(height) else { throw DecodeError.internalFailure(detail: "swscale converted \(rows) of \(height) rows") }
-        return UnsafePointer(buffer!)
+        return UnsafePointer(rgb)
+    }
+
+    /// The destination frame's RGB24 plane for this size, reallocated only when the size changes.
+    private func buffer(width: Int, height: Int) throws -> UnsafeMutablePointer<UInt8> {
+        let frame = destination.frame
+        if frame.pointee.width != Int32(width) || frame.pointee.height != Int32(height) || frame.pointee.data.0 == nil {
+            av_frame_unref(frame)
+            frame.pointee.format = AV_PIX_FMT_RGB24.rawValue
+            frame.pointee.width = Int32(width)
+            frame.pointee.height = Int32(height)
+            try check(av_frame_get_buffer(frame, Self.alignment)) { DecodeError.internalFailure(detail: "cannot allocate an RGB frame: \($0)") }
+        }
+        return frame.pointee.data.0!
     }
 
     private static func isJPEGFormat(_ format: AVPixelFormat) -> Bool {
