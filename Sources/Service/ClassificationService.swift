@@ -72,7 +72,8 @@ public final class ClassificationService: Sendable {
             box?.service?.currentState == .ready ? 1 : 0
         }
         metrics.gauge(MetricName.modelInfo, help: "The model served; weights=\"demo\" for demo weights.",
-                      labels: ["name": model.name, "weights": model.weights, "sha256": model.sha256 ?? ""]) { 1 }
+                      labels: ["name": model.name, "weights": model.weights, "sha256": model.sha256 ?? "",
+                               "blas_kernels": BLASKernels.selection.kernels.name, "blas_chosen": BLASKernels.selection.sourceLabel]) { 1 }
         metrics.gauge(MetricName.inFlight, help: "Classifications being decoded, queued or computed.") { [weak box] in
             Double(box?.service?.inFlight.load(ordering: .relaxed) ?? 0)
         }
@@ -81,6 +82,7 @@ public final class ClassificationService: Sendable {
     /// Warms up, serves until SIGTERM or SIGINT, drains (readiness turns 503 first) and returns.
     public func run() {
         logger.info("listening", metadata: ["server.port": "\(port)", "model.weights": "\(model.weights)",
+                                            "blas.kernels": "\(BLASKernels.selection.kernels)", "blas.chosen": "\(BLASKernels.selection.how)",
                                             "model.demo": "\(model.demo)", "batch.max": "\(configuration.batching.maxBatch)"])
         Thread.detachNewThread { [self] in
             let start = DispatchTime.now().uptimeNanoseconds
@@ -203,6 +205,8 @@ public final class ClassificationService: Sendable {
             var batching: Batching
             var max_clips: Int
             var state: String
+            var blas_kernels = BLASKernels.selection.kernels.name
+            var blas_kernels_chosen = BLASKernels.selection.how
         }
         let c = configuration
         return .json(Description(name: model.name, classes: labels.names.count,

@@ -6,6 +6,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Time the forward pass on random 3x16x112x112 clips: median ms, clips/s, GFLOP/s, peak RSS.")
 
+    @OptionGroup var blas: BLASOptions
     @OptionGroup var weights: WeightsOptions
 
     @Option(name: .long, help: "Comma-separated batch sizes.")

@@ -9,6 +9,7 @@ struct Classify: ParsableCommand {
         abstract: "Classify videos offline; prints the same JSON as POST /classify.")
 
     @Argument(help: "Video files.") var videos: [String]
+    @OptionGroup var blas: BLASOptions
     @OptionGroup var weights: WeightsOptions
     @Option(name: .customLong("top-k"), help: "Predictions per video.") var topK = 5
     @Option(help: "Clips per video; softmax averaged over them.") var clips = 1

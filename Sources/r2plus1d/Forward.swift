@@ -5,6 +5,7 @@ struct Forward: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the network on clips from a safetensors file: tensor 'clips' [N,3,T,H,W] -> 'logits' [N,C].")
 
+    @OptionGroup var blas: BLASOptions
     @OptionGroup var weights: WeightsOptions
 
     @Option(name: .long, help: "safetensors file holding tensor 'clips' (F32, F16 or BF16).")

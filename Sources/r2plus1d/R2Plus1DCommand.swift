@@ -30,6 +30,7 @@ struct R2Plus1DCommand: ParsableCommand {
             mallopt(M_TRIM_THRESHOLD, 256 << 20)
         }
         do {
+            try BLASStartup.run(arguments: Array(CommandLine.arguments.dropFirst()))
             var command = try parseAsRoot()
             try command.run()
         } catch {

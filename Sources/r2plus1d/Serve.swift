@@ -25,6 +25,7 @@ struct Serve: ParsableCommand {
     @Option(help: "Most clips per forward pass.") var maxBatch = environment("MAX_BATCH", 8)
     @Option(help: "Longest wait for more clips once a worker holds one (only while other requests are decoding).") var maxDelayMs = environment("MAX_DELAY_MS", 10.0)
     @Option(help: "Batch workers (each runs forward passes).") var workers = environment("WORKERS", 1)
+    @OptionGroup var blas: BLASOptions
     @Option(help: "BLAS threads per worker (default: all cores).") var threads = environment("THREADS", ProcessInfo.processInfo.activeProcessorCount)
     @Option(help: "Decode threads (default: all cores).") var decodeThreads = environment("DECODE_THREADS", ProcessInfo.processInfo.activeProcessorCount)
     @Option(help: "Clips waiting at most; beyond it, 503.") var queueSize = environment("QUEUE_SIZE", 64)

@@ -35,10 +35,3 @@ public enum BLASThreads {
     public static func set(_ count: Int) { openblas_set_num_threads(Int32(max(1, count))) }
     public static var current: Int { Int(openblas_get_num_threads()) }
 }
-
-/// The kernel set OpenBLAS runs ("Haswell", "SkylakeX", ...): chosen by OpenBLAS from the CPU, or by the
-/// OPENBLAS_CORETYPE variable. Some machines set that variable on purpose (older OpenBLAS builds miscompute or
-/// crash with their AVX-512 kernels on some CPUs), so the engine never overrides it; benchmarks report it.
-public enum BLASKernels {
-    public static var name: String { String(cString: openblas_get_corename()) }
-}

@@ -1,0 +1,127 @@
+/// Which OpenBLAS kernel set the engine runs and why: a pure function of the CPU, OpenBLAS's own pick, the
+/// environment and the operator's request, so every case is tested without the CPU in question.
+///
+/// Debian's OpenBLAS 0.3.21 does not know CPUs newer than it (Sapphire, Emerald and Granite Rapids, Zen 5) and
+/// falls back to its SSE3 Prescott kernels on them, at a third of the speed. The engine then asks for the best set
+/// the CPU runs, unless an operator pinned one: some machines set OPENBLAS_CORETYPE on purpose, because older
+/// OpenBLAS builds miscompute with AVX-512 on some CPUs.
+public struct BLASKernelChoice: Sendable, Equatable, CustomStringConvertible {
+    public enum Request: Sendable, Equatable {
+        case auto
+        case named(BLASKernelSet)
+
+        /// `auto` or a kernel set's name.
+        /// - Throws: `BLASKernelError.unknownName` for any other text.
+        public init(parsing text: String) throws(BLASKernelError) {
+            if text.lowercased() == "auto" { self = .auto; return }
+            guard let set = BLASKernelSet.named(text) else { throw .unknownName(text) }
+            self = .named(set)
+        }
+    }
+
+    public enum Source: Sendable, Equatable {
+        /// OpenBLAS's own pick, as strong as the CPU allows.
+        case openBLAS
+        /// OpenBLAS picked a weaker set than the CPU runs.
+        case upgraded(from: String)
+        /// The operator's OPENBLAS_CORETYPE.
+        case environment
+        /// `--blas-kernels NAME`.
+        case option
+        /// The set chosen before failed the start-up self-test.
+        case fallback(from: String, reason: String)
+    }
+
+    /// What to do at start-up.
+    public enum Plan: Sendable, Equatable {
+        /// The kernels OpenBLAS loaded with are the ones to run.
+        case keep(BLASKernelChoice)
+        /// OpenBLAS must be loaded again with OPENBLAS_CORETYPE set to `choice.kernels` (it reads the variable only
+        /// when it initialises, so the process executes itself again).
+        case reload(BLASKernelChoice)
+    }
+
+    public var kernels: BLASKernelSet
+    public var source: Source
+
+    public init(kernels: BLASKernelSet, source: Source) {
+        self.kernels = kernels
+        self.source = source
+    }
+
+    /// How it was chosen, in words for the log and `/v1/model`.
+    public var how: String {
+        switch source {
+        case .openBLAS: "OpenBLAS's own choice"
+        case .upgraded(let weaker): "chosen from CPUID: OpenBLAS picked \(weaker), weaker than this CPU runs"
+        case .environment: "OPENBLAS_CORETYPE"
+        case .option: "--blas-kernels"
+        case .fallback(let failed, let reason): "\(failed) failed the start-up self-test (\(reason))"
+        }
+    }
+
+    /// A one-word label for metrics.
+    public var sourceLabel: String {
+        switch source {
+        case .openBLAS: "openblas"
+        case .upgraded: "cpuid"
+        case .environment: "environment"
+        case .option: "option"
+        case .fallback: "fallback"
+        }
+    }
+
+    public var description: String { "\(kernels) (\(how))" }
+
+    /// - Parameters:
+    ///   - cpu: the CPU's extensions.
+    ///   - openBLASPick: the set OpenBLAS loaded with (`openblas_get_corename`).
+    ///   - environment: OPENBLAS_CORETYPE as the operator set it, nil when unset or empty.
+    ///   - request: `--blas-kernels`.
+    /// - Throws: `BLASKernelError.unsupported` when the requested set needs instructions the CPU lacks.
+    public static func plan(cpu: CPUFeatures, openBLASPick: String, environment: String?,
+                            request: Request) throws(BLASKernelError) -> Plan {
+        let loaded = BLASKernelSet(openBLASPick)
+        if case .named(let wanted) = request {
+            guard wanted.runs(on: cpu) else { throw .unsupported(wanted, cpu: cpu) }
+            let choice = BLASKernelChoice(kernels: wanted, source: .option)
+            return loaded == wanted ? .keep(choice) : .reload(choice)
+        }
+        if let environment, !environment.isEmpty { return .keep(BLASKernelChoice(kernels: loaded, source: .environment)) }
+        let cpuTier = BLASKernelSet.tier(of: cpu)
+        if let loadedTier = loaded.tier, loadedTier < cpuTier {
+            return .reload(BLASKernelChoice(kernels: .best(at: cpuTier, for: cpu), source: .upgraded(from: openBLASPick)))
+        }
+        return .keep(BLASKernelChoice(kernels: loaded, source: .openBLAS))
+    }
+
+    /// After `failed` did not pass the self-test: the next safer set.
+    /// - Throws: `BLASKernelError.selfTestFailed` when there is no safer set.
+    public static func fallback(after failed: BLASKernelChoice, reason: String, cpu: CPUFeatures) throws(BLASKernelError) -> Plan {
+        guard let safer = failed.kernels.safer(for: cpu) else { throw .selfTestFailed(failed.kernels, reason: reason) }
+        return .reload(BLASKernelChoice(kernels: safer, source: .fallback(from: failed.kernels.name, reason: reason)))
+    }
+}
+
+/// Why no kernel set could be chosen.
+public enum BLASKernelError: Error, Equatable, CustomStringConvertible {
+    case unknownName(String)
+    case unsupported(BLASKernelSet, cpu: CPUFeatures)
+    case notAvailable(BLASKernelSet, loaded: String)
+    case selfTestFailed(BLASKernelSet, reason: String)
+
+    public var description: String {
+        let names = BLASKernelSet.selectable.map(\.name).joined(separator: ", ")
+        switch self {
+        case .unknownName(let text):
+            return "unknown --blas-kernels value '\(text)': give auto or one of \(names)"
+        case .unsupported(let set, let cpu):
+            return "this CPU cannot run OpenBLAS's \(set) kernels (\(cpu)); use --blas-kernels auto"
+        case .notAvailable(let set, let loaded):
+            return "this OpenBLAS has no \(set) kernels (it loaded \(loaded) instead); use --blas-kernels auto or another set"
+        case .selfTestFailed(let set, let reason):
+            return "OpenBLAS's \(set) kernels failed the start-up self-test (\(reason)) and no safer set is left; "
+                + "the OpenBLAS library is broken on this machine: reinstall libopenblas0 or try another build"
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import R2Plus1D
+import Testing
+
+/// The kernel-set choice as a pure function of CPU, OpenBLAS's pick, environment and request; and the self-test.
+@Suite struct BLASKernelChoiceTests {
+    static let avx512: Set<CPUFeatures.Feature> = [.sse3, .ssse3, .sse41, .sse42, .avx, .fma, .avx2, .avx512f, .avx512dq, .avx512bw, .avx512vl]
+    /// Family 6 model 207, where Debian's OpenBLAS 0.3.21 falls back to Prescott.
+    static let emeraldRapids = CPUFeatures(vendor: .intel, family: 6, model: 207, features: avx512)
+    static let zen3 = CPUFeatures(vendor: .amd, family: 25, model: 1, features: avx512.subtracting([.avx512f, .avx512dq, .avx512bw, .avx512vl]))
+    static let zen4 = CPUFeatures(vendor: .amd, family: 25, model: 17, features: avx512.union([.avx512bf16]))
+
+    @Test func weakerPickOnAVX512IsUpgradedToSkylakeX() throws {
+        let plan = try BLASKernelChoice.plan(cpu: Self.emeraldRapids, openBLASPick: "Prescott", environment: nil, request: .auto)
+        #expect(plan == .reload(BLASKernelChoice(kernels: .skylakeX, source: .upgraded(from: "Prescott"))))
+    }
+
+    @Test func weakerPickOnAVX2IsUpgradedByVendor() throws {
+        let amd = try BLASKernelChoice.plan(cpu: Self.zen3, openBLASPick: "Sandybridge", environment: nil, request: .auto)
+        #expect(amd == .reload(BLASKernelChoice(kernels: .zen, source: .upgraded(from: "Sandybridge"))))
+        var intel = Self.zen3
+        intel.vendor = .intel
+        let haswell = try BLASKernelChoice.plan(cpu: intel, openBLASPick: "Prescott", environment: nil, request: .auto)
+        #expect(haswell == .reload(BLASKernelChoice(kernels: .haswell, source: .upgraded(from: "Prescott"))))
+    }
+
+    @Test func pickAsStrongAsTheCPUIsKept() throws {
+        #expect(try BLASKernelChoice.plan(cpu: Self.zen4, openBLASPick: "Cooperlake", environment: nil, request: .auto)
+            == .keep(BLASKernelChoice(kernels: .cooperlake, source: .openBLAS)))
+        #expect(try BLASKernelChoice.plan(cpu: Self.zen3, openBLASPick: "Zen", environment: nil, request: .auto)
+            == .keep(BLASKernelChoice(kernels: .zen, source: .openBLAS)))
+        // A newer OpenBLAS's name the engine does not know is trusted.
+        #expect(try BLASKernelChoice.plan(cpu: Self.zen4, openBLASPick: "Zen5", environment: nil, request: .auto)
+            == .keep(BLASKernelChoice(kernels: BLASKernelSet("Zen5"), source: .openBLAS)))
+    }
+
+    @Test func operatorsCoreTypeIsRespected() throws {
+        let plan = try BLASKernelChoice.plan(cpu: Self.emeraldRapids, openBLASPick: "Haswell", environment: "Haswell", request: .auto)
+        #expect(plan == .keep(BLASKernelChoice(kernels: .haswell, source: .environment)))
+        // An empty variable is no pin.
+        #expect(try BLASKernelChoice.plan(cpu: Self.emeraldRapids, openBLASPick: "Prescott", environment: "", request: .auto)
+            == .reload(BLASKernelChoice(kernels: .skylakeX, source: .upgraded(from: "Prescott"))))
+    }
+
+    @Test func optionOverridesWhenTheCPURunsIt() throws {
+        #expect(try BLASKernelChoice.plan(cpu: Self.emeraldRapids, openBLASPick: "Prescott", environment: "Haswell", request: .named(.skylakeX))
+            == .reload(BLASKernelChoice(kernels: .skylakeX, source: .option)))
+        #expect(try BLASKernelChoice.plan(cpu: Self.zen3, openBLASPick: "Zen", environment: nil, request: .named(.zen))
+            == .keep(BLASKernelChoice(kernels: .zen, source: .option)))
+        #expect(throws: BLASKernelError.unsupported(.skylakeX, cpu: Self.zen3)) {
+            try BLASKernelChoice.plan(cpu: Self.zen3, openBLASPick: "Zen", environment: nil, request: .named(.skylakeX))
+        }
+        #expect(throws: BLASKernelError.unsupported(.cooperlake, cpu: Self.emeraldRapids)) {
+            try BLASKernelChoice.plan(cpu: Self.emeraldRapids, openBLASPick: "Prescott", environment: nil, request: .named(.cooperlake))
+        }
+    }
+
+    @Test func requestParsing() throws {
+        #expect(try BLASKernelChoice.Request(parsing: "auto") == .auto)
+        #expect(try BLASKernelChoice.Request(parsing: "skylakex") == .named(.skylakeX))
+        #expect(throws: BLASKernelError.unknownName("AVX9")) { try BLASKernelChoice.Request(parsing: "AVX9") }
+    }
+
+    @Test func failedSelfTestFallsBackOneTierAtATime() throws {
+        var choice = BLASKernelChoice(kernels: .skylakeX, source: .upgraded(from: "Prescott"))
+        var visited: [String] = []
+        while case .reload(let next) = try? BLASKernelChoice.fallback(after: choice, reason: "wrong", cpu: Self.emeraldRapids) {
+            #expect(next.source == .fallback(from: choice.kernels.name, reason: "wrong"))
+            visited.append(next.kernels.name)
+            choice = next
+        }
+        #expect(visited == ["Haswell", "Sandybridge", "Nehalem", "Prescott"])
+        #expect(throws: BLASKernelError.selfTestFailed(.prescott, reason: "wrong")) {
+            try BLASKernelChoice.fallback(after: choice, reason: "wrong", cpu: Self.emeraldRapids)
+        }
+        #expect(try BLASKernelChoice.fallback(after: BLASKernelChoice(kernels: .cooperlake, source: .openBLAS), reason: "x", cpu: Self.zen4)
+            == .reload(BLASKernelChoice(kernels: .zen, source: .fallback(from: "Cooperlake", reason: "x"))))
+    }
+
+    @Test(arguments: [
+        BLASKernelChoice(kernels: .skylakeX, source: .upgraded(from: "Prescott")),
+        BLASKernelChoice(kernels: .haswell, source: .fallback(from: "SkylakeX", reason: "C[1, 2] is 3|4")),
+        BLASKernelChoice(kernels: .zen, source: .option),
+        BLASKernelChoice(kernels: .haswell, source: .environment),
+        BLASKernelChoice(kernels: .cooperlake, source: .openBLAS),
+    ])
+    func markerRoundTrips(_ choice: BLASKernelChoice) {
+        #expect(BLASKernelChoice(marker: choice.marker) == choice)
+    }
+
+    @Test func markerRejectsOtherText() {
+        #expect(BLASKernelChoice(marker: "Haswell") == nil)
+        #expect(BLASKernelChoice(marker: "Haswell|upgraded") == nil)
+        #expect(BLASKernelChoice(marker: "|option") == nil)
+    }
+
+    @Test func loadedKernelsPassTheSelfTest() {
+        #expect(BLASSelfTest.run() == nil)
+    }
+
+    @Test func selfTestCatchesAWrongProduct() {
+        // One element off, as a miscompiled edge kernel would leave it.
+        let offByOne: BLASSelfTest.Product = { m, n, k, a, b, c, beta, transposedB in
+            BLASSelfTest.openBLAS(m, n, k, a, b, c, beta, transposedB)
+            if m * n > 7 { c[7] += 0.01 }
+        }
+        #expect(BLASSelfTest.run(offByOne)?.contains("C[0, 7]") == true)
+        // Beta ignored: an accumulating product that overwrites.
+        let noBeta: BLASSelfTest.Product = { m, n, k, a, b, c, _, transposedB in
+            BLASSelfTest.openBLAS(m, n, k, a, b, c, 0, transposedB)
+        }
+        #expect(BLASSelfTest.run(noBeta) != nil)
+    }
+
+    @Test func thisCPUIsReadAndItsPickIsRunnable() {
+        let cpu = CPUFeatures.current
+        #expect(cpu.has([.sse3]))
+        let loaded = BLASKernelSet(BLASKernels.loaded)
+        if loaded.tier != nil, loaded != .sapphireRapids { #expect(loaded.runs(on: cpu), "\(loaded) on \(cpu)") }
+    }
+}
