@@ -1,11 +1,20 @@
 import Foundation
+import R2Plus1D
 
 /// Class names in the model's index order: one per line, as torchvision lists Kinetics-400.
 public struct Labels: Sendable {
     public let names: [String]
 
-    /// - Throws: `LabelsError` when the file cannot be read or its count differs from `classes`.
-    public init(path: String, classes: Int) throws {
+    /// The names in the file at `path`, or without one the built-in Kinetics-400 names (`Kinetics400Labels`), which
+    /// travel with the executable so that it runs from any directory.
+    /// - Throws: `LabelsError.unreadable` or `.countMismatch` for the file; `.noBuiltInLabels` when no file is
+    ///   given and the model does not have 400 classes.
+    public init(path: String?, classes: Int) throws {
+        guard let path else {
+            guard classes == Kinetics400Labels.names.count else { throw LabelsError.noBuiltInLabels(classes: classes) }
+            names = Kinetics400Labels.names
+            return
+        }
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw LabelsError.unreadable(path) }
         let names = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
         let trimmed = Array(names.reversed().drop { $0.isEmpty }.reversed())
@@ -16,15 +25,19 @@ public struct Labels: Sendable {
     public init(names: [String]) { self.names = names }
 }
 
-public enum LabelsError: Error, CustomStringConvertible {
+public enum LabelsError: Error, Equatable, CustomStringConvertible {
     case unreadable(String)
     case countMismatch(path: String, labels: Int, classes: Int)
+    case noBuiltInLabels(classes: Int)
 
     public var description: String {
         switch self {
         case .unreadable(let path): "cannot read the labels file \(path)"
         case .countMismatch(let path, let labels, let classes):
             "\(path) has \(labels) labels but the model has \(classes) classes; give --labels with one name per class"
+        case .noBuiltInLabels(let classes):
+            "the model has \(classes) classes, and the built-in labels are Kinetics-400's 400; give --labels FILE "
+                + "(serve: or R2PLUS1D_LABELS) with one name per class, in the model's index order"
         }
     }
 }

@@ -5,7 +5,8 @@ import VideoDecode
 /// Everything `r2plus1d serve` can be told.
 public struct ServiceConfiguration: Sendable {
     public var weights: WeightsSource
-    public var labelsPath: String
+    /// Class names, one a line; nil: the built-in Kinetics-400 names.
+    public var labelsPath: String?
     public var http = HTTPServerConfiguration()
     public var batching = BatchScheduler.Settings()
     /// BLAS threads per batch worker.
@@ -18,7 +19,7 @@ public struct ServiceConfiguration: Sendable {
     public var requestTimeoutSeconds = 30.0
     public var maxClips = 10
 
-    public init(weights: WeightsSource, labelsPath: String) {
+    public init(weights: WeightsSource, labelsPath: String? = nil) {
         self.weights = weights
         self.labelsPath = labelsPath
     }

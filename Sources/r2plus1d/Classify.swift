@@ -13,7 +13,8 @@ struct Classify: ParsableCommand {
     @OptionGroup var weights: WeightsOptions
     @Option(name: .customLong("top-k"), help: "Predictions per video.") var topK = 5
     @Option(help: "Clips per video; softmax averaged over them.") var clips = 1
-    @Option(help: "Class names, one per line.") var labels = "weights/kinetics400_labels.txt"
+    @Option(help: "Class names, one per line (default: the built-in Kinetics-400 names, for a 400-class model).")
+    var labels: String?
     @Flag(help: "Print JSON (one object per video, one per line).") var json = false
 
     func validate() throws {

@@ -32,7 +32,8 @@ struct Serve: ParsableCommand {
     @Option(help: "Seconds from arrival to answer; beyond it, 504.") var timeoutS = environment("TIMEOUT_S", 30.0)
     @Option(help: "Largest upload in MiB; beyond it, 413.") var maxUploadMb = environment("MAX_UPLOAD_MB", 64)
     @Option(help: "Most clips one request may ask for.") var maxClips = environment("MAX_CLIPS", 10)
-    @Option(help: "Class names, one per line.") var labels = environment("LABELS", "weights/kinetics400_labels.txt")
+    @Option(help: "Class names, one per line (default: the built-in Kinetics-400 names, for a 400-class model). Env R2PLUS1D_LABELS.")
+    var labels: String?
     @Option(help: "PEM certificate chain: serve HTTPS. Env R2PLUS1D_TLS_CERT.") var tlsCert: String?
     @Option(help: "PEM private key for --tls-cert. Env R2PLUS1D_TLS_KEY.") var tlsKey: String?
     @Option(help: "On SIGTERM: seconds to keep serving with readiness 503 before closing the listener.")
@@ -52,6 +53,7 @@ struct Serve: ParsableCommand {
     mutating func validate() throws {
         let env = ProcessInfo.processInfo.environment
         weights = weights ?? env["R2PLUS1D_WEIGHTS"]
+        labels = labels ?? env["R2PLUS1D_LABELS"]
         tlsCert = tlsCert ?? env["R2PLUS1D_TLS_CERT"]
         tlsKey = tlsKey ?? env["R2PLUS1D_TLS_KEY"]
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("give --tls-cert and --tls-key together") }
@@ -133,15 +135,6 @@ struct Serve: ParsableCommand {
     func resolveWeights() throws -> WeightsSource {
         if let weights { return .file(path: weights) }
         if demoWeights { return .demo(seed: DemoWeights.defaultSeed) }
-        let directory = "weights"
-        let files = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
-            .filter { $0.hasSuffix(".pth") || $0.hasSuffix(".safetensors") }.sorted()
-        if let official = files.first(where: { $0.hasPrefix("r2plus1d_18-") }) ?? files.first {
-            return .file(path: "\(directory)/\(official)")
-        }
-        throw ValidationError("""
-            no weights: put r2plus1d_18-91a641e6.pth in weights/ (scripts/fetch-weights.sh downloads it; see \
-            weights/README.md), pass --weights FILE, or run with --demo-weights to try the service with meaningless predictions
-            """)
+        do { return try WeightsSource.discover() } catch let error as WeightError { throw ValidationError(error.description) }
     }
 }

@@ -8,6 +8,8 @@ public enum WeightError: Error, Equatable, CustomStringConvertible {
     case missingTensor(name: String)
     case unexpectedTensor(name: String)
     case shapeMismatch(name: String, expected: [Int], got: [Int])
+    /// No weight file in `directory`, an absolute path.
+    case noWeightFile(directory: String)
 
     public var description: String {
         switch self {
@@ -27,6 +29,10 @@ public enum WeightError: Error, Equatable, CustomStringConvertible {
             "tensor '\(name)' is not part of r2plus1d_18: is this the right model's state dict?"
         case .shapeMismatch(let name, let expected, let got):
             "tensor '\(name)' has shape \(got), expected \(expected)"
+        case .noWeightFile(let directory):
+            "no weight file (.pth or .safetensors) in \(directory), the weights/ folder of the working directory: "
+                + "pass --weights FILE, put r2plus1d_18-91a641e6.pth there (scripts/fetch-weights.sh downloads it; see "
+                + "weights/README.md), or run with --demo-weights to try it with meaningless predictions"
         }
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Where a model's weights come from, and how the model names them wherever it reports itself.
 public enum WeightsSource: Sendable, Equatable {
     case file(path: String)
@@ -9,6 +11,18 @@ public enum WeightsSource: Sendable, Equatable {
         case .file(let path): try WeightFile.read(path: path)
         case .demo(let seed): DemoWeights.make(architecture, seed: seed)
         }
+    }
+
+    /// The weights `r2plus1d serve` uses when told none: in `directory` (relative paths from the working
+    /// directory), the first `r2plus1d_18-*` file ending in .pth or .safetensors, else the first such file by name.
+    /// - Throws: `WeightError.noWeightFile` with the directory's absolute path.
+    public static func discover(in directory: String = "weights") throws -> WeightsSource {
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+            .filter { $0.hasSuffix(".pth") || $0.hasSuffix(".safetensors") }.sorted()
+        guard let chosen = files.first(where: { $0.hasPrefix("r2plus1d_18-") }) ?? files.first else {
+            throw WeightError.noWeightFile(directory: URL(fileURLWithPath: directory).standardizedFileURL.path)
+        }
+        return .file(path: "\(directory)/\(chosen)")
     }
 
     public var isDemo: Bool { if case .demo = self { true } else { false } }
