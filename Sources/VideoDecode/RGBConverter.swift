@@ -8,7 +8,13 @@ import CFFmpeg
 /// it needs for that (a buffer of exactly `linesize * height` was overrun on 426x240).
 final class RGBConverter {
     private var context: OpaquePointer?
+    /// What `context` was made for.
+    private var contextKey: ContextKey?
     private let destination: Frame
+
+    private struct ContextKey: Equatable {
+        var width: Int32, height: Int32, format: Int32, chromaLocation: AVChromaLocation
+    }
     var linesize: Int { Int(destination.frame.pointee.linesize.0) }
 
     /// The alignment asked of FFmpeg's allocator: a whole AVX-512 vector.
@@ -30,8 +36,13 @@ final class RGBConverter {
             throw DecodeError.dimensionsTooLarge(width: width, height: height, limit: limits.maxDimension)
         }
         let format = AVPixelFormat(frame.pointee.format)
-        context = sws_getCachedContext(context, Int32(width), Int32(height), format, Int32(width), Int32(height),
-                                       AV_PIX_FMT_RGB24, Self.flags, nil, nil, nil)
+        let key = ContextKey(width: Int32(width), height: Int32(height), format: format.rawValue,
+                             chromaLocation: frame.pointee.chroma_location)
+        if key != contextKey {
+            sws_freeContext(context)
+            context = Self.makeContext(key)
+            contextKey = key
+        }
         guard let context else {
             throw DecodeError.nothingDecodable(detail: "cannot convert pixel format \(Self.name(of: format)) to RGB")
         }
@@ -51,6 +62,33 @@ final class RGBConverter {
         let rows = sws_scale(context, source, sourceStrides, 0, Int32(height), &planes, &strides)
         guard rows == Int32(height) else { throw DecodeError.internalFailure(detail: "swscale converted \(rows) of \(height) rows") }
         return UnsafePointer(rgb)
+    }
+
+    /// A context from the frame's size and format to RGB24 that reads chroma where the frame says it is sited
+    /// (H.264, MPEG-4: left, with the first luma column; JPEG: centred), as PyAV's `to_ndarray` does through
+    /// `sws_scale_frame`; nil if swscale refuses. Only subsampled axes get a position: swscale takes one on a
+    /// full-resolution axis as a shift. Without it, left-sited chroma that swscale filters (10-bit, odd widths) is
+    /// read half a chroma sample off: up to 113 levels at colour edges (docs/DECODE-PARITY.md).
+    private static func makeContext(_ key: ContextKey) -> OpaquePointer? {
+        guard let context = sws_alloc_context() else { return nil }
+        let format = AVPixelFormat(key.format)
+        var options: [(String, Int64)] = [
+            ("srcw", Int64(key.width)), ("srch", Int64(key.height)), ("src_format", Int64(key.format)),
+            ("dstw", Int64(key.width)), ("dsth", Int64(key.height)), ("dst_format", Int64(AV_PIX_FMT_RGB24.rawValue)),
+            ("sws_flags", Int64(flags)),
+        ]
+        var x: Int32 = -1, y: Int32 = -1
+        if key.chromaLocation != AVCHROMA_LOC_UNSPECIFIED, avcodec_enum_to_chroma_pos(&x, &y, key.chromaLocation) == 0,
+           let descriptor = av_pix_fmt_desc_get(format) {
+            if descriptor.pointee.log2_chroma_w > 0 { options.append(("src_h_chr_pos", Int64(x))) }
+            if descriptor.pointee.log2_chroma_h > 0 { options.append(("src_v_chr_pos", Int64(y))) }
+        }
+        let raw = UnsafeMutableRawPointer(context)
+        guard options.allSatisfy({ av_opt_set_int(raw, $0.0, $0.1, 0) >= 0 }), sws_init_context(context, nil, nil) >= 0 else {
+            sws_freeContext(context)
+            return nil
+        }
+        return context
     }
 
     /// The destination frame's RGB24 plane for this size, reallocated only when the size changes.
