@@ -118,7 +118,7 @@ private struct ClipRun {
             let time = frameTime(frame, previous: candidateTime)
             position = time
             if candidateTime == nil {
-                if seeked, let first = selector.nextQueryTime, time > first + 1e-6, first > 0 { return false }
+                if seeked, let first = selector.nextQueryTime, time > first + ClipSampling.tieTolerance, first > 0 { return false }
             } else {
                 let slots = selector.slotsBefore(time)
                 if !slots.isEmpty { try emit(candidate, time: candidateTime!, slots: slots) }

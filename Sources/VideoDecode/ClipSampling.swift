@@ -5,11 +5,14 @@
 /// - N clips start spread evenly over [0, max(0, D - 16/15)]: for N = 1 the centre, max(0, D - 16/15) / 2;
 ///   for N >= 2, s_i = i * max(0, D - 16/15) / (N - 1).
 /// - The frame for t_k is the last decoded frame whose time is <= t_k (the first frame if there is none), so a
-///   video shorter than a clip repeats its last frame.
+///   video shorter than a clip repeats its last frame. "<=" holds within `tieTolerance`: a grid time that equals a
+///   frame's time in exact arithmetic (every third at 10 fps) comes out of Double an ulp either side of it.
 public enum ClipSampling {
     public static let framesPerClip = 16
     public static let gridRate = 15.0
     public static var clipSeconds: Double { Double(framesPerClip) / gridRate }
+    /// Far below any frame period, far above the rounding of times in seconds.
+    public static let tieTolerance = 1e-6
 
     /// Start times of `count` clips over a video of `duration` seconds.
     public static func clipStarts(duration: Double, count: Int) -> [Double] {
@@ -27,8 +30,8 @@ public enum ClipSampling {
 
 /// Matches decoded frames, in presentation order, to the grid times they answer.
 ///
-/// A candidate frame with time c answers every query t with c <= t < n, where n is the next frame's time;
-/// the last frame answers every query left at the end.
+/// A candidate frame with time c answers every query t with c <= t < n, where n is the next frame's time (both
+/// within `ClipSampling.tieTolerance`); the last frame answers every query left at the end.
 struct FrameSelector {
     /// (time, slot) in ascending time.
     private let queries: [(time: Double, slot: Int)]
@@ -44,7 +47,7 @@ struct FrameSelector {
     /// The slots answered by the frame held so far, now that a frame at `time` has arrived.
     mutating func slotsBefore(_ time: Double) -> [Int] {
         var slots: [Int] = []
-        while next < queries.count && queries[next].time < time {
+        while next < queries.count && queries[next].time + ClipSampling.tieTolerance < time {
             slots.append(queries[next].slot)
             next += 1
         }

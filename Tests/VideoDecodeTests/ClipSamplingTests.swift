@@ -26,6 +26,15 @@ import Testing
         #expect(selector.isDone)
     }
 
+    @Test func aGridTimeAnUlpBeforeAFrameTimeTakesThatFrame() {
+        // 0.1 + 10/15 is 0.7666666666666666 in Double, an ulp below the frame at 23/30 = 0.7666666666666667.
+        let grid = ClipSampling.gridTimes(start: 0.1)[10], frame = 23.0 / 30
+        try! #require(grid < frame)
+        var selector = FrameSelector(queries: [(grid, 0), (frame + 0.01, 1)])
+        #expect(selector.slotsBefore(frame).isEmpty)  // the frame before 31/30 does not answer it
+        #expect(selector.slotsBefore(frame + 1.0 / 30) == [0, 1])
+    }
+
     @Test func queriesAfterTheLastFrameTakeTheLastFrame() {
         var selector = FrameSelector(queries: [(0.0, 0), (5, 1), (6, 2)])
         #expect(selector.slotsBefore(0.5) == [0])
