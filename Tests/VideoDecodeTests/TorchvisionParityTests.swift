@@ -31,7 +31,8 @@ import VideoDecode
             total += difference
         }
         let average = total / Float(bytes.count)
-        #expect(worst <= 0.05, "max |difference| \(worst)")
+        // One uint8 level in the channel of smallest std (blue): 1 / 255 / 0.216989.
+        #expect(worst <= 0.0181, "max |difference| \(worst)")
         #expect(average <= 0.005, "mean |difference| \(average)")
         print("parity with PyAV + torchvision: max |difference| \(worst), mean \(average)")
     }
