@@ -32,7 +32,7 @@ enum BLASStartup {
         }
         if let failure = BLASSelfTest.run() {
             warn("OpenBLAS's \(choice.kernels) kernels failed the start-up self-test: \(failure)")
-            if case .reload(let next) = try BLASKernelChoice.fallback(after: choice, reason: failure, cpu: cpu) { reload(next) }
+            reload(try BLASKernelChoice.fallback(after: choice, reason: failure, cpu: cpu))
             throw BLASKernelError.selfTestFailed(choice.kernels, reason: failure)
         }
         BLASKernels.selection = choice

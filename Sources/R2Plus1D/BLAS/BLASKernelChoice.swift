@@ -95,11 +95,11 @@ public struct BLASKernelChoice: Sendable, Equatable, CustomStringConvertible {
         return .keep(BLASKernelChoice(kernels: loaded, source: .openBLAS))
     }
 
-    /// After `failed` did not pass the self-test: the next safer set.
+    /// After `failed` did not pass the self-test: the next safer set, to be loaded.
     /// - Throws: `BLASKernelError.selfTestFailed` when there is no safer set.
-    public static func fallback(after failed: BLASKernelChoice, reason: String, cpu: CPUFeatures) throws(BLASKernelError) -> Plan {
+    public static func fallback(after failed: BLASKernelChoice, reason: String, cpu: CPUFeatures) throws(BLASKernelError) -> BLASKernelChoice {
         guard let safer = failed.kernels.safer(for: cpu) else { throw .selfTestFailed(failed.kernels, reason: reason) }
-        return .reload(BLASKernelChoice(kernels: safer, source: .fallback(from: failed.kernels.name, reason: reason)))
+        return BLASKernelChoice(kernels: safer, source: .fallback(from: failed.kernels.name, reason: reason))
     }
 }
 
