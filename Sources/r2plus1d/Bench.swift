@@ -24,6 +24,9 @@ struct Bench: ParsableCommand {
     @Flag(name: .long, help: "Instead: each convolution's median time for one clip, by torchvision module name.")
     var layers = false
 
+    @Flag(name: .long, help: "Run every convolution without Winograd (im2col or per-tap GEMMs), to compare against.")
+    var noWinograd = false
+
     /// torchvision's figure for r2plus1d_18: 40.52 GMAC per 3x16x112x112 clip.
     static let gflopPerClip = 81.04
 
@@ -32,7 +35,7 @@ struct Bench: ParsableCommand {
         guard !batches.isEmpty, batches.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--batch takes sizes like 1,4") }
         let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
         BLASThreads.set(threadCount)
-        let model = try weights.loadModel()
+        let model = try weights.loadModel(winograd: !noWinograd)
         if layers { return try printLayerTimes(model, threads: threadCount) }
         if !json { print("OpenBLAS kernels: \(BLASKernels.name), \(threadCount) threads") }
         var results: [[String: Any]] = []

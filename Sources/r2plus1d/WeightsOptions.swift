@@ -24,10 +24,11 @@ struct WeightsOptions: ParsableArguments {
         return source
     }
 
-    func loadModel() throws -> R2Plus1D18 {
+    /// - Parameter winograd: false runs every convolution without Winograd, for comparisons.
+    func loadModel(winograd: Bool = true) throws -> R2Plus1D18 {
         let source = try requiredSource()
         do {
-            return try R2Plus1D18(weights: source.load())
+            return try R2Plus1D18(weights: source.load(), winograd: winograd)
         } catch let error as WeightError {
             throw ValidationError(error.description)
         }

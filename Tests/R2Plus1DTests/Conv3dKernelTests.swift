@@ -10,7 +10,20 @@ import Testing
         var winograd = true
         var block: WinogradTile? = nil
         var testDescription: String {
-            "C\(c) M\(m) \(t)x\(h)x\(w) \(geometry) tile \(tileBytes)\(winograd ? "" : " im2col") \(block.map { "\($0)" } ?? "")"
+            "C\(c) M\(m) \(t)x\(h)x\(w) \(geometry) tile \(tileBytes) \(algorithm)"
+        }
+
+        /// The path the case is meant to run, by the kernel shapes each algorithm serves; every case here is
+        /// small enough for F(4,3) unless it names F(2,3).
+        var algorithm: FoldedConv3d.Algorithm {
+            let g = geometry
+            let stride1 = g.stride == (1, 1, 1)
+            if g.kernel.t == 1 {
+                return winograd && stride1 && g.kernel == (1, 3, 3) && g.padding == (0, 1, 1)
+                    ? .spatialWinograd(block ?? .four) : .im2col
+            }
+            return winograd && stride1 && g.kernel == (3, 1, 1) && g.padding == (1, 0, 0)
+                ? .temporalWinograd(block ?? .four) : .temporalTaps
         }
     }
 
@@ -77,9 +90,7 @@ import Testing
         let bias = Tensor.random(shape: [k.m], seed: 2).data
         let conv = FoldedConv3d(weight: weight.data, bias: bias, outChannels: k.m, inChannels: k.c, geometry: g,
                                 tileBytes: k.tileBytes, winograd: k.winograd, winogradTile: k.block)
-        #expect(conv.isWinograd == (k.winograd && FoldedConv3d.usesWinograd(g)))
-        #expect(conv.winogradTile == (k.block ?? .four))
-        #expect(conv.isTemporalWinograd == (k.winograd && FoldedConv3d.usesTemporalWinograd(g)))
+        #expect(conv.algorithm == k.algorithm)
         let batch = 2
         let input = Tensor.random(shape: [batch, k.c, k.t, k.h, k.w], seed: 3)
         let expected = NaiveOps.conv3d(input, weight: weight, bias: bias, geometry: g)
@@ -108,6 +119,75 @@ import Testing
         }
     }
 
+    struct Layer: CustomTestStringConvertible, Sendable {
+        var name: String, m: Int, c: Int
+        var geometry: Conv3dGeometry
+        var expected: FoldedConv3d.Algorithm
+        var testDescription: String { name }
+    }
+
+    /// One of each kind of convolution in torchvision's r2plus1d_18, with its channels, and the algorithm it runs.
+    static let layers: [Layer] = [
+        Layer(name: "stem.0", m: 45, c: 3, geometry: .init(kernel: (1, 7, 7), stride: (1, 2, 2), padding: (0, 3, 3)),
+              expected: .im2col),
+        Layer(name: "stem.3", m: 64, c: 45, geometry: .init(kernel: (3, 1, 1), padding: (1, 0, 0)),
+              expected: .temporalWinograd(.four)),
+        Layer(name: "layer1.0.conv1.0.0", m: 144, c: 64, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1)),
+              expected: .spatialWinograd(.four)),
+        Layer(name: "layer1.0.conv1.0.3", m: 64, c: 144, geometry: .init(kernel: (3, 1, 1), padding: (1, 0, 0)),
+              expected: .temporalWinograd(.four)),
+        Layer(name: "layer2.0.conv1.0.0", m: 230, c: 64, geometry: .init(kernel: (1, 3, 3), stride: (1, 2, 2), padding: (0, 1, 1)),
+              expected: .im2col),
+        Layer(name: "layer2.0.conv1.0.3", m: 128, c: 230, geometry: .init(kernel: (3, 1, 1), stride: (2, 1, 1), padding: (1, 0, 0)),
+              expected: .temporalTaps),
+        Layer(name: "layer2.0.downsample.0", m: 128, c: 64, geometry: .init(kernel: (1, 1, 1), stride: (2, 2, 2)),
+              expected: .im2col),
+        Layer(name: "layer2.1.conv1.0.3", m: 128, c: 288, geometry: .init(kernel: (3, 1, 1), padding: (1, 0, 0)),
+              expected: .temporalWinograd(.four)),
+        Layer(name: "layer3.1.conv1.0.0", m: 576, c: 256, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1)),
+              expected: .spatialWinograd(.four)),
+        Layer(name: "layer3.1.conv1.0.3", m: 256, c: 576, geometry: .init(kernel: (3, 1, 1), padding: (1, 0, 0)),
+              expected: .temporalWinograd(.two)),
+        Layer(name: "layer4.1.conv1.0.0", m: 1152, c: 512, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1)),
+              expected: .spatialWinograd(.two)),
+        Layer(name: "layer4.1.conv1.0.3", m: 512, c: 1152, geometry: .init(kernel: (3, 1, 1), padding: (1, 0, 0)),
+              expected: .temporalWinograd(.two)),
+    ]
+
+    @Test(arguments: layers)
+    func algorithmFollowsTheGeometry(_ layer: Layer) {
+        let (g, m, c) = (layer.geometry, layer.m, layer.c)
+        #expect(FoldedConv3d.Algorithm(geometry: g, outChannels: m, inChannels: c) == layer.expected)
+        // Without Winograd, the reference paths: im2col in space, one GEMM per tap in time.
+        #expect(FoldedConv3d.Algorithm(geometry: g, outChannels: m, inChannels: c, winograd: false)
+            == (g.kernel.t == 1 ? .im2col : .temporalTaps))
+        // A named block size wins over the one chosen by weight count.
+        switch layer.expected {
+        case .spatialWinograd:
+            #expect(FoldedConv3d.Algorithm(geometry: g, outChannels: m, inChannels: c, tile: .two) == .spatialWinograd(.two))
+        case .temporalWinograd:
+            #expect(FoldedConv3d.Algorithm(geometry: g, outChannels: m, inChannels: c, tile: .two) == .temporalWinograd(.two))
+        case .im2col, .temporalTaps:
+            #expect(FoldedConv3d.Algorithm(geometry: g, outChannels: m, inChannels: c, tile: .two) == layer.expected)
+        }
+    }
+
+    /// `R2Plus1D18(weights:winograd:)` reaches every convolution of the network.
+    @Test func winogradOptionReachesEveryConvolution() throws {
+        let weights = try WeightFile.read(path: Fixtures.path("tiny_r2plus1d.safetensors"))
+        func algorithms(_ model: R2Plus1D18) -> [FoldedConv3d.Algorithm] {
+            let convs = [model.stemSpatial, model.stemTemporal] + model.blocks.flatMap { b in
+                [b.conv1Spatial, b.conv1Temporal, b.conv2Spatial, b.conv2Temporal] + (b.downsample.map { [$0] } ?? [])
+            }
+            return convs.map(\.algorithm)
+        }
+        let plain = algorithms(try R2Plus1D18(weights: weights, winograd: false))
+        #expect(plain.count == 2 + 8 * 4 + 3)
+        #expect(plain.allSatisfy { $0 == .im2col || $0 == .temporalTaps })
+        let fast = algorithms(try R2Plus1D18(weights: weights))
+        #expect(fast.contains(.spatialWinograd(.four)) && fast.contains(.temporalWinograd(.four)))
+    }
+
     @Test func largeConvolutionsKeepTheSmallerWinogradBlock() {
         // F(4,3) keeps 36 values per 3x3 kernel: layer4's convolutions (17 M weights) take F(2,3)'s 16.
         #expect(WinogradTile.choose(outChannels: 144, inChannels: 64) == .four)
@@ -129,12 +209,15 @@ import Testing
         let temporal = Conv3dGeometry(kernel: (3, 1, 1), padding: (1, 0, 0))
         // layer1, one clip on two threads: one frame per task (its Winograd tile), four-frame groups along time.
         let layer1 = conv(144, 64, spatial)
-        #expect(layer1.framesPerTask(h: 56, w: 56, outputFrames: 16, threads: 2) == layer1.winogradFramesPerTile(h: 56, w: 56))
+        #expect(layer1.algorithm == .spatialWinograd(.four))
+        #expect(layer1.framesPerTask(h: 56, w: 56, outputFrames: 16, threads: 2)
+            == layer1.winogradFramesPerTile(h: 56, w: 56, tile: .four))
         #expect(conv(64, 144, temporal).framesPerTask(h: 56, w: 56, outputFrames: 16, threads: 2) == 4)
         // layer2: two frames per task, so each thread gets two of the eight.
         #expect(conv(288, 128, spatial).framesPerTask(h: 28, w: 28, outputFrames: 8, threads: 2) == 2)
         // The strided spatial conv by im2col: at most one buffer of columns.
         let strided = conv(230, 64, Conv3dGeometry(kernel: (1, 3, 3), stride: (1, 2, 2), padding: (0, 1, 1)))
+        #expect(strided.algorithm == .im2col)
         #expect(strided.framesPerTask(h: 56, w: 56, outputFrames: 16, threads: 2)
             == min(4, strided.im2colFramesPerTile(outH: 28, outW: 28)))
         // Along time, whole groups even when a thread's share is one frame.
@@ -151,7 +234,7 @@ import Testing
         dict["b.running_var"] = Tensor(shape: [4], data: [0.6, 1.2, 0.9, 2])
         let g = Conv3dGeometry(kernel: (1, 3, 3), padding: (0, 1, 1))
         var consumed = dict
-        let conv = R2Plus1D18.fold(&consumed, conv: "c", batchNorm: "b", geometry: g)
+        let conv = R2Plus1D18.fold(&consumed, R2Plus1DLayout.Conv("c", batchNorm: "b", geometry: g))
         #expect(consumed["c.weight"] == nil)
         let x = Tensor.random(shape: [1, 3, 2, 5, 5], seed: 6)
         let want = NaiveOps.batchNorm(NaiveOps.conv3d(x, weight: dict["c.weight"]!, geometry: g),

@@ -5,10 +5,11 @@ import Testing
 @Suite struct ModelParityTests {
     static let tolerance: Float = 1e-4
 
-    @Test(arguments: ["tiny_r2plus1d.pth", "tiny_r2plus1d_legacy.pth", "tiny_r2plus1d.safetensors"])
-    func optimisedModelMatchesTorchvision(file: String) throws {
+    /// With and without Winograd (`winograd: false` is what `bench --no-winograd` compares against).
+    @Test(arguments: ["tiny_r2plus1d.pth", "tiny_r2plus1d_legacy.pth", "tiny_r2plus1d.safetensors"], [true, false])
+    func optimisedModelMatchesTorchvision(file: String, winograd: Bool) throws {
         let weights = try WeightFile.read(path: Fixtures.path(file))
-        let model = try R2Plus1D18(weights: weights)
+        let model = try R2Plus1D18(weights: weights, winograd: winograd)
         let (clips, expected) = try Fixtures.tinyIO()
         let logits = model.forward(clips)
         #expect(logits.shape == [2, 10])

@@ -112,14 +112,18 @@ import Testing
 
     @Test func shapeMismatchNamesTheTensor() throws {
         var dict = try WeightFile.read(path: Fixtures.path("tiny_r2plus1d.safetensors"))
-        dict["layer2.0.conv1.0.0.weight"] = Tensor(zeros: [dict["layer2.0.conv1.0.0.weight"]!.shape[0], 9, 1, 3, 3])
+        let mid = dict["layer2.0.conv1.0.0.weight"]!.shape[0]
+        dict["layer2.0.conv1.0.0.weight"] = Tensor(zeros: [mid, 9, 1, 3, 3])
         let error = #expect(throws: WeightError.self) { try R2Plus1D18(weights: dict) }
-        guard case .shapeMismatch(let name, let expected, let got)? = error else {
-            Issue.record("expected shapeMismatch, got \(String(describing: error))")
-            return
-        }
-        #expect(name == "layer2.0.conv1.0.0.weight")
-        #expect(expected[1] == 8 && got[1] == 9)
+        #expect(error == .shapeMismatch(name: "layer2.0.conv1.0.0.weight", expected: [mid, 8, 1, 3, 3], got: [mid, 9, 1, 3, 3]))
+        #expect(error?.description == "tensor 'layer2.0.conv1.0.0.weight' has shape [\(mid), 9, 1, 3, 3], expected [\(mid), 8, 1, 3, 3]")
+    }
+
+    @Test func errorsAreEqualOnlyForTheSameKindAndValues() {
+        #expect(WeightError.truncated(detail: "x") == .truncated(detail: "x"))
+        #expect(WeightError.truncated(detail: "x") != .corrupt(detail: "x"))
+        #expect(WeightError.truncated(detail: "x") != .truncated(detail: "y"))
+        #expect(BLASKernelError.unknownName("x") != .notAvailable(.haswell, loaded: "x"))
     }
 
     @Test func missingAndUnexpectedTensors() throws {

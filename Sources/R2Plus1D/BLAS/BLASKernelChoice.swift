@@ -104,15 +104,33 @@ public struct BLASKernelChoice: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Why no kernel set could be chosen.
-public enum BLASKernelError: Error, Equatable, CustomStringConvertible {
-    case unknownName(String)
-    case unsupported(BLASKernelSet, cpu: CPUFeatures)
-    case notAvailable(BLASKernelSet, loaded: String)
-    case selfTestFailed(BLASKernelSet, reason: String)
+///
+/// A struct over a private enum, as swift-nio's errors are, so that a new kind of error is not a breaking change:
+/// compare with `==` against the static members (`error == .unknownName("AVX9")`).
+public struct BLASKernelError: Error, Equatable, CustomStringConvertible {
+    private enum Kind: Equatable {
+        case unknownName(String)
+        case unsupported(BLASKernelSet, cpu: CPUFeatures)
+        case notAvailable(BLASKernelSet, loaded: String)
+        case selfTestFailed(BLASKernelSet, reason: String)
+    }
+
+    private let kind: Kind
+
+    private init(_ kind: Kind) { self.kind = kind }
+
+    /// `text` is neither `auto` nor a kernel set's name.
+    public static func unknownName(_ text: String) -> Self { Self(.unknownName(text)) }
+    /// `set` needs instructions `cpu` lacks.
+    public static func unsupported(_ set: BLASKernelSet, cpu: CPUFeatures) -> Self { Self(.unsupported(set, cpu: cpu)) }
+    /// OpenBLAS was asked for `set` and loaded `loaded` instead.
+    public static func notAvailable(_ set: BLASKernelSet, loaded: String) -> Self { Self(.notAvailable(set, loaded: loaded)) }
+    /// `set` failed the start-up self-test and no safer set is left.
+    public static func selfTestFailed(_ set: BLASKernelSet, reason: String) -> Self { Self(.selfTestFailed(set, reason: reason)) }
 
     public var description: String {
         let names = BLASKernelSet.selectable.map(\.name).joined(separator: ", ")
-        switch self {
+        switch kind {
         case .unknownName(let text):
             return "unknown --blas-kernels value '\(text)': give auto or one of \(names)"
         case .unsupported(let set, let cpu):

@@ -1,11 +1,11 @@
-import Foundation
+import Dispatch
 
 /// R(2+1)D-18 ready to run: BatchNorm folded into the convolutions, ReLU and the residual add fused into
 /// their epilogues, convolutions on BLAS.
 public struct R2Plus1D18: Sendable {
     struct Block: Sendable {
-        /// torchvision's module name, "layer1.0".
-        let name: String
+        /// torchvision's names of the convolutions below.
+        let layout: R2Plus1DLayout.Block
         let conv1Spatial: FoldedConv3d
         let conv1Temporal: FoldedConv3d
         let conv2Spatial: FoldedConv3d
@@ -20,54 +20,48 @@ public struct R2Plus1D18: Sendable {
     let fcWeight: [Float]
     let fcBias: [Float]
 
-    /// Input frames per clip and frame size the network was trained on; other sizes work too.
-    public static let clipShape = (channels: 3, frames: 16, height: 112, width: 112)
-
+    /// Folds each BatchNorm into its convolution and lays the weights out for the algorithm each one runs.
+    ///
+    /// - Parameters:
+    ///   - weights: an R(2+1)D-18 state dict, consumed as it is folded.
+    ///   - winograd: false runs every convolution by im2col or per-tap GEMMs (the paths without Winograd's
+    ///     transforms), to compare against; the results agree within float rounding.
     /// - Throws: `WeightError.missingTensor`, `.shapeMismatch` or `.unexpectedTensor` when the weights are not an
     ///   R(2+1)D-18 state dict.
     ///
     /// Each tensor is dropped from `weights` once folded, so the raw weights and the transformed ones (Winograd
-    /// keeps up to 4 times as many values) never all sit in memory together: that was the process's peak.
-    public init(weights: consuming StateDict) throws {
+    /// keeps up to 4 times as many values) never all sit in memory together: loading would otherwise be the
+    /// process's peak.
+    public init(weights: consuming StateDict, winograd: Bool = true) throws {
         var weights = weights
         let arch = try R2Plus1DArchitecture.infer(from: weights)
         architecture = arch
-        func folded(_ conv: String, _ bn: String, _ g: Conv3dGeometry) -> FoldedConv3d {
-            Self.fold(&weights, conv: conv, batchNorm: bn, geometry: g)
+        func folded(_ conv: R2Plus1DLayout.Conv) -> FoldedConv3d {
+            Self.fold(&weights, conv, winograd: winograd)
         }
-        stemSpatial = folded("stem.0", "stem.1", Conv3dGeometry(kernel: (1, 7, 7), stride: (1, 2, 2), padding: (0, 3, 3)))
-        stemTemporal = folded("stem.3", "stem.4", Conv3dGeometry(kernel: (3, 1, 1), padding: (1, 0, 0)))
+        stemSpatial = folded(R2Plus1DLayout.stemSpatial)
+        stemTemporal = folded(R2Plus1DLayout.stemTemporal)
         blocks = arch.blocks.map { b in
-            let s = b.stride
-            let spatial = Conv3dGeometry(kernel: (1, 3, 3), stride: (1, s, s), padding: (0, 1, 1))
-            let temporal = Conv3dGeometry(kernel: (3, 1, 1), stride: (s, 1, 1), padding: (1, 0, 0))
-            let spatial1 = Conv3dGeometry(kernel: (1, 3, 3), padding: (0, 1, 1))
-            let temporal1 = Conv3dGeometry(kernel: (3, 1, 1), padding: (1, 0, 0))
+            let layout = b.layout
             return Block(
-                name: b.name,
-                conv1Spatial: folded("\(b.name).conv1.0.0", "\(b.name).conv1.0.1", spatial),
-                conv1Temporal: folded("\(b.name).conv1.0.3", "\(b.name).conv1.1", temporal),
-                conv2Spatial: folded("\(b.name).conv2.0.0", "\(b.name).conv2.0.1", spatial1),
-                conv2Temporal: folded("\(b.name).conv2.0.3", "\(b.name).conv2.1", temporal1),
-                downsample: b.hasDownsample
-                    ? folded("\(b.name).downsample.0", "\(b.name).downsample.1",
-                             Conv3dGeometry(kernel: (1, 1, 1), stride: (s, s, s)))
-                    : nil)
+                layout: layout,
+                conv1Spatial: folded(layout.conv1Spatial),
+                conv1Temporal: folded(layout.conv1Temporal),
+                conv2Spatial: folded(layout.conv2Spatial),
+                conv2Temporal: folded(layout.conv2Temporal),
+                downsample: b.hasDownsample ? folded(layout.downsample) : nil)
         }
-        fcWeight = weights["fc.weight"]!.data
-        fcBias = weights["fc.bias"]!.data
+        fcWeight = weights[R2Plus1DLayout.fcWeight]!.data
+        fcBias = weights[R2Plus1DLayout.fcBias]!.data
     }
-
-    /// `R2PLUS1D_WINOGRAD=0` turns Winograd off (im2col for every spatial conv, taps for every temporal one): for
-    /// A/B benchmarks.
-    static let useWinograd = ProcessInfo.processInfo.environment["R2PLUS1D_WINOGRAD"] != "0"
 
     /// conv (no bias) then inference BatchNorm == conv with weight * s and bias beta - mean * s,
     /// s = gamma / sqrt(var + eps); computed in Double so folding adds no error of its own.
-    static func fold(_ weights: inout StateDict, conv: String, batchNorm bn: String, geometry: Conv3dGeometry) -> FoldedConv3d {
-        let w = weights.tensors.removeValue(forKey: "\(conv).weight")!
-        let gamma = weights["\(bn).weight"]!.data, beta = weights["\(bn).bias"]!.data
-        let mean = weights["\(bn).running_mean"]!.data, variance = weights["\(bn).running_var"]!.data
+    static func fold(_ weights: inout StateDict, _ conv: R2Plus1DLayout.Conv, winograd: Bool = true) -> FoldedConv3d {
+        let w = weights.tensors.removeValue(forKey: conv.weight)!
+        let bn = conv.batchNorm
+        let gamma = weights[bn.weight]!.data, beta = weights[bn.bias]!.data
+        let mean = weights[bn.runningMean]!.data, variance = weights[bn.runningVar]!.data
         let (m, c) = (w.shape[0], w.shape[1])
         let perOutput = w.count / m
         var folded = [Float](repeating: 0, count: w.count)
@@ -77,8 +71,8 @@ public struct R2Plus1D18: Sendable {
             for i in 0..<perOutput { folded[o * perOutput + i] = Float(Double(w.data[o * perOutput + i]) * scale) }
             bias[o] = Float(Double(beta[o]) - Double(mean[o]) * scale)
         }
-        return FoldedConv3d(weight: folded, bias: bias, outChannels: m, inChannels: c, geometry: geometry,
-                            winograd: useWinograd)
+        return FoldedConv3d(weight: folded, bias: bias, outChannels: m, inChannels: c, geometry: conv.geometry,
+                            winograd: winograd)
     }
 
     /// Class scores before softmax.
@@ -168,28 +162,30 @@ public struct R2Plus1D18: Sendable {
             record(name(), Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
             return result
         }
-        var x = timed("stem.0") { stemSpatial.forward(clip, t: t, h: h, w: w, epilogue: .relu, parallel: p) }
-        x = timed("stem.3") {
+        var x = timed(R2Plus1DLayout.stemSpatial.name) {
+            stemSpatial.forward(clip, t: t, h: h, w: w, epilogue: .relu, parallel: p)
+        }
+        x = timed(R2Plus1DLayout.stemTemporal.name) {
             x.data.withUnsafeBufferPointer { stemTemporal.forward($0.baseAddress!, t: x.t, h: x.h, w: x.w, epilogue: .relu, parallel: p) }
         }
         for block in blocks {
-            let name = block.name
+            let names = block.layout
             x = x.data.withUnsafeBufferPointer { input in
                 let residual = block.downsample.map { downsample in
-                    timed("\(name).downsample.0") {
+                    timed(names.downsample.name) {
                         downsample.forward(input.baseAddress!, t: x.t, h: x.h, w: x.w, parallel: p).data
                     }
                 } ?? x.data
-                var y = timed("\(name).conv1.0.0") {
+                var y = timed(names.conv1Spatial.name) {
                     block.conv1Spatial.forward(input.baseAddress!, t: x.t, h: x.h, w: x.w, epilogue: .relu, parallel: p)
                 }
-                y = timed("\(name).conv1.0.3") {
+                y = timed(names.conv1Temporal.name) {
                     y.data.withUnsafeBufferPointer { block.conv1Temporal.forward($0.baseAddress!, t: y.t, h: y.h, w: y.w, epilogue: .relu, parallel: p) }
                 }
-                y = timed("\(name).conv2.0.0") {
+                y = timed(names.conv2Spatial.name) {
                     y.data.withUnsafeBufferPointer { block.conv2Spatial.forward($0.baseAddress!, t: y.t, h: y.h, w: y.w, epilogue: .relu, parallel: p) }
                 }
-                return timed("\(name).conv2.0.3") {
+                return timed(names.conv2Temporal.name) {
                     y.data.withUnsafeBufferPointer { mid in
                         residual.withUnsafeBufferPointer { r in
                             block.conv2Temporal.forward(mid.baseAddress!, t: y.t, h: y.h, w: y.w,

@@ -2,11 +2,7 @@
 /// `VideoResNet(BasicBlock, [Conv2Plus1D] * 4, [2, 2, 2, 2], R2Plus1dStem)`, with every channel count taken
 /// from the weights rather than from a formula.
 ///
-/// Tensor names follow torchvision's `state_dict()`:
-/// - `stem.0` conv (1,7,7) s(1,2,2) p(0,3,3), `stem.1` BN, `stem.3` conv (3,1,1) p(1,0,0), `stem.4` BN;
-/// - `layerL.B.conv1.0.0` spatial conv (1,3,3), `conv1.0.1` BN, `conv1.0.3` temporal conv (3,1,1), `conv1.1` BN,
-///   the same under `conv2`, and `layerL.0.downsample.0` conv (1,1,1) + `downsample.1` BN where present;
-/// - `fc.weight`, `fc.bias`.
+/// Tensor names follow torchvision's `state_dict()`, as `R2Plus1DLayout` lists them.
 public struct R2Plus1DArchitecture: Sendable, Equatable {
     public struct Block: Sendable, Equatable {
         /// torchvision's module path, such as `layer2.0`.
@@ -15,7 +11,7 @@ public struct R2Plus1DArchitecture: Sendable, Equatable {
         public var planes: Int
         /// Channels between the spatial and temporal conv of `conv1` and of `conv2`.
         public var midplanes: (conv1: Int, conv2: Int)
-        /// 1 or 2; on the spatial conv as (1,s,s), on the temporal conv as (s,1,1), on the shortcut as (s,s,s).
+        /// 1 or 2, taken by conv1 and the shortcut (`R2Plus1DLayout.Block` says in which dimensions).
         public var stride: Int
         public var hasDownsample: Bool
 
@@ -48,8 +44,8 @@ public struct R2Plus1DArchitecture: Sendable, Equatable {
                 let stride = index == 0 ? stageStrides[stage] : 1
                 // torchvision's BasicBlock: one midplanes for both convs of the block.
                 let mid = (inPlanes * width * 3 * 3 * 3) / (inPlanes * 3 * 3 + 3 * width)
-                blocks.append(Block(name: "layer\(stage + 1).\(index)", inPlanes: inPlanes, planes: width,
-                                    midplanes: (mid, mid), stride: stride,
+                blocks.append(Block(name: R2Plus1DLayout.blockName(stage: stage, index: index), inPlanes: inPlanes,
+                                    planes: width, midplanes: (mid, mid), stride: stride,
                                     hasDownsample: stride != 1 || inPlanes != width))
                 inPlanes = width
             }
@@ -61,25 +57,26 @@ public struct R2Plus1DArchitecture: Sendable, Equatable {
     /// and that nothing else is.
     /// - Throws: `WeightError.missingTensor`, `.shapeMismatch`, `.unexpectedTensor`.
     public static func infer(from weights: StateDict) throws -> Self {
-        let stem0 = try weights.shape(of: "stem.0.weight", rank: 5)
-        let stem3 = try weights.shape(of: "stem.3.weight", rank: 5)
+        let stem0 = try weights.shape(of: R2Plus1DLayout.stemSpatial.weight, rank: 5)
+        let stem3 = try weights.shape(of: R2Plus1DLayout.stemTemporal.weight, rank: 5)
         var blocks: [Block] = []
         var inPlanes = stem3[0]
         for stage in 0..<stageStrides.count {
             for index in 0..<blocksPerStage {
-                let name = "layer\(stage + 1).\(index)"
-                let mid1 = try weights.shape(of: "\(name).conv1.0.0.weight", rank: 5)[0]
-                let planes = try weights.shape(of: "\(name).conv1.0.3.weight", rank: 5)[0]
-                let mid2 = try weights.shape(of: "\(name).conv2.0.0.weight", rank: 5)[0]
+                let name = R2Plus1DLayout.blockName(stage: stage, index: index)
                 let stride = index == 0 ? stageStrides[stage] : 1
+                let layout = R2Plus1DLayout.Block(name: name, stride: stride)
+                let mid1 = try weights.shape(of: layout.conv1Spatial.weight, rank: 5)[0]
+                let planes = try weights.shape(of: layout.conv1Temporal.weight, rank: 5)[0]
+                let mid2 = try weights.shape(of: layout.conv2Spatial.weight, rank: 5)[0]
                 let needsShortcut = stride != 1 || inPlanes != planes
-                let hasDownsample = needsShortcut || weights["\(name).downsample.0.weight"] != nil
+                let hasDownsample = needsShortcut || weights[layout.downsample.weight] != nil
                 blocks.append(Block(name: name, inPlanes: inPlanes, planes: planes, midplanes: (mid1, mid2),
                                     stride: stride, hasDownsample: hasDownsample))
                 inPlanes = planes
             }
         }
-        let classes = try weights.shape(of: "fc.weight", rank: 2)[0]
+        let classes = try weights.shape(of: R2Plus1DLayout.fcWeight, rank: 2)[0]
         let architecture = Self(stemMidplanes: stem0[0], stemPlanes: stem3[0], blocks: blocks, classes: classes)
         try architecture.validate(weights)
         return architecture
@@ -88,25 +85,24 @@ public struct R2Plus1DArchitecture: Sendable, Equatable {
     /// Every tensor this architecture reads, with its shape, in torchvision's order.
     public var expectedTensors: [(name: String, shape: [Int])] {
         var list: [(String, [Int])] = []
-        func conv(_ name: String, _ out: Int, _ inp: Int, _ k: (Int, Int, Int)) {
-            list.append(("\(name).weight", [out, inp, k.0, k.1, k.2]))
+        // The convolution's weight, then its BatchNorm's tensors.
+        func add(_ conv: R2Plus1DLayout.Conv, out: Int, in inp: Int) {
+            let k = conv.geometry.kernel
+            list.append((conv.weight, [out, inp, k.t, k.h, k.w]))
+            for name in conv.batchNorm.tensors { list.append((name, [out])) }
         }
-        func batchNorm(_ name: String, _ c: Int) {
-            for field in ["weight", "bias", "running_mean", "running_var"] { list.append(("\(name).\(field)", [c])) }
-        }
-        conv("stem.0", stemMidplanes, inputChannels, (1, 7, 7)); batchNorm("stem.1", stemMidplanes)
-        conv("stem.3", stemPlanes, stemMidplanes, (3, 1, 1)); batchNorm("stem.4", stemPlanes)
+        add(R2Plus1DLayout.stemSpatial, out: stemMidplanes, in: inputChannels)
+        add(R2Plus1DLayout.stemTemporal, out: stemPlanes, in: stemMidplanes)
         for b in blocks {
-            conv("\(b.name).conv1.0.0", b.midplanes.conv1, b.inPlanes, (1, 3, 3)); batchNorm("\(b.name).conv1.0.1", b.midplanes.conv1)
-            conv("\(b.name).conv1.0.3", b.planes, b.midplanes.conv1, (3, 1, 1)); batchNorm("\(b.name).conv1.1", b.planes)
-            conv("\(b.name).conv2.0.0", b.midplanes.conv2, b.planes, (1, 3, 3)); batchNorm("\(b.name).conv2.0.1", b.midplanes.conv2)
-            conv("\(b.name).conv2.0.3", b.planes, b.midplanes.conv2, (3, 1, 1)); batchNorm("\(b.name).conv2.1", b.planes)
-            if b.hasDownsample {
-                conv("\(b.name).downsample.0", b.planes, b.inPlanes, (1, 1, 1)); batchNorm("\(b.name).downsample.1", b.planes)
-            }
+            let layout = b.layout
+            add(layout.conv1Spatial, out: b.midplanes.conv1, in: b.inPlanes)
+            add(layout.conv1Temporal, out: b.planes, in: b.midplanes.conv1)
+            add(layout.conv2Spatial, out: b.midplanes.conv2, in: b.planes)
+            add(layout.conv2Temporal, out: b.planes, in: b.midplanes.conv2)
+            if b.hasDownsample { add(layout.downsample, out: b.planes, in: b.inPlanes) }
         }
-        list.append(("fc.weight", [classes, featureCount]))
-        list.append(("fc.bias", [classes]))
+        list.append((R2Plus1DLayout.fcWeight, [classes, featureCount]))
+        list.append((R2Plus1DLayout.fcBias, [classes]))
         return list
     }
 

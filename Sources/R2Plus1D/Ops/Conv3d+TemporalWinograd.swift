@@ -38,21 +38,21 @@ extension FoldedConv3d {
     }
 
     /// Groups of output frames per tile of transformed input and products: 2 `tileBytes` of them, at least one.
-    func temporalGroupsPerTile(hw: Int) -> Int {
-        let points = winogradTile.points1D
+    func temporalGroupsPerTile(hw: Int, tile: WinogradTile) -> Int {
+        let points = tile.points1D
         return max(1, 2 * tileBytes / (points * (inChannels + outChannels) * hw * MemoryLayout<Float>.size))
     }
 
     // input (C, T, H, W), U (r + 2, M, C) -> output (M, T, H, W), output frames `range`.
     func temporalWinogradForward(
         _ input: UnsafePointer<Float>, t: Int, hw: Int,
-        output: UnsafeMutablePointer<Float>, frames range: Range<Int>, epilogue: Epilogue, rowParts: Int = 1
+        output: UnsafeMutablePointer<Float>, frames range: Range<Int>, tile: WinogradTile, epilogue: Epilogue,
+        rowParts: Int = 1
     ) {
         let (m, c) = (outChannels, inChannels)
-        let tile = winogradTile
         let r = tile.output, points = tile.points1D
         let groups = (range.count + r - 1) / r
-        let groupsPerTile = min(groups, temporalGroupsPerTile(hw: hw))
+        let groupsPerTile = min(groups, temporalGroupsPerTile(hw: hw, tile: tile))
         let v = UnsafeMutablePointer<Float>.allocate(capacity: points * c * groupsPerTile * hw)
         let product = UnsafeMutablePointer<Float>.allocate(capacity: points * m * groupsPerTile * hw)
         let zeros = UnsafeMutablePointer<Float>.allocate(capacity: hw)

@@ -75,23 +75,23 @@ extension FoldedConv3d {
     }
 
     /// Frames per tile of transformed input and products: 2 `tileBytes` of them, at least one frame.
-    func winogradFramesPerTile(h: Int, w: Int) -> Int {
-        let r = winogradTile.output
+    func winogradFramesPerTile(h: Int, w: Int, tile: WinogradTile) -> Int {
+        let r = tile.output
         let blocks = ((h + r - 1) / r) * ((w + r - 1) / r)
-        return max(1, 2 * tileBytes / (winogradTile.points * (inChannels + outChannels) * blocks * MemoryLayout<Float>.size))
+        return max(1, 2 * tileBytes / (tile.points * (inChannels + outChannels) * blocks * MemoryLayout<Float>.size))
     }
 
     // input (C, T, H, W), U (points, M, C) -> output (M, T, H, W)
     func winogradForward(
         _ input: UnsafePointer<Float>, t: Int, h: Int, w: Int,
-        output: UnsafeMutablePointer<Float>, frames range: Range<Int>, epilogue: Epilogue, rowParts: Int = 1
+        output: UnsafeMutablePointer<Float>, frames range: Range<Int>, tile: WinogradTile, epilogue: Epilogue,
+        rowParts: Int = 1
     ) {
         let (m, c) = (outChannels, inChannels)
-        let tile = winogradTile
         let r = tile.output, points = tile.points
         let tilesH = (h + r - 1) / r, tilesW = (w + r - 1) / r
         let blocks = tilesH * tilesW
-        let framesPerTile = min(range.count, winogradFramesPerTile(h: h, w: w))
+        let framesPerTile = min(range.count, winogradFramesPerTile(h: h, w: w, tile: tile))
         let capacity = framesPerTile * blocks
         let v = UnsafeMutablePointer<Float>.allocate(capacity: points * c * capacity)
         // Eight floats of slack: the output transform reads eight blocks at a time, past the last one.

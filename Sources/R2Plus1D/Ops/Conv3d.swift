@@ -1,40 +1,61 @@
 /// A 3-D convolution with BatchNorm already folded into its weight and bias, run on BLAS.
 ///
-/// Two shapes of kernel are supported, the two that R(2+1)D is made of:
+/// Two shapes of kernel are supported, the two that R(2+1)D is made of, each by one of two algorithms
+/// (`Algorithm`):
 /// - spatial, kernel (1, kh, kw): 3x3 stride 1 by Winograd F(4,3) or F(2,3) (Conv3d+Winograd.swift); the others by an
 ///   im2col buffer of a group of output frames only (never the whole clip) and one GEMM;
 /// - temporal, kernel (kt, 1, 1): no im2col at all; each temporal tap is a GEMM over an offset view of the
 ///   input frames, accumulated into the output; stride 1 by Winograd F(4,3) or F(2,3) along time
 ///   (Conv3d+TemporalWinograd.swift).
 struct FoldedConv3d: Sendable {
+    /// How the convolution is computed, chosen once from its geometry when it is made.
+    enum Algorithm: Sendable, Equatable {
+        /// Spatial (1, kh, kw), any stride (the (1,1,1) stride-2 downsample too): im2col per tile of frames, then
+        /// one GEMM.
+        case im2col
+        /// Spatial (1, 3, 3) stride 1 padding (0, 1, 1): Winograd over 2-D blocks (Conv3d+Winograd.swift).
+        case spatialWinograd(WinogradTile)
+        /// Temporal (kt, 1, 1), any temporal stride and padding: one GEMM per tap, accumulated.
+        case temporalTaps
+        /// Temporal (3, 1, 1) stride 1 padding (1, 0, 0): Winograd along time (Conv3d+TemporalWinograd.swift).
+        case temporalWinograd(WinogradTile)
+
+        /// - Parameters:
+        ///   - winograd: use Winograd where the geometry allows it (false: im2col or taps, the reference paths).
+        ///   - tile: F(2,3) or F(4,3) for Winograd (nil: by the weight count, `WinogradTile.choose` in space and
+        ///     `FoldedConv3d.temporalTile` in time).
+        init(geometry g: Conv3dGeometry, outChannels m: Int, inChannels c: Int, winograd: Bool = true,
+             tile: WinogradTile? = nil) {
+            if g.kernel.t == 1 {
+                precondition(g.padding.t == 0, "a spatial conv pads no frames")
+                self = winograd && FoldedConv3d.usesWinograd(g)
+                    ? .spatialWinograd(tile ?? WinogradTile.choose(outChannels: m, inChannels: c)) : .im2col
+            } else {
+                precondition(g.kernel.h == 1 && g.kernel.w == 1 && g.stride.h == 1 && g.stride.w == 1
+                    && g.padding.h == 0 && g.padding.w == 0, "only (kt,1,1) temporal kernels are supported")
+                self = winograd && FoldedConv3d.usesTemporalWinograd(g)
+                    ? .temporalWinograd(tile ?? FoldedConv3d.temporalTile(outChannels: m, inChannels: c)) : .temporalTaps
+            }
+        }
+    }
+
     let outChannels: Int
     let inChannels: Int
     let geometry: Conv3dGeometry
-    /// Spatial: [M][C * kh * kw]; by Winograd: 16 or 36 [M][C] matrices. Temporal: one [M][C] matrix per tap,
-    /// taps outermost; by Winograd: 4 or 6 [M][C] matrices.
+    let algorithm: Algorithm
+    /// By `algorithm`: im2col [M][C * kh * kw]; spatial Winograd 16 or 36 [M][C] matrices; temporal taps one
+    /// [M][C] matrix per tap, taps outermost; temporal Winograd 4 or 6 [M][C] matrices.
     let weight: [Float]
-    let isWinograd: Bool
-    /// The Winograd block size when `isWinograd` or `isTemporalWinograd`.
-    let winogradTile: WinogradTile
-    /// Temporal (3,1,1) stride 1 by Winograd along time (Conv3d+TemporalWinograd.swift).
-    let isTemporalWinograd: Bool
     let bias: [Float]
     /// Bytes of im2col buffer per tile of frames (at least one frame): big enough for efficient GEMMs, small
     /// enough that the buffer never grows with the clip.
     let tileBytes: Int
 
-    /// What happens to each output value after bias: nothing, ReLU, or adding a residual then ReLU.
-    enum Epilogue {
-        case identity
-        case relu
-        case addRelu(residual: UnsafePointer<Float>)
-    }
-
     /// - Parameters:
     ///   - weight: PyTorch layout [M, C, kt, kh, kw].
     ///   - bias: [M].
-    ///   - winograd: use Winograd where the geometry allows it (false: im2col and taps, the reference path).
-    ///   - winogradTile: F(2,3) or F(4,3) (nil: by the weight count, `WinogradTile.choose`).
+    ///   - winograd: use Winograd where the geometry allows it (false: im2col and taps, the reference paths).
+    ///   - winogradTile: F(2,3) or F(4,3) (nil: by the weight count).
     init(weight: [Float], bias: [Float], outChannels: Int, inChannels: Int, geometry: Conv3dGeometry,
          tileBytes: Int = 4 << 20, winograd: Bool = true, winogradTile: WinogradTile? = nil) {
         precondition(weight.count == outChannels * inChannels * geometry.kernel.t * geometry.kernel.h * geometry.kernel.w)
@@ -44,22 +65,14 @@ struct FoldedConv3d: Sendable {
         self.geometry = geometry
         self.bias = bias
         self.tileBytes = tileBytes
-        isWinograd = winograd && Self.usesWinograd(geometry)
-        self.winogradTile = winogradTile ?? (geometry.kernel.t == 1
-            ? WinogradTile.choose(outChannels: outChannels, inChannels: inChannels)
-            : Self.temporalTile(outChannels: outChannels, inChannels: inChannels))
-        isTemporalWinograd = winograd && Self.usesTemporalWinograd(geometry)
-        if isWinograd {
-            self.weight = Self.winogradWeights(weight, outChannels: outChannels, inChannels: inChannels, tile: self.winogradTile)
-        } else if isTemporalWinograd {
-            self.weight = Self.temporalWinogradWeights(weight, outChannels: outChannels, inChannels: inChannels,
-                                                       tile: self.winogradTile)
-        } else if geometry.kernel.t == 1 {
-            precondition(geometry.padding.t == 0, "a spatial conv pads no frames")
+        algorithm = Algorithm(geometry: geometry, outChannels: outChannels, inChannels: inChannels, winograd: winograd,
+                              tile: winogradTile)
+        switch algorithm {
+        case .im2col:
             self.weight = weight
-        } else {
-            precondition(geometry.kernel.h == 1 && geometry.kernel.w == 1 && geometry.stride.h == 1 && geometry.stride.w == 1
-                && geometry.padding.h == 0 && geometry.padding.w == 0, "only (kt,1,1) temporal kernels are supported")
+        case .spatialWinograd(let tile):
+            self.weight = Self.winogradWeights(weight, outChannels: outChannels, inChannels: inChannels, tile: tile)
+        case .temporalTaps:
             let kt = geometry.kernel.t
             var taps = [Float](repeating: 0, count: weight.count)
             for m in 0..<outChannels {
@@ -70,10 +83,10 @@ struct FoldedConv3d: Sendable {
                 }
             }
             self.weight = taps
+        case .temporalWinograd(let tile):
+            self.weight = Self.temporalWinogradWeights(weight, outChannels: outChannels, inChannels: inChannels, tile: tile)
         }
     }
-
-    var isSpatial: Bool { geometry.kernel.t == 1 }
 
     /// Runs the convolution on one clip.
     ///
@@ -94,26 +107,27 @@ struct FoldedConv3d: Sendable {
             let splitRows = parallel > 1 && size.t <= 2 * parallel
             let rowParts = splitRows ? parallel : 1
             // Otherwise the frames go in tasks of at most one of the kernel's tiles, at least two per thread,
-            // claimed by whichever thread is free: with one fixed half per thread, the two halves of a
-            // convolution finished up to 10% apart on this shared machine and the first thread waited.
+            // claimed by whichever thread is free, so a thread slowed by other work on its core (decoding) does
+            // not leave the others waiting at the end, as one fixed half per thread would.
             let unit = splitRows || parallel == 1 ? size.t : framesPerTask(h: h, w: w, outputFrames: size.t, threads: parallel)
             let tasks = (size.t + unit - 1) / unit
             parallelFor(tasks, parts: tasks) { task in
                 let frames = (task * unit)..<min(size.t, (task + 1) * unit)
-                if isWinograd {
-                    winogradForward(input, t: t, h: h, w: w, output: out, frames: frames, epilogue: epilogue,
-                                    rowParts: rowParts)
-                } else if isTemporalWinograd {
-                    temporalWinogradForward(input, t: t, hw: h * w, output: out, frames: frames, epilogue: epilogue,
-                                            rowParts: rowParts)
-                } else if isSpatial {
+                switch algorithm {
+                case .im2col:
                     spatialForward(input, t: t, h: h, w: w, output: out, size: size, frames: frames, epilogue: epilogue,
                                    rowParts: rowParts)
-                } else {
+                case .spatialWinograd(let tile):
+                    winogradForward(input, t: t, h: h, w: w, output: out, frames: frames, tile: tile, epilogue: epilogue,
+                                    rowParts: rowParts)
+                case .temporalTaps:
                     inRowBands(rowParts) { rows in
                         temporalForward(input, t: t, hw: h * w, output: out, outT: size.t, frames: frames, rows: rows,
                                         epilogue: epilogue)
                     }
+                case .temporalWinograd(let tile):
+                    temporalWinogradForward(input, t: t, hw: h * w, output: out, frames: frames, tile: tile,
+                                            epilogue: epilogue, rowParts: rowParts)
                 }
             }
             initialized = count
@@ -134,15 +148,19 @@ struct FoldedConv3d: Sendable {
     /// cost no GEMM width), and few enough that every thread gets two or more; whole groups for temporal Winograd.
     func framesPerTask(h: Int, w: Int, outputFrames: Int, threads: Int) -> Int {
         let share = (outputFrames + 2 * threads - 1) / (2 * threads)
-        if isTemporalWinograd {
-            let r = winogradTile.output
+        switch algorithm {
+        case .im2col:
+            let size = geometry.outputSize(t: outputFrames, h: h, w: w)
+            return max(1, min(im2colFramesPerTile(outH: size.h, outW: size.w), share))
+        case .spatialWinograd(let tile):
+            return max(1, min(winogradFramesPerTile(h: h, w: w, tile: tile), share))
+        case .temporalTaps:
+            return max(1, share)
+        case .temporalWinograd(let tile):
+            let r = tile.output
             let groups = (share + r - 1) / r
-            return r * max(1, min(temporalGroupsPerTile(hw: h * w), groups))
+            return r * max(1, min(temporalGroupsPerTile(hw: h * w, tile: tile), groups))
         }
-        let size = geometry.outputSize(t: outputFrames, h: h, w: w)
-        let tile = isWinograd ? winogradFramesPerTile(h: h, w: w)
-            : isSpatial ? im2colFramesPerTile(outH: size.h, outW: size.w) : share
-        return max(1, min(tile, share))
     }
 
     /// Output frames per im2col buffer: `tileBytes` of columns, at least one frame.
@@ -229,9 +247,9 @@ struct FoldedConv3d: Sendable {
         }
     }
 
-    /// line[i] = source[2i] for i in lo..<hi, eight at a time (the stride-2 convolutions' im2col rows: the stem's
-    /// and each stage's first spatial conv, whose scalar gather was about 3% of a single clip's pass). Reads no
-    /// further than source[2(hi - 1)].
+    /// line[i] = source[2i] for i in lo..<hi, eight at a time, because the compiler leaves a strided scalar gather
+    /// unvectorised (the stride-2 convolutions' im2col rows: the stem's and each stage's first spatial conv).
+    /// Reads no further than source[2(hi - 1)].
     @inline(__always)
     private static func gatherEven(_ source: UnsafePointer<Float>, into line: UnsafeMutablePointer<Float>,
                                    from lo: Int, to hi: Int) {
@@ -307,93 +325,6 @@ struct FoldedConv3d: Sendable {
         bias.withUnsafeBufferPointer { b in
             for m in rows {
                 epilogue.apply(block + m * ld, into: block + m * ld, count: columns, bias: b[m], residualOffset: m * ld + offset)
-            }
-        }
-    }
-}
-
-extension FoldedConv3d.Epilogue {
-    /// target[i] = source[i] + bias, then the epilogue (source may be target); the row sits at `residualOffset`
-    /// in the residual. Inlined so that at an in-place call the compiler sees source == target and vectorises
-    /// (a shared copy found them overlapping at run time and fell back to scalar loops: batch 4 was 2-10% slower
-    /// in alternated runs).
-    @inline(__always)
-    func apply(_ source: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, count: Int, bias: Float,
-               residualOffset: Int) {
-        switch self {
-        case .identity:
-            for i in 0..<count { target[i] = source[i] + bias }
-        case .relu:
-            for i in 0..<count { target[i] = max(source[i] + bias, 0) }
-        case .addRelu(let residual):
-            let r = residual + residualOffset
-            for i in 0..<count { target[i] = max(source[i] + bias + r[i], 0) }
-        }
-    }
-
-    /// `apply` for an output row that a Winograd output transform left as `k` planes (`planeStride` apart) of one
-    /// value per block: target[k * x + c] = plane_c[x], for k = 2 or 4 and `width` outputs.
-    ///
-    /// Interleaving and the epilogue in one pass, four outputs per vector store: interleaving with scalar stores
-    /// first made the epilogue's vector loads wait on store forwarding (that pass was 15% of a layer1
-    /// convolution's profile, half of it on one load). The interleave is a transpose of whole vectors (four
-    /// from each plane for k = 4, two for k = 2) rather than a gather of single floats.
-    @inline(__always)
-    func apply(planes y: UnsafePointer<Float>, _ k: Int, planeStride: Int, into target: UnsafeMutablePointer<Float>,
-               width: Int, bias: Float, residualOffset: Int) {
-        let quads = width / 4
-        let b = SIMD4<Float>(repeating: bias)
-        @inline(__always) func load(_ p: UnsafePointer<Float>) -> SIMD4<Float> {
-            UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self)
-        }
-        // Output quad q (outputs 4q...4q + 3) through `op`, for every whole quad.
-        @inline(__always) func run(_ op: (SIMD4<Float>, Int) -> SIMD4<Float>) {
-            @inline(__always) func store(_ v: SIMD4<Float>, _ q: Int) {
-                UnsafeMutableRawPointer(target + 4 * q).storeBytes(of: op(v, q), as: SIMD4<Float>.self)
-            }
-            var q = 0
-            if k == 4 {
-                while q + 4 <= quads {
-                    let p0 = load(y + q), p1 = load(y + planeStride + q)
-                    let p2 = load(y + 2 * planeStride + q), p3 = load(y + 3 * planeStride + q)
-                    store(SIMD4(p0[0], p1[0], p2[0], p3[0]), q)
-                    store(SIMD4(p0[1], p1[1], p2[1], p3[1]), q + 1)
-                    store(SIMD4(p0[2], p1[2], p2[2], p3[2]), q + 2)
-                    store(SIMD4(p0[3], p1[3], p2[3], p3[3]), q + 3)
-                    q += 4
-                }
-                for q in q..<quads { store(SIMD4(y[q], y[planeStride + q], y[2 * planeStride + q], y[3 * planeStride + q]), q) }
-            } else {
-                while q + 2 <= quads {
-                    let even = load(y + 2 * q), odd = load(y + planeStride + 2 * q)
-                    store(SIMD4(even[0], odd[0], even[1], odd[1]), q)
-                    store(SIMD4(even[2], odd[2], even[3], odd[3]), q + 1)
-                    q += 2
-                }
-                for q in q..<quads { store(SIMD4(y[2 * q], y[planeStride + 2 * q], y[2 * q + 1], y[planeStride + 2 * q + 1]), q) }
-            }
-        }
-        switch self {
-        case .identity:
-            run { v, _ in v + b }
-        case .relu:
-            run { v, _ in
-                let sum = v + b
-                return sum.replacing(with: 0, where: sum .< 0)
-            }
-        case .addRelu(let residual):
-            let r = UnsafeRawPointer(residual + residualOffset)
-            run { v, q in
-                let sum = v + b + r.loadUnaligned(fromByteOffset: 16 * q, as: SIMD4<Float>.self)
-                return sum.replacing(with: 0, where: sum .< 0)
-            }
-        }
-        for i in (4 * quads)..<width {
-            let value = y[(i % k) * planeStride + i / k] + bias
-            switch self {
-            case .identity: target[i] = value
-            case .relu: target[i] = max(value, 0)
-            case .addRelu(let residual): target[i] = max(value + residual[residualOffset + i], 0)
             }
         }
     }

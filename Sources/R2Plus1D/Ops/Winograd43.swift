@@ -1,5 +1,5 @@
 /// The F(4x4, 3x3) transforms (interpolation points 0, 1, -1, 2, -2, infinity), both as loops along rows of
-/// blocks or frames that the compiler vectorises (tuples of SIMD vectors were lowered to scalar code here).
+/// blocks or frames that the compiler vectorises, rather than tuples of SIMD vectors, which it lowers to scalar code.
 ///   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
 ///   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
 extension PaddedPlane {
@@ -70,8 +70,8 @@ extension OutputRows {
     /// apart) handed to `row(r, planes)`.
     ///
     /// First T = A^T M for all four rows, reading each of the 36 product planes once, then Y_r = T_r A. Written as
-    /// loops over the frame's blocks, each reading contiguous floats, which the compiler vectorises; tuples of
-    /// SIMD vectors were lowered to scalar code here.
+    /// loops over the frame's blocks, each reading contiguous floats, which the compiler vectorises (it lowers
+    /// tuples of SIMD vectors to scalar code).
     func transformOutput43(_ product: UnsafePointer<Float>, stride: Int, blocks: Int,
                            row: (Int, UnsafePointer<Float>) -> Void) {
         let t = scratch, y = scratch + 24 * blocks

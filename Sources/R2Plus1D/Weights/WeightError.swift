@@ -1,18 +1,48 @@
-/// Why a weight file could not be used. Every case names what is wrong so the message says what to fix.
-public enum WeightError: Error, Equatable, CustomStringConvertible {
-    case unreadable(path: String, reason: String)
-    case unknownFormat(detail: String)
-    case truncated(detail: String)
-    case corrupt(detail: String)
-    case unsupportedDType(name: String, dtype: String)
-    case missingTensor(name: String)
-    case unexpectedTensor(name: String)
-    case shapeMismatch(name: String, expected: [Int], got: [Int])
+/// Why a weight file could not be used. Every error names what is wrong so the message says what to fix.
+///
+/// A struct over a private enum, as swift-nio's errors are, so that a new kind of error is not a breaking change
+/// for code that switches over the cases: compare with `==` against the static members instead
+/// (`error == .missingTensor(name: "fc.weight")`).
+public struct WeightError: Error, Equatable, CustomStringConvertible {
+    private enum Kind: Equatable {
+        case unreadable(path: String, reason: String)
+        case unknownFormat(detail: String)
+        case truncated(detail: String)
+        case corrupt(detail: String)
+        case unsupportedDType(name: String, dtype: String)
+        case missingTensor(name: String)
+        case unexpectedTensor(name: String)
+        case shapeMismatch(name: String, expected: [Int], got: [Int])
+        case noWeightFile(directory: String)
+    }
+
+    private let kind: Kind
+
+    private init(_ kind: Kind) { self.kind = kind }
+
+    /// The file at `path` could not be read or written.
+    public static func unreadable(path: String, reason: String) -> Self { Self(.unreadable(path: path, reason: reason)) }
+    /// The bytes are no format this program reads.
+    public static func unknownFormat(detail: String) -> Self { Self(.unknownFormat(detail: detail)) }
+    /// The file ends before its contents do.
+    public static func truncated(detail: String) -> Self { Self(.truncated(detail: detail)) }
+    /// The file's structure is inconsistent.
+    public static func corrupt(detail: String) -> Self { Self(.corrupt(detail: detail)) }
+    /// Tensor `name` holds an element type other than float32, float16 or bfloat16.
+    public static func unsupportedDType(name: String, dtype: String) -> Self { Self(.unsupportedDType(name: name, dtype: dtype)) }
+    /// The model needs tensor `name` and the state dict lacks it.
+    public static func missingTensor(name: String) -> Self { Self(.missingTensor(name: name)) }
+    /// The state dict holds tensor `name`, which the model does not have.
+    public static func unexpectedTensor(name: String) -> Self { Self(.unexpectedTensor(name: name)) }
+    /// Tensor `name` has shape `got` where the model needs `expected` (-1 for a dimension not yet known).
+    public static func shapeMismatch(name: String, expected: [Int], got: [Int]) -> Self {
+        Self(.shapeMismatch(name: name, expected: expected, got: got))
+    }
     /// No weight file in `directory`, an absolute path.
-    case noWeightFile(directory: String)
+    public static func noWeightFile(directory: String) -> Self { Self(.noWeightFile(directory: directory)) }
 
     public var description: String {
-        switch self {
+        switch kind {
         case .unreadable(let path, let reason):
             "cannot read weight file \(path): \(reason)"
         case .unknownFormat(let detail):
