@@ -1,9 +1,9 @@
 /// A request the server refuses before any handler sees it; the connection closes after the answer.
 public struct HTTPParseError: HTTPResponseError, Equatable, CustomStringConvertible {
-    public var status: Int
+    public var status: HTTPStatus
     public var detail: String
 
-    public init(_ status: Int, _ detail: String) {
+    public init(_ status: HTTPStatus, _ detail: String) {
         self.status = status
         self.detail = detail
     }

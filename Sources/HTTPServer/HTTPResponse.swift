@@ -2,18 +2,18 @@ import Foundation
 
 /// A response: status, header fields and a body sent with Content-Length.
 public struct HTTPResponse: Sendable {
-    public var status: Int
+    public var status: HTTPStatus
     public var headers: HTTPHeaders
     public var body: Data
 
-    public init(status: Int = 200, headers: HTTPHeaders = [:], body: Data = Data()) {
+    public init(status: HTTPStatus = .ok, headers: HTTPHeaders = [:], body: Data = Data()) {
         self.status = status
         self.headers = headers
         self.body = body
     }
 
     /// A JSON body from any Encodable value.
-    public static func json(_ value: some Encodable, status: Int = 200, headers: HTTPHeaders = [:]) -> HTTPResponse {
+    public static func json(_ value: some Encodable, status: HTTPStatus = .ok, headers: HTTPHeaders = [:]) -> HTTPResponse {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var response = HTTPResponse(status: status, headers: headers, body: (try? encoder.encode(value)) ?? Data("{}".utf8))
@@ -21,13 +21,13 @@ public struct HTTPResponse: Sendable {
         return response
     }
 
-    public static func text(_ text: String, status: Int = 200, contentType: String = "text/plain; charset=utf-8") -> HTTPResponse {
+    public static func text(_ text: String, status: HTTPStatus = .ok, contentType: String = "text/plain; charset=utf-8") -> HTTPResponse {
         HTTPResponse(status: status, headers: ["Content-Type": contentType], body: Data(text.utf8))
     }
 
     /// An RFC 9457 problem: `application/problem+json` with type, title, status and detail.
-    public static func problem(status: Int, detail: String, title: String? = nil, headers: HTTPHeaders = [:]) -> HTTPResponse {
-        var response = json(Problem(title: title ?? HTTPStatus.reason(status), status: status, detail: detail),
+    public static func problem(status: HTTPStatus, detail: String, title: String? = nil, headers: HTTPHeaders = [:]) -> HTTPResponse {
+        var response = json(Problem(title: title ?? status.reasonPhrase, status: status.code, detail: detail),
                             status: status, headers: headers)
         response.headers.set("Content-Type", "application/problem+json")
         return response
@@ -43,7 +43,7 @@ public struct HTTPResponse: Sendable {
 
 /// Errors that know their HTTP status: every error a handler throws is answered through this.
 public protocol HTTPResponseError: Error {
-    var status: Int { get }
+    var status: HTTPStatus { get }
     /// Safe to show the client: says what was wrong and what to do, never internals.
     var detail: String { get }
     var responseHeaders: HTTPHeaders { get }
@@ -54,33 +54,5 @@ extension HTTPResponseError {
 
     public var response: HTTPResponse {
         .problem(status: status, detail: detail, headers: responseHeaders)
-    }
-}
-
-public enum HTTPStatus {
-    public static func reason(_ status: Int) -> String {
-        switch status {
-        case 100: "Continue"
-        case 200: "OK"
-        case 204: "No Content"
-        case 400: "Bad Request"
-        case 404: "Not Found"
-        case 405: "Method Not Allowed"
-        case 408: "Request Timeout"
-        case 411: "Length Required"
-        case 413: "Content Too Large"
-        case 414: "URI Too Long"
-        case 415: "Unsupported Media Type"
-        case 417: "Expectation Failed"
-        case 422: "Unprocessable Content"
-        case 429: "Too Many Requests"
-        case 431: "Request Header Fields Too Large"
-        case 500: "Internal Server Error"
-        case 501: "Not Implemented"
-        case 503: "Service Unavailable"
-        case 504: "Gateway Timeout"
-        case 505: "HTTP Version Not Supported"
-        default: "Status \(status)"
-        }
     }
 }

@@ -6,10 +6,11 @@ import Synchronization
 
 /// An HTTP/1.1 server on one epoll event loop thread; handlers run as Swift tasks.
 ///
-/// The loop owns every connection: it accepts, reads, parses, enforces every timeout and limit, and writes.
-/// A complete request goes to the router in a task; the task posts its response back through a locked inbox
-/// and an eventfd. One request per connection is handled at a time, so pipelined requests are answered in
-/// order. A slow or stuck client costs a connection slot and nothing else.
+/// This file is the I/O: the loop accepts, reads and writes, and hands every result to the connection's
+/// `ConnectionStateMachine`, which holds the protocol (parsing, timeouts, limits, drain) and says what to do
+/// next. A request for an inline route is answered on the loop; any other runs in a task, which posts its
+/// response back through a locked inbox and an eventfd. A slow or stuck client costs a connection slot and
+/// nothing else.
 public final class HTTPServer: @unchecked Sendable {
     public let configuration: HTTPServerConfiguration
     private let router: Router
@@ -29,11 +30,13 @@ public final class HTTPServer: @unchecked Sendable {
 
     // Loop thread only.
     private var connections: [UInt64: Connection] = [:]
+    /// The actions of the connection being served, reused so a request costs no allocation here.
+    private var actions: [ConnectionStateMachine.Action] = []
+    private let timeouts: ConnectionStateMachine.Timeouts
     private var nextID: UInt64 = 1
     /// Set when a drain is asked for: the listener closes at `closeAt`, and `run` returns by `deadline`.
     private var drainSchedule: (closeAt: UInt64, deadline: UInt64)?
     private var isClosing: Bool { listener == nil }
-    private var onDrain: (@Sendable () -> Void)?
     private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
 
     private static let listenerToken: UInt64 = 0
@@ -48,6 +51,7 @@ public final class HTTPServer: @unchecked Sendable {
         self.router = router
         self.logger = logger
         self.onResponse = onResponse
+        timeouts = ConnectionStateMachine.Timeouts(configuration)
         let listener = try Listener(host: configuration.host, port: configuration.port, backlog: configuration.backlog)
         self.listener = listener
         port = listener.port
@@ -146,9 +150,11 @@ public final class HTTPServer: @unchecked Sendable {
             var on: Int32 = 1
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
             guard connections.count < configuration.maxConnections else {
-                let busy = Self.serialize(.problem(status: 503, detail: "too many connections; retry shortly",
-                                                   headers: ["Retry-After": "1"]), close: true, isHead: false, requestID: nil)
-                busy.withUnsafeBytes { _ = send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                let busy = HTTPResponse.problem(status: .serviceUnavailable, detail: "too many connections; retry shortly",
+                                                headers: ["Retry-After": "1"])
+                busy.encoded(close: true, isHead: false, requestID: nil).withUnsafeBytes {
+                    _ = send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+                }
                 Glibc.close(fd)
                 continue
             }
@@ -159,117 +165,130 @@ public final class HTTPServer: @unchecked Sendable {
             } else {
                 transport = PlainTransport(fd: fd)
             }
-            let connection = Connection(id: nextID, fd: fd, transport: transport, limits: configuration.limits, now: now,
-                                        handshaking: configuration.tls != nil)
+            let machine = ConnectionStateMachine(limits: configuration.limits, timeouts: timeouts, now: now,
+                                                 handshaking: configuration.tls != nil)
+            let connection = Connection(id: nextID, fd: fd, transport: transport, machine: machine,
+                                        registered: Self.events(for: machine.interest))
             nextID += 1
-            connections[connection.id] = connection
             do {
-                try add(fd, token: connection.id, events: EPOLLIN.rawValue | EPOLLRDHUP.rawValue)
-                connection.interest = EPOLLIN.rawValue | EPOLLRDHUP.rawValue
+                try add(fd, token: connection.id, events: connection.registered)
+                connections[connection.id] = connection
             } catch {
-                connections[connection.id] = nil
                 Glibc.close(fd)
             }
         }
     }
 
+    /// Does the I/O a readiness event allows, feeding each result to the connection's state machine.
     private func service(_ connection: Connection, events: UInt32, now: UInt64) {
         let hangup = events & (EPOLLHUP.rawValue | EPOLLERR.rawValue | EPOLLRDHUP.rawValue) != 0
-        switch connection.state {
-        case .handling(let context):
+        switch connection.machine.state {
+        case .handling:
             // Nothing is read while a handler works; a hang-up means the client is gone.
-            if hangup {
-                context.cancel()
-                close(connection)
-            }
+            if hangup { connection.machine.peerClosed(into: &actions) }
         case .writing:
-            flush(connection, now: now)
+            actions.append(.write)
         case .lingering:
-            if case .closed = readChunk(connection) { close(connection) }
+            if case .closed = connection.transport.read(into: scratch) { connection.machine.peerClosed(into: &actions) }
         case .handshaking:
             switch connection.transport.handshake() {
             case .done:
-                connection.state = .reading
-                readAndProcess(connection, now: now)
-            case .wouldBlock(let wantWrite):
-                setInterest(connection, wantWrite ? EPOLLOUT.rawValue : EPOLLIN.rawValue | EPOLLRDHUP.rawValue)
-            case .closed:
-                close(connection)
+                connection.machine.handshakeCompleted()
+                read(connection, now: now)
+            case .wouldBlock(let wantWrite): connection.machine.transportBlocked(wantWrite: wantWrite)
+            case .closed: connection.machine.peerClosed(into: &actions)
             }
         case .reading:
-            readAndProcess(connection, now: now)
+            if connection.machine.hasUnsentOutput { actions.append(.write) }
+            read(connection, now: now)
+        case .closed:
+            break
         }
+        perform(connection, now: now)
     }
 
-    private func readChunk(_ connection: Connection) -> IOResult {
-        connection.transport.read(into: scratch)
-    }
-
-    /// Reads what is there (at most 1 MiB per wake-up, to be fair) and parses it.
-    private func readAndProcess(_ connection: Connection, now: UInt64) {
+    /// Reads what is there, at most 1 MiB per wake-up so one client cannot starve the rest.
+    private func read(_ connection: Connection, now: UInt64) {
         var budget = 1 << 20
-        while budget > 0, case .reading = connection.state {
-            switch readChunk(connection) {
+        while budget > 0, connection.machine.isReading {
+            switch connection.transport.read(into: scratch) {
             case .done(let n):
                 budget -= n
-                if connection.requestStart == nil { connection.requestStart = now }
-                if connection.headTime != nil { connection.bodyBytesRead += n }
-                connection.parser.append(UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
-                process(connection, now: now)
+                connection.machine.received(UnsafeRawBufferPointer(rebasing: scratch[0..<n]), now: now, into: &actions)
             case .wouldBlock(let wantWrite):
-                if wantWrite { setInterest(connection, EPOLLIN.rawValue | EPOLLOUT.rawValue | EPOLLRDHUP.rawValue) }
+                connection.machine.transportBlocked(wantWrite: wantWrite)
                 return
             case .closed:
+                connection.machine.peerClosed(into: &actions)
+                return
+            }
+        }
+    }
+
+    /// Carries out the machine's actions in order; writing and answering inline routes add more.
+    private func perform(_ connection: Connection, now: UInt64) {
+        var index = 0
+        var open = true
+        while index < actions.count {
+            let action = actions[index]
+            index += 1
+            switch action {
+            case .completed(let entry):
+                accessLog(entry)
+            case .close:
                 close(connection)
-                return
-            }
-        }
-    }
-
-    /// Turns buffered bytes into at most one dispatched request (or an error response).
-    private func process(_ connection: Connection, now: UInt64) {
-        while case .reading = connection.state {
-            switch connection.parser.next() {
-            case .needMore:
-                return
-            case .head(let head):
-                connection.headTime = now
-                connection.bodyBytesRead = 0
-                if head.version == "HTTP/1.1", head.headers.tokens("Expect").contains("100-continue") {
-                    connection.output += Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
-                    writePending(connection, now: now)
+                open = false
+            case _ where !open:
+                continue
+            case .write:
+                write(connection, now: now)
+            case .shutdownWrite:
+                shutdown(connection.fd, Int32(SHUT_WR))
+            case .dispatch(let request, let context):
+                switch router.dispatch(request, context: context) {
+                case .now(let response):
+                    connection.machine.respond(response, now: now, into: &actions)
+                case .later(let work):
+                    let id = connection.id
+                    Task {
+                        let response = await work()
+                        self.post(.response(id: id, response))
+                    }
                 }
-            case .request(let request):
-                dispatch(request, on: connection, now: now)
+            }
+        }
+        actions.removeAll(keepingCapacity: true)
+        guard open else { return }
+        let events = Self.events(for: connection.machine.interest)
+        if events != connection.registered {
+            connection.registered = events
+            var event = epoll_event(events: events, data: epoll_data_t(u64: connection.id))
+            epoll_ctl(epoll, EPOLL_CTL_MOD, connection.fd, &event)
+        }
+    }
+
+    private func write(_ connection: Connection, now: UInt64) {
+        while connection.machine.hasUnsentOutput {
+            switch connection.machine.withUnsentOutput({ connection.transport.write($0) }) {
+            case .done(let n):
+                connection.machine.wrote(n, now: now, into: &actions)
+            case .wouldBlock(let wantWrite):
+                connection.machine.writeBlocked(wantWrite: wantWrite, now: now)
                 return
-            case .error(let error):
-                refuse(connection, error.response, now: now)
+            case .closed:
+                connection.machine.peerClosed(into: &actions)
                 return
             }
         }
     }
 
-    private func dispatch(_ request: HTTPRequest, on connection: Connection, now: UInt64) {
-        if isClosing {
-            refuse(connection, .problem(status: 503, detail: "the server is shutting down; retry", headers: ["Retry-After": "1"]),
-                   method: request.method, path: request.path, now: now)
-            return
-        }
-        let requestID = request.headers["X-Request-Id"].flatMap(Self.validRequestID) ?? Self.makeRequestID()
-        let context = RequestContext(requestID: requestID)
-        connection.state = .handling(context)
-        connection.current = (request.method, request.path, requestID, connection.requestStart ?? now, request.method == "HEAD")
-        connection.closeAfterWrite = !request.head.keepAlive
-        if let response = router.immediateResponse(request, context: context) {
-            respond(connection, response, close: connection.closeAfterWrite, now: now)
-            return
-        }
-        setInterest(connection, EPOLLRDHUP.rawValue)
-        let id = connection.id, router = router
-        Task {
-            let response = await router.handle(request, context: context)
-            self.post(.response(id: id, response))
-        }
+    private func accessLog(_ entry: CompletedRequest) {
+        logger.info("request", metadata: [
+            "http.method": "\(entry.method)", "http.path": "\(entry.path)", "http.status": "\(entry.status)",
+            "http.bytes": "\(entry.bodyBytes)", "http.duration_ms": "\((entry.durationSeconds * 100_000).rounded() / 100)",
+            "request.id": "\(entry.requestID)",
+        ])
+        onResponse?(entry)
     }
 
     private func post(_ message: Message) {
@@ -293,8 +312,9 @@ public final class HTTPServer: @unchecked Sendable {
             switch message {
             case .response(let id, let response):
                 // The connection may be gone (client hung up); the response is dropped.
-                guard let connection = connections[id], connection.isHandling else { continue }
-                respond(connection, response, close: connection.closeAfterWrite || isClosing, now: now)
+                guard let connection = connections[id] else { continue }
+                connection.machine.respond(response, now: now, into: &actions)
+                perform(connection, now: now)
             case .drain:
                 guard drainSchedule == nil else { continue }
                 hook?()
@@ -304,130 +324,23 @@ public final class HTTPServer: @unchecked Sendable {
         }
     }
 
-    /// Stops accepting, closes idle connections, and tells half-sent requests to go elsewhere.
+    /// Stops accepting; each connection then finishes what it has in flight and closes.
     private func closeListener(now: UInt64) {
         if let listener {
             epoll_ctl(epoll, EPOLL_CTL_DEL, listener.fd, nil)
             self.listener = nil
         }
         for connection in Array(connections.values) {
-                    if connection.isIdle {
-                        close(connection)
-                    } else if case .reading = connection.state, !connection.parser.isInBody {
-                        // Half a request head: nothing is in flight yet, so say so rather than wait for the rest.
-                        refuse(connection, .problem(status: 503, detail: "the server is shutting down; retry",
-                                                    headers: ["Retry-After": "1"]), now: now)
-                    }
-                }
-    }
-
-    private func respond(_ connection: Connection, _ response: HTTPResponse, close: Bool, now: UInt64) {
-        let current = connection.current
-        connection.output += Self.serialize(response, close: close, isHead: current?.isHead ?? false, requestID: current?.requestID)
-        connection.closeAfterWrite = close
-        connection.state = .writing
-        if let current {
-            let entry = CompletedRequest(method: current.method, path: current.path, status: response.status,
-                                         bodyBytes: response.body.count,
-                                         durationSeconds: Double(now - current.start) / 1e9, requestID: current.requestID)
-            logger.info("request", metadata: [
-                "http.method": "\(entry.method)", "http.path": "\(entry.path)", "http.status": "\(entry.status)",
-                "http.bytes": "\(entry.bodyBytes)", "http.duration_ms": "\((entry.durationSeconds * 100_000).rounded() / 100)",
-                "request.id": "\(entry.requestID)",
-            ])
-            onResponse?(entry)
+            connection.machine.drain(now: now, into: &actions)
+            perform(connection, now: now)
         }
-        connection.current = nil
-        flush(connection, now: now)
-    }
-
-    /// Writes pending output; when all is written, goes back to reading (or closes).
-    private func flush(_ connection: Connection, now: UInt64) {
-        guard writePending(connection, now: now) else { return }
-        if connection.closeAfterWrite {
-            // Half-close and drain what the client still sends, so it reads the response before the socket resets.
-            shutdown(connection.fd, Int32(SHUT_WR))
-            connection.state = .lingering(until: now + 2_000_000_000)
-            setInterest(connection, EPOLLIN.rawValue | EPOLLRDHUP.rawValue)
-            return
-        }
-        connection.state = .reading
-        connection.requestStart = nil
-        connection.headTime = nil
-        connection.idleSince = now
-        setInterest(connection, EPOLLIN.rawValue | EPOLLRDHUP.rawValue)
-        if isClosing && connection.isIdle {
-            close(connection)
-            return
-        }
-        process(connection, now: now)  // pipelined requests already buffered
-    }
-
-    /// - Returns: true when nothing is left to write.
-    @discardableResult
-    private func writePending(_ connection: Connection, now: UInt64) -> Bool {
-        while connection.outputOffset < connection.output.count {
-            let result = connection.output.withUnsafeBytes {
-                connection.transport.write(UnsafeRawBufferPointer(rebasing: $0[connection.outputOffset...]))
-            }
-            switch result {
-            case .done(let n):
-                connection.outputOffset += n
-                connection.lastWriteProgress = now
-            case .wouldBlock:
-                if connection.lastWriteProgress == 0 { connection.lastWriteProgress = now }
-                setInterest(connection, connection.interest | EPOLLOUT.rawValue)
-                return false
-            case .closed:
-                if case .handling(let context) = connection.state { context.cancel() }
-                close(connection)
-                return false
-            }
-        }
-        connection.output.removeAll(keepingCapacity: connection.output.count < 1 << 16)
-        connection.outputOffset = 0
-        connection.lastWriteProgress = 0
-        return true
     }
 
     private func checkTimers(now: UInt64) {
-        let c = configuration
         for connection in Array(connections.values) {
-            switch connection.state {
-            case .handling:
-                continue
-            case .writing:
-                if connection.lastWriteProgress > 0 && Self.seconds(now - connection.lastWriteProgress) > c.writeTimeoutSeconds {
-                    close(connection)
-                }
-            case .lingering(let until):
-                if now > until { close(connection) }
-            case .handshaking, .reading:
-                if connection.parser.isIdle && connection.requestStart == nil {
-                    if Self.seconds(now - connection.idleSince) > c.idleTimeoutSeconds { close(connection) }
-                } else if let headTime = connection.headTime, connection.parser.isInBody {
-                    let elapsed = Self.seconds(now - headTime)
-                    if elapsed > c.bodyTimeoutSeconds
-                        || (elapsed > c.bodyGraceSeconds && Double(connection.bodyBytesRead) / elapsed < c.minBodyBytesPerSecond) {
-                        timeout(connection, "the request body arrived too slowly", now: now)
-                    }
-                } else if let start = connection.requestStart, Self.seconds(now - start) > c.headerTimeoutSeconds {
-                    timeout(connection, "the request head did not arrive within \(Int(c.headerTimeoutSeconds)) s", now: now)
-                }
-            }
+            connection.machine.tick(now: now, into: &actions)
+            perform(connection, now: now)
         }
-    }
-
-    private func timeout(_ connection: Connection, _ detail: String, now: UInt64) {
-        if case .handshaking = connection.state { close(connection); return }
-        refuse(connection, .problem(status: 408, detail: detail), now: now)
-    }
-
-    /// Answers a request no handler sees (malformed, too slow, or arriving while shutting down) and closes.
-    private func refuse(_ connection: Connection, _ response: HTTPResponse, method: String = "?", path: String = "?",
-                        now: UInt64) {
-        connection.current = (method, path, Self.makeRequestID(), connection.requestStart ?? now, false)
-        respond(connection, response, close: true, now: now)
     }
 
     private func close(_ connection: Connection) {
@@ -441,55 +354,12 @@ public final class HTTPServer: @unchecked Sendable {
         try system("epoll_ctl(ADD)") { epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event) }
     }
 
-    private func setInterest(_ connection: Connection, _ events: UInt32) {
-        guard connection.interest != events else { return }
-        connection.interest = events
-        var event = epoll_event(events: events, data: epoll_data_t(u64: connection.id))
-        epoll_ctl(epoll, EPOLL_CTL_MOD, connection.fd, &event)
-    }
-
-    // MARK: - Helpers
-
-    static func serialize(_ response: HTTPResponse, close: Bool, isHead: Bool, requestID: String?) -> [UInt8] {
-        var head = "HTTP/1.1 \(response.status) \(HTTPStatus.reason(response.status))\r\n"
-        var headers = response.headers
-        if response.status >= 200 && response.status != 204 && response.status != 304 {
-            headers.set("Content-Length", "\(response.body.count)")
-        }
-        if let requestID { headers.set("X-Request-Id", requestID) }
-        if close { headers.set("Connection", "close") }
-        for (name, value) in headers { head += "\(name): \(value)\r\n" }
-        head += "\r\n"
-        var bytes = Array(head.utf8)
-        if !isHead { bytes += response.body }
-        return bytes
-    }
-
-    /// Request ids: a counter scrambled by SplitMix64's finaliser from a random start, so ids are unique in the
-    /// process, unpredictable enough for logs, and cost no system call.
-    private static let idState = Atomic<UInt64>(UInt64.random(in: 0...UInt64.max))
-
-    static func makeRequestID() -> String {
-        var z = idState.wrappingAdd(0x9E37_79B9_7F4A_7C15, ordering: .relaxed).newValue
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return String(z ^ (z >> 31), radix: 16).leftPadded(to: 16)
-    }
-
-    /// A client's id is echoed only if it is short and plain.
-    static func validRequestID(_ id: String) -> String? {
-        guard (1...128).contains(id.utf8.count),
-              id.utf8.allSatisfy({ RequestParser.isTokenCharacter($0) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: "/") })
-        else { return nil }
-        return id
+    private static func events(for interest: ConnectionStateMachine.Interest) -> UInt32 {
+        var events = EPOLLRDHUP.rawValue
+        if interest.contains(.read) { events |= EPOLLIN.rawValue }
+        if interest.contains(.write) { events |= EPOLLOUT.rawValue }
+        return events
     }
 
     static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
-    static func seconds(_ nanoseconds: UInt64) -> Double { Double(nanoseconds) / 1e9 }
-}
-
-extension String {
-    func leftPadded(to length: Int) -> String {
-        count >= length ? self : String(repeating: "0", count: length - count) + self
-    }
 }

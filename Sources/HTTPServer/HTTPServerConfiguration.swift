@@ -33,7 +33,7 @@ public struct HTTPServerConfiguration: Sendable {
 public struct CompletedRequest: Sendable {
     public var method: String
     public var path: String
-    public var status: Int
+    public var status: HTTPStatus
     public var bodyBytes: Int
     public var durationSeconds: Double
     public var requestID: String

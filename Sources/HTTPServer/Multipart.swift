@@ -29,23 +29,23 @@ public enum Multipart {
         return boundary
     }
 
-    /// - Throws: `HTTPParseError` 400 naming what is malformed.
+    /// - Throws: `MultipartError` naming what is malformed.
     public static func parse(_ body: Data, boundary: String) throws -> [MultipartPart] {
         let delimiter = Data("--\(boundary)".utf8)
         let separator = Data("\r\n--\(boundary)".utf8)
         let crlf = Data("\r\n".utf8), headerEnd = Data("\r\n\r\n".utf8)
         // The first delimiter may start the body or follow a preamble line.
         guard let first = body.starts(with: delimiter) ? body.startIndex..<(body.startIndex + delimiter.count) : body.range(of: separator)
-        else { throw HTTPParseError(400, "multipart body without its boundary") }
+        else { throw MultipartError("multipart body without its boundary") }
         var position = first.upperBound
         var parts: [MultipartPart] = []
         while true {
             // After a delimiter: "--" closes the body, CRLF opens a part (transport padding allowed before it).
             if body[position...].starts(with: Data("--".utf8)) { return parts }
             while position < body.endIndex, body[position] == 32 || body[position] == 9 { position += 1 }
-            guard body[position...].starts(with: crlf) else { throw HTTPParseError(400, "malformed multipart delimiter line") }
+            guard body[position...].starts(with: crlf) else { throw MultipartError("malformed multipart delimiter line") }
             position += 2
-            guard parts.count < maxParts else { throw HTTPParseError(400, "more than \(maxParts) multipart parts") }
+            guard parts.count < maxParts else { throw MultipartError("more than \(maxParts) multipart parts") }
             let headerLimit = min(body.endIndex, position + maxPartHeaderBytes)
             let headers: HTTPHeaders
             let contentStart: Int
@@ -54,12 +54,12 @@ public enum Multipart {
                 contentStart = position + 2
             } else {
                 guard let end = body.range(of: headerEnd, in: position..<headerLimit) else {
-                    throw HTTPParseError(400, "multipart part headers unterminated or too large")
+                    throw MultipartError("multipart part headers unterminated or too large")
                 }
                 var fields = HTTPHeaders()
                 for line in body[position..<end.lowerBound].split(separator: crlf) {
                     guard case .success(let (name, value)) = RequestParser.parseField(ArraySlice(line)) else {
-                        throw HTTPParseError(400, "malformed multipart part header")
+                        throw MultipartError("malformed multipart part header")
                     }
                     fields.add(name, value)
                 }
@@ -67,11 +67,11 @@ public enum Multipart {
                 contentStart = end.upperBound
             }
             guard let next = body.range(of: separator, in: contentStart..<body.endIndex) else {
-                throw HTTPParseError(400, "multipart body ends without its closing boundary")
+                throw MultipartError("multipart body ends without its closing boundary")
             }
             let disposition = headers["Content-Disposition"].map(MediaType.parse)
             guard let disposition, disposition.type == "form-data" else {
-                throw HTTPParseError(400, "multipart part without Content-Disposition: form-data")
+                throw MultipartError("multipart part without Content-Disposition: form-data")
             }
             parts.append(MultipartPart(headers: headers, name: disposition.parameters["name"],
                                        filename: disposition.parameters["filename"], contentType: headers["Content-Type"],

@@ -39,9 +39,6 @@ public struct RequestParser {
         self.limits = limits
     }
 
-    /// Bytes received and not yet part of a returned request.
-    public var bufferedBytes: Int { buffer.count - start + body.count }
-
     /// True between requests with nothing buffered: the connection may be closed without losing anything.
     public var isIdle: Bool {
         if case .head = state { return buffer.count == start }

@@ -1,22 +1,6 @@
 import Foundation
 import Synchronization
 
-/// What a handler knows about the request beyond its bytes.
-public final class RequestContext: Sendable {
-    /// The client's `X-Request-Id`, or one made up; echoed on the response.
-    public let requestID: String
-    private let cancelled = Atomic<Bool>(false)
-
-    public init(requestID: String) {
-        self.requestID = requestID
-    }
-
-    /// True once the client has gone away: work for this request can be dropped.
-    public var isCancelled: Bool { cancelled.load(ordering: .acquiring) }
-
-    func cancel() { cancelled.store(true, ordering: .releasing) }
-}
-
 /// Method and path -> handler, with 404, 405 + Allow, HEAD served by GET, and thrown errors answered as
 /// problem+json through `HTTPResponseError` (anything else is a 500 that says nothing of internals).
 public struct Router: Sendable {
@@ -46,24 +30,20 @@ public struct Router: Sendable {
     /// The route's name for metrics and logs: the path if it is routed, else "unmatched".
     public func routeName(for path: String) -> String { routes[path] == nil ? "unmatched" : path }
 
-    /// The response when it can be had without waiting (an inline route, 404, 405); nil for a task route.
-    public func immediateResponse(_ request: HTTPRequest, context: RequestContext) -> HTTPResponse? {
-        switch lookup(request) {
-        case .refused(let response): response
-        case .route(.inline(let handler)): Self.answer(context) { try handler(request, context) }
-        case .route(.task): nil
-        }
+    /// How a request is answered: at once (an inline route, 404, 405), or by work to run off the event loop.
+    public enum Dispatch: Sendable {
+        case now(HTTPResponse)
+        case later(@Sendable () async -> HTTPResponse)
     }
 
-    public func handle(_ request: HTTPRequest, context: RequestContext) async -> HTTPResponse {
+    /// Finds the request's route once and says how it is answered; handler errors become problem responses.
+    public func dispatch(_ request: HTTPRequest, context: RequestContext) -> Dispatch {
         switch lookup(request) {
-        case .refused(let response): return response
-        case .route(.inline(let handler)): return Self.answer(context) { try handler(request, context) }
+        case .refused(let response): return .now(response)
+        case .route(.inline(let handler)): return .now(Self.answer(context) { try handler(request, context) })
         case .route(.task(let handler)):
-            do {
-                return try await handler(request, context)
-            } catch {
-                return Self.response(for: error, context)
+            return .later {
+                do { return try await handler(request, context) } catch { return Self.response(for: error, context) }
             }
         }
     }
@@ -75,13 +55,13 @@ public struct Router: Sendable {
 
     private func lookup(_ request: HTTPRequest) -> Lookup {
         guard let methods = routes[request.path] else {
-            return .refused(.problem(status: 404, detail: "no resource at \(request.path)"))
+            return .refused(.problem(status: .notFound, detail: "no resource at \(request.path)"))
         }
         let method = request.method == "HEAD" && methods["HEAD"] == nil ? "GET" : request.method
         guard let route = methods[method] else {
             var allowed = Set(methods.keys)
             if allowed.contains("GET") { allowed.insert("HEAD") }
-            return .refused(.problem(status: 405, detail: "\(request.method) is not allowed on \(request.path)",
+            return .refused(.problem(status: .methodNotAllowed, detail: "\(request.method) is not allowed on \(request.path)",
                                      headers: ["Allow": allowed.sorted().joined(separator: ", ")]))
         }
         return .route(route)
@@ -93,6 +73,6 @@ public struct Router: Sendable {
 
     private static func response(for error: Error, _ context: RequestContext) -> HTTPResponse {
         if let error = error as? HTTPResponseError { return error.response }
-        return .problem(status: 500, detail: "internal error; the request id \(context.requestID) identifies it in the logs")
+        return .problem(status: .internalServerError, detail: "internal error; the request id \(context.requestID) identifies it in the logs")
     }
 }

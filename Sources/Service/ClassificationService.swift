@@ -156,7 +156,7 @@ public final class ClassificationService: Sendable {
         let bytes: Data
         if let boundary = Multipart.boundary(contentType: contentType) {
             let parts: [MultipartPart]
-            do { parts = try Multipart.parse(request.body, boundary: boundary) } catch let error as HTTPParseError {
+            do { parts = try Multipart.parse(request.body, boundary: boundary) } catch let error as MultipartError {
                 throw ServiceError.malformedBody(error.detail)
             }
             guard let part = parts.first(where: { ["video", "file", "data"].contains($0.name ?? "") }) else {

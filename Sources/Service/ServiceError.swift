@@ -12,7 +12,7 @@ public enum ServiceError: HTTPResponseError, Equatable {
     case deadlineExceeded(seconds: Double)
     case internalFailure
 
-    public var status: Int {
+    public var status: HTTPStatus {
         switch self {
         case .badParameter, .malformedBody: 400
         case .unsupportedMediaType: 415
@@ -51,5 +51,5 @@ public enum ServiceError: HTTPResponseError, Equatable {
 
 extension ServiceError {
     /// The client closed the connection before the answer (nginx's 499); only metrics and logs see it.
-    static let clientGoneStatus = 499
+    static let clientGoneStatus = HTTPStatus.clientClosedRequest
 }

@@ -15,6 +15,5 @@ func check(_ code: Int32, _ error: (String) -> DecodeError) throws -> Int32 {
 }
 
 let averrorEOF = cffmpeg_averror_eof()
-let averrorEAGAIN = cffmpeg_averror(EAGAIN)
 let averrorExit = cffmpeg_averror_exit()
 let noTimestamp = cffmpeg_nopts_value()

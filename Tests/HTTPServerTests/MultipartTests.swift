@@ -45,6 +45,6 @@ import Testing
         "--b\r\nBad Header\r\n\r\nv\r\n--b--",
     ])
     func malformedBodiesAre400(_ text: String) {
-        #expect(throws: HTTPParseError.self) { try Multipart.parse(Data(text.utf8), boundary: "b") }
+        #expect(throws: MultipartError.self) { try Multipart.parse(Data(text.utf8), boundary: "b") }
     }
 }

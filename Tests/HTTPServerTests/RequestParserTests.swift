@@ -30,7 +30,7 @@ import Testing
     }
 
     static func status(_ text: String, limits: HTTPLimits = HTTPLimits()) -> Int? {
-        for event in events(text, limits: limits) { if case .error(let e) = event { return e.status } }
+        for event in events(text, limits: limits) { if case .error(let e) = event { return e.status.code } }
         return nil
     }
 
