@@ -20,7 +20,7 @@ public struct HTTPServerConfiguration: Sendable {
     public var writeTimeoutSeconds = 30.0
     /// On SIGTERM or SIGINT the drain hook runs (readiness turns 503) and the server keeps serving this long, so
     /// load balancers stop sending before the listener closes.
-    public var drainDelaySeconds = 2.0
+    public var drainDelaySeconds = 3.0
     /// Then in-flight requests get this long to finish (Kubernetes' grace period is 30 s in all).
     public var drainTimeoutSeconds = 25.0
     /// Serve HTTPS instead of HTTP.

@@ -9,11 +9,6 @@ public struct Classification: Sendable, Encodable {
         public var score: Double
     }
 
-    public struct ClipSpan: Sendable, Encodable {
-        public var start_s: Double
-        public var end_s: Double
-    }
-
     public struct Video: Sendable, Encodable {
         public var container: String
         public var codec: String
@@ -62,9 +57,7 @@ public struct Classification: Sendable, Encodable {
     public init(logits: [[Float]], labels: Labels, topK: Int, decoded: DecodedClips, model: ModelInfo, timing: Timing) {
         predictions = Self.predictions(logits: logits, labels: labels, topK: topK)
         let info = decoded.info
-        clips = ClipSampling.clipStarts(duration: info.durationSeconds, count: decoded.clipCount).map {
-            ClipSpan(start_s: $0, end_s: $0 + ClipSampling.clipSeconds)
-        }
+        clips = decoded.spans
         video = Video(container: info.container, codec: info.codec, width: info.width, height: info.height,
                       fps: info.fps, duration_s: info.durationSeconds)
         self.model = model

@@ -1,3 +1,4 @@
+import Foundation
 import HTTPServer
 import R2Plus1D
 import VideoDecode
@@ -10,9 +11,9 @@ public struct ServiceConfiguration: Sendable {
     public var http = HTTPServerConfiguration()
     public var batching = BatchScheduler.Settings()
     /// BLAS threads per batch worker.
-    public var blasThreads = 2
+    public var blasThreads = ProcessInfo.processInfo.activeProcessorCount
     /// Threads decoding uploads, and how many uploads may wait for one.
-    public var decodeThreads = 2
+    public var decodeThreads = ProcessInfo.processInfo.activeProcessorCount
     public var decodeQueue = 16
     public var decodeLimits = DecodeLimits()
     /// From a request's arrival to its answer; past it, 504.

@@ -13,6 +13,7 @@ enum MetricName {
     static let forwardCalls = "r2plus1d_forward_calls_total"
     static let ready = "r2plus1d_ready"
     static let modelInfo = "r2plus1d_model_info"
+    static let requestsHeld = "r2plus1d_batch_requests_held"
 }
 
 extension MetricsRegistry {

@@ -9,11 +9,23 @@ public struct DecodedClips: Sendable {
     public var info: VideoInfo
     /// For each clip, the 16 sampled frames' own times in seconds (from the stream's first timestamp).
     public var frameTimes: [[Double]]
+    /// For each clip, the stretch of the video it stands for: its grid's start and end.
+    public var spans: [ClipSpan]
     /// Frames the decoder produced to make these clips.
     public var decodedFrames: Int
 
-    public static let clipShape = [3, ClipSampling.framesPerClip, TorchvisionTransform.crop, TorchvisionTransform.crop]
-    public var shape: [Int] { [clipCount] + Self.clipShape }
+    public var shape: [Int] { [clipCount] + ClipSpec.kinetics.shape }
+}
+
+/// Where a clip sits in its video, in seconds from the stream's first timestamp.
+public struct ClipSpan: Sendable, Equatable, Encodable {
+    public var start_s: Double
+    public var end_s: Double
+
+    public init(start_s: Double, end_s: Double) {
+        self.start_s = start_s
+        self.end_s = end_s
+    }
 }
 
 /// Bytes of an uploaded video in memory -> clip tensors. The only entry point of this module.
@@ -60,7 +72,7 @@ private struct ClipRun {
         frameOwner = try Frame()
         candidateOwner = try Frame()
         converter = try RGBConverter()
-        values = [Float](repeating: 0, count: clips * DecodedClips.clipShape.reduce(1, *))
+        values = [Float](repeating: 0, count: clips * ClipSpec.kinetics.elementCount)
         frameTimes = Array(repeating: Array(repeating: 0, count: ClipSampling.framesPerClip), count: clips)
     }
 
@@ -103,7 +115,9 @@ private struct ClipRun {
             }
             atStart = false
         }
-        return DecodedClips(values: values, clipCount: clips, info: info, frameTimes: frameTimes, decodedFrames: decodedFrames)
+        let spans = starts.map { ClipSpan(start_s: $0, end_s: $0 + ClipSampling.clipSeconds) }
+        return DecodedClips(values: values, clipCount: clips, info: info, frameTimes: frameTimes, spans: spans,
+                            decodedFrames: decodedFrames)
     }
 
     /// Decodes until every query of the run is answered.

@@ -8,9 +8,9 @@
 ///   video shorter than a clip repeats its last frame. "<=" holds within `tieTolerance`: a grid time that equals a
 ///   frame's time in exact arithmetic (every third at 10 fps) comes out of Double an ulp either side of it.
 public enum ClipSampling {
-    public static let framesPerClip = 16
-    public static let gridRate = 15.0
-    public static var clipSeconds: Double { Double(framesPerClip) / gridRate }
+    public static let framesPerClip = ClipSpec.kinetics.frames
+    public static let gridRate = ClipSpec.kinetics.frameRate
+    public static var clipSeconds: Double { ClipSpec.kinetics.seconds }
     /// Far below any frame period, far above the rounding of times in seconds.
     public static let tieTolerance = 1e-6
 

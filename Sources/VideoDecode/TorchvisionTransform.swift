@@ -6,9 +6,10 @@
 /// Only the 112x112 crop of the resized frame is computed. Rotation is applied while sampling, so a rotated
 /// video costs no extra pass.
 struct TorchvisionTransform {
-    static let resizeHeight = 128, resizeWidth = 171, crop = 112
-    static let mean: [Float] = [0.43216, 0.394666, 0.37645]
-    static let std: [Float] = [0.22803, 0.22145, 0.216989]
+    static let resizeHeight = ClipSpec.kinetics.resizeHeight, resizeWidth = ClipSpec.kinetics.resizeWidth
+    static let crop = ClipSpec.kinetics.crop
+    static let mean = ClipSpec.kinetics.mean
+    static let std = ClipSpec.kinetics.std
     /// torchvision's `center_crop`: int(round((size - crop) / 2)), Python rounding half to even.
     static let cropTop = Int((Double(resizeHeight - crop) / 2).rounded(.toNearestOrEven))
     static let cropLeft = Int((Double(resizeWidth - crop) / 2).rounded(.toNearestOrEven))

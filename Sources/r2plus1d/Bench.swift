@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import R2Plus1D
+import VideoDecode
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -40,7 +41,7 @@ struct Bench: ParsableCommand {
         if !json { print("OpenBLAS kernels: \(BLASKernels.name), \(threadCount) threads") }
         var results: [[String: Any]] = []
         for n in batches {
-            let clips = Tensor.random(shape: [n, 3, 16, 112, 112], seed: UInt64(n))
+            let clips = Tensor.random(shape: [n] + ClipSpec.kinetics.shape, seed: UInt64(n))
             _ = model.forward(clips)
             var times: [Double] = []
             for _ in 0..<max(1, reps) {
@@ -71,7 +72,7 @@ struct Bench: ParsableCommand {
 extension Bench {
     /// `--layers`: the median over `reps` single-clip passes of each convolution's time.
     func printLayerTimes(_ model: R2Plus1D18, threads: Int) throws {
-        let clip = Tensor.random(shape: [1, 3, 16, 112, 112], seed: 1)
+        let clip = Tensor.random(shape: [1] + ClipSpec.kinetics.shape, seed: 1)
         _ = model.forward(clip)
         let runs = (0..<max(1, reps)).map { _ in model.convolutionTimes(clip) }
         let layers = runs[0].indices.map { i in

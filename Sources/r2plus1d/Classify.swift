@@ -24,26 +24,20 @@ struct Classify: ParsableCommand {
     func run() throws {
         let source = try weights.requiredSource()
         let network = try weights.loadModel()
-        let names = try Labels(path: labels, classes: network.architecture.classes)
         let model = ModelInfo(source: source)
+        let pipeline = ClassificationPipeline(decode: { bytes, clips in try ClipDecoder.decode(bytes, clips: clips) },
+                                              forward: ClassificationPipeline.direct(network),
+                                              labels: try Labels(path: labels, classes: network.architecture.classes), model: model)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         for video in videos {
             let bytes = try readVideo(video)
-            let start = DispatchTime.now().uptimeNanoseconds
-            let decoded: DecodedClips
-            do { decoded = try ClipDecoder.decode(bytes, clips: clips) } catch let error as DecodeError {
+            let (clips, topK) = (clips, topK)
+            let result: Classification
+            do { result = try runBlocking { try await pipeline.classify(bytes, clips: clips, topK: topK) } } catch let error as DecodeError {
                 throw ValidationError("\(video): \(error)")
             }
-            let decodedAt = DispatchTime.now().uptimeNanoseconds
-            let logits = network.forward(Tensor(shape: decoded.shape, data: decoded.values))
-            let end = DispatchTime.now().uptimeNanoseconds
-            let classes = logits.shape[1]
-            let perClip = (0..<decoded.clipCount).map { Array(logits.data[$0 * classes..<($0 + 1) * classes]) }
-            let timing = Classification.Timing(decode: Double(decodedAt - start) / 1e6, queue: 0,
-                                               inference: Double(end - decodedAt) / 1e6, total: Double(end - start) / 1e6)
-            let result = Classification(logits: perClip, labels: names, topK: topK, decoded: decoded, model: model, timing: timing)
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
                 print(String(decoding: try encoder.encode(result), as: UTF8.self))
             } else {
                 print("\(video) (\(model.demo ? "DEMO weights: meaningless" : model.weights)):")

@@ -16,18 +16,15 @@ struct Serve: ParsableCommand {
         abstract: "Serve the classifier over HTTP: POST /classify, GET /labels, /healthz, /readyz, /v1/model, /metrics.",
         discussion: "Every option can also be set by an environment variable: R2PLUS1D_ and the option's name in capitals with _ for - (R2PLUS1D_PORT, R2PLUS1D_MAX_BATCH, ...).")
 
-    @Option(help: "Weight file (default: the first .pth or .safetensors in weights/). Env R2PLUS1D_WEIGHTS.")
-    var weights: String?
-    @Flag(help: "Use deterministic demo weights (predictions are meaningless). Env R2PLUS1D_DEMO_WEIGHTS=1.")
-    var demoWeights = environment("DEMO_WEIGHTS", 0) == 1
+    @OptionGroup var weights: WeightsOptions
     @Option var host = environment("HOST", "0.0.0.0")
     @Option var port = environment("PORT", 8080)
     @Option(help: "Most clips per forward pass.") var maxBatch = environment("MAX_BATCH", 8)
     @Option(help: "Longest wait for more clips once a worker holds one (only while other requests are decoding).") var maxDelayMs = environment("MAX_DELAY_MS", 10.0)
     @Option(help: "Batch workers (each runs forward passes).") var workers = environment("WORKERS", 1)
     @OptionGroup var blas: BLASOptions
-    @Option(help: "BLAS threads per worker (default: all cores).") var threads = environment("THREADS", ProcessInfo.processInfo.activeProcessorCount)
-    @Option(help: "Decode threads (default: all cores).") var decodeThreads = environment("DECODE_THREADS", ProcessInfo.processInfo.activeProcessorCount)
+    @Option(help: "BLAS threads per worker (default: all cores).") var threads = environment("THREADS", Self.defaults.blasThreads)
+    @Option(help: "Decode threads (default: all cores).") var decodeThreads = environment("DECODE_THREADS", Self.defaults.decodeThreads)
     @Option(help: "Clips waiting at most; beyond it, 503.") var queueSize = environment("QUEUE_SIZE", 64)
     @Option(help: "Seconds from arrival to answer; beyond it, 504.") var timeoutS = environment("TIMEOUT_S", 30.0)
     @Option(help: "Largest upload in MiB; beyond it, 413.") var maxUploadMb = environment("MAX_UPLOAD_MB", 64)
@@ -37,8 +34,8 @@ struct Serve: ParsableCommand {
     @Option(help: "PEM certificate chain: serve HTTPS. Env R2PLUS1D_TLS_CERT.") var tlsCert: String?
     @Option(help: "PEM private key for --tls-cert. Env R2PLUS1D_TLS_KEY.") var tlsKey: String?
     @Option(help: "On SIGTERM: seconds to keep serving with readiness 503 before closing the listener.")
-    var drainDelayS = environment("DRAIN_DELAY_S", 3.0)
-    @Option(help: "Then: seconds in-flight requests get to finish.") var drainTimeoutS = environment("DRAIN_TIMEOUT_S", 25.0)
+    var drainDelayS = environment("DRAIN_DELAY_S", Self.defaults.http.drainDelaySeconds)
+    @Option(help: "Then: seconds in-flight requests get to finish.") var drainTimeoutS = environment("DRAIN_TIMEOUT_S", Self.defaults.http.drainTimeoutSeconds)
     @Option(help: "Open connections at most; one more is answered 503.") var maxConnections = environment("MAX_CONNECTIONS", 512)
     @Option(help: "Seconds for the whole request head (and TLS handshake).") var headerTimeoutS = environment("HEADER_TIMEOUT_S", 10.0)
     @Option(help: "Seconds for the whole request body.") var bodyTimeoutS = environment("BODY_TIMEOUT_S", 120.0)
@@ -49,10 +46,12 @@ struct Serve: ParsableCommand {
     var writeTimeoutS = environment("WRITE_TIMEOUT_S", 30.0)
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = environment("LOG_LEVEL", "info")
 
+    /// The library's defaults, which the options' defaults are.
+    static let defaults = ServiceConfiguration(weights: .demo(seed: DemoWeights.defaultSeed))
+
     /// Options without a default take theirs from the environment here.
     mutating func validate() throws {
         let env = ProcessInfo.processInfo.environment
-        weights = weights ?? env["R2PLUS1D_WEIGHTS"]
         labels = labels ?? env["R2PLUS1D_LABELS"]
         tlsCert = tlsCert ?? env["R2PLUS1D_TLS_CERT"]
         tlsKey = tlsKey ?? env["R2PLUS1D_TLS_KEY"]
@@ -72,7 +71,7 @@ struct Serve: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "r2plus1d")
-        var configuration = ServiceConfiguration(weights: try resolveWeights(), labelsPath: labels)
+        var configuration = ServiceConfiguration(weights: try weights.requiredSource(), labelsPath: labels)
         configuration.http.host = host
         configuration.http.port = port
         configuration.http.limits.maxBodyBytes = maxUploadMb << 20
@@ -110,11 +109,9 @@ struct Serve: ParsableCommand {
         service.run()
     }
 
-    /// The executable keeps the engine's buffers in the heap while it works (R2Plus1DCommand.main: otherwise
-    /// every forward pass page-faults its working set in again). A check every `seconds` that finds work done
-    /// since the last trim and nothing in flight hands the free heap back to the system, so an idle server does
-    /// not hold its busiest moment's memory (678 MB held after a mixed load without it); the first check after
-    /// start returns what loading the weights freed.
+    /// The executable keeps the engine's buffers in the heap while it works (R2Plus1DCommand.main), so a check
+    /// every `seconds` that finds work done since the last trim and nothing in flight hands the free heap back:
+    /// an idle server does not hold its busiest moment's memory. The first check returns what loading freed.
     static func trimHeapWhenIdle(_ service: ClassificationService, every seconds: Double = 2) {
         let thread = Thread {
             var trimmedAfter = -1
@@ -129,12 +126,5 @@ struct Serve: ParsableCommand {
         }
         thread.name = "heap-trim"
         thread.start()
-    }
-
-    /// --weights, else --demo-weights, else a weight file in weights/, else an error that says how to get weights.
-    func resolveWeights() throws -> WeightsSource {
-        if let weights { return .file(path: weights) }
-        if demoWeights { return .demo(seed: DemoWeights.defaultSeed) }
-        do { return try WeightsSource.discover() } catch let error as WeightError { throw ValidationError(error.description) }
     }
 }

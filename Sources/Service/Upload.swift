@@ -1,0 +1,50 @@
+import Foundation
+import HTTPServer
+
+/// What a classification request asks for: the video's bytes and the query options.
+struct ClassifyRequest {
+    var video: Data
+    var topK: Int
+    var clips: Int
+
+    /// - Throws: `ServiceError.badParameter`, `.malformedBody` or `.unsupportedMediaType`; `MultipartError`.
+    init(_ request: HTTPRequest, classes: Int, maxClips: Int) throws {
+        topK = try Self.integer(request, "top_k", default: 5, range: 1...classes)
+        clips = try Self.integer(request, "clips", default: 1, range: 1...maxClips)
+        video = try Self.video(request)
+    }
+
+    /// A query integer within `range`, or the default when absent.
+    static func integer(_ request: HTTPRequest, _ name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
+        guard let text = request.head.queryValue(name) else { return value }
+        guard let number = Int(text), range.contains(number) else {
+            throw ServiceError.badParameter("\(name) must be an integer from \(range.lowerBound) to \(range.upperBound), got '\(text.prefix(40))'")
+        }
+        return number
+    }
+
+    /// The video: multipart field `video`, `file` or `data`, or the whole body for video/* and application/octet-stream.
+    static func video(_ request: HTTPRequest) throws -> Data {
+        let contentType = request.headers["Content-Type"] ?? ""
+        let bytes: Data
+        if let boundary = Multipart.boundary(contentType: contentType) {
+            let parts = try Multipart.parse(request.body, boundary: boundary)
+            guard let part = parts.first(where: { ["video", "file", "data"].contains($0.name ?? "") }) else {
+                throw ServiceError.malformedBody("the form has no field named video, file or data")
+            }
+            bytes = part.body
+        } else {
+            let type = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+            guard type != "multipart/form-data" else {
+                throw ServiceError.malformedBody("multipart/form-data needs a boundary parameter of 1 to 70 characters")
+            }
+            guard type.hasPrefix("video/") || type == "application/octet-stream" else {
+                throw ServiceError.unsupportedMediaType(
+                    "send the video as multipart/form-data (field video) or as a video/* or application/octet-stream body, not '\(type)'")
+            }
+            bytes = request.body
+        }
+        guard !bytes.isEmpty else { throw ServiceError.malformedBody("the video is empty") }
+        return bytes
+    }
+}
