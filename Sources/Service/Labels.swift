@@ -25,19 +25,18 @@ public struct Labels: Sendable {
     public init(names: [String]) { self.names = names }
 }
 
-public enum LabelsError: Error, Equatable, CustomStringConvertible {
-    case unreadable(String)
-    case countMismatch(path: String, labels: Int, classes: Int)
-    case noBuiltInLabels(classes: Int)
+/// Why the class names could not be had. A struct, so new kinds do not break callers; compare with `==`.
+public struct LabelsError: Error, Equatable, CustomStringConvertible {
+    public let description: String
 
-    public var description: String {
-        switch self {
-        case .unreadable(let path): "cannot read the labels file \(path)"
-        case .countMismatch(let path, let labels, let classes):
-            "\(path) has \(labels) labels but the model has \(classes) classes; give --labels with one name per class"
-        case .noBuiltInLabels(let classes):
-            "the model has \(classes) classes, and the built-in labels are Kinetics-400's 400; give --labels FILE "
-                + "(serve: or R2PLUS1D_LABELS) with one name per class, in the model's index order"
-        }
+    public static func unreadable(_ path: String) -> LabelsError { LabelsError(description: "cannot read the labels file \(path)") }
+
+    public static func countMismatch(path: String, labels: Int, classes: Int) -> LabelsError {
+        LabelsError(description: "\(path) has \(labels) labels but the model has \(classes) classes; give --labels with one name per class")
+    }
+
+    public static func noBuiltInLabels(classes: Int) -> LabelsError {
+        LabelsError(description: "the model has \(classes) classes, and the built-in labels are Kinetics-400's 400; give --labels FILE "
+            + "(serve: or R2PLUS1D_LABELS) with one name per class, in the model's index order")
     }
 }

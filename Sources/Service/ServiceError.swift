@@ -1,55 +1,43 @@
 import HTTPServer
 import VideoDecode
 
-/// Everything a classification can fail with, each mapped to one HTTP status.
-public enum ServiceError: HTTPResponseError, Equatable {
-    case badParameter(String)
-    case malformedBody(String)
-    case unsupportedMediaType(String)
-    case unusableVideo(String)
-    case overloaded(String)
-    case notReady
-    case deadlineExceeded(seconds: Double)
-    case internalFailure
+/// Everything a classification can fail with: a status and a detail the client may see.
+///
+/// A struct rather than an enum, as swift-nio's errors are, so a new kind of failure does not break callers:
+/// compare with `==` against the static members.
+public struct ServiceError: HTTPResponseError, Equatable {
+    public let status: HTTPStatus
+    public let detail: String
 
-    public var status: HTTPStatus {
-        switch self {
-        case .badParameter, .malformedBody: 400
-        case .unsupportedMediaType: 415
-        case .unusableVideo: 422
-        case .overloaded, .notReady: 503
-        case .deadlineExceeded: 504
-        case .internalFailure: 500
-        }
-    }
-
-    public var detail: String {
-        switch self {
-        case .badParameter(let d), .malformedBody(let d), .unsupportedMediaType(let d), .unusableVideo(let d): d
-        case .overloaded(let d): d
-        case .notReady: "the model is still loading; retry shortly"
-        case .deadlineExceeded(let s): "the clips were not computed within \(Int(s)) s; retry later or with fewer clips"
-        case .internalFailure: "internal error"
-        }
+    init(_ status: HTTPStatus, _ detail: String) {
+        self.status = status
+        self.detail = detail
     }
 
     public var responseHeaders: HTTPHeaders {
-        status == 503 ? ["Retry-After": "1"] : [:]
+        status == .serviceUnavailable ? ["Retry-After": "1"] : [:]
     }
+
+    public static func badParameter(_ detail: String) -> ServiceError { ServiceError(.badRequest, detail) }
+    public static func malformedBody(_ detail: String) -> ServiceError { ServiceError(.badRequest, detail) }
+    public static func unsupportedMediaType(_ detail: String) -> ServiceError { ServiceError(.unsupportedMediaType, detail) }
+    /// A video that decodes to nothing usable, or breaks a decode limit.
+    public static func unusableVideo(_ detail: String) -> ServiceError { ServiceError(.unprocessableContent, detail) }
+    /// The queue or the decode pool is full; retry.
+    public static func overloaded(_ detail: String) -> ServiceError { ServiceError(.serviceUnavailable, detail) }
+    public static let notReady = ServiceError(.serviceUnavailable, "the model is still loading; retry shortly")
+    public static func deadlineExceeded(seconds: Double) -> ServiceError {
+        ServiceError(.gatewayTimeout, "the clips were not computed within \(Int(seconds)) s; retry later or with fewer clips")
+    }
+    public static let internalFailure = ServiceError(.internalServerError, "internal error")
 
     /// The status for each way decoding can fail.
     init(_ error: DecodeError) {
-        switch error {
+        switch error.kind {
         case .emptyInput: self = .malformedBody(error.description)
         case .unsupportedContainer: self = .unsupportedMediaType(error.description)
-        case .noVideoStream, .nothingDecodable, .dimensionsTooLarge, .tooLong, .tooManyFrames, .deadlineExceeded:
-            self = .unusableVideo(error.description)
         case .internalFailure: self = .internalFailure
+        default: self = .unusableVideo(error.description)
         }
     }
-}
-
-extension ServiceError {
-    /// The client closed the connection before the answer (nginx's 499); only metrics and logs see it.
-    static let clientGoneStatus = HTTPStatus.clientClosedRequest
 }

@@ -1,32 +1,69 @@
-/// Why a video could not be turned into clips. Each case maps to one HTTP status in the service.
-public enum DecodeError: Error, Equatable, CustomStringConvertible {
-    /// The upload has no bytes.
-    case emptyInput
-    /// Not a container on the whitelist (or not a video file at all).
-    case unsupportedContainer(detail: String)
-    /// A container without a video stream, or with one in a codec that is not accepted.
-    case noVideoStream(detail: String)
-    /// A video stream from which no frame could be decoded.
-    case nothingDecodable(detail: String)
-    case dimensionsTooLarge(width: Int, height: Int, limit: Int)
-    case tooLong(seconds: Double, limit: Double)
-    case tooManyFrames(limit: Int)
-    /// Decoding took longer than the wall-clock budget.
-    case deadlineExceeded(seconds: Double)
-    /// FFmpeg failed in a way the input does not explain (out of memory, say).
-    case internalFailure(detail: String)
+/// Why a video could not be turned into clips: a kind, which the service maps to an HTTP status, and a message
+/// that names the limit or the failure.
+///
+/// A struct rather than an enum, as swift-nio's errors are, so a new kind does not break callers: compare with
+/// `==` against the static members, or switch over `kind` with a `default`.
+public struct DecodeError: Error, Equatable, CustomStringConvertible {
+    /// What kind of failure. New kinds may be added.
+    public struct Kind: Hashable, Sendable, CustomStringConvertible {
+        public let description: String
+        init(_ name: String) { description = name }
 
-    public var description: String {
-        switch self {
-        case .emptyInput: "the upload is empty"
-        case .unsupportedContainer(let d): "not a video container this service accepts (\(d)); send mp4, mov, mkv, webm, avi, ts, flv, ogg or gif"
-        case .noVideoStream(let d): "the file has no usable video stream (\(d))"
-        case .nothingDecodable(let d): "no frame of the video could be decoded (\(d))"
-        case .dimensionsTooLarge(let w, let h, let limit): "the video is \(w)x\(h); at most \(limit)x\(limit) is accepted"
-        case .tooLong(let s, let limit): "the video lasts \(Int(s)) s; at most \(Int(limit)) s is accepted"
-        case .tooManyFrames(let limit): "decoding needed more than \(limit) frames; send a shorter or lower-frame-rate video"
-        case .deadlineExceeded(let s): "decoding took longer than \(s) s; send a smaller video"
-        case .internalFailure(let d): "decoding failed: \(d)"
-        }
+        /// The upload has no bytes.
+        public static let emptyInput = Kind("emptyInput")
+        /// Not a container on the whitelist (or not a video file at all).
+        public static let unsupportedContainer = Kind("unsupportedContainer")
+        /// A container without a video stream, or with one in a codec that is not accepted.
+        public static let noVideoStream = Kind("noVideoStream")
+        /// A video stream from which no frame could be decoded.
+        public static let nothingDecodable = Kind("nothingDecodable")
+        /// Over a limit of `DecodeLimits`: size, duration, frames or time.
+        public static let overLimit = Kind("overLimit")
+        /// FFmpeg failed in a way the input does not explain (out of memory, say).
+        public static let internalFailure = Kind("internalFailure")
+    }
+
+    public let kind: Kind
+    public let description: String
+
+    init(_ kind: Kind, _ description: String) {
+        self.kind = kind
+        self.description = description
+    }
+
+    public static let emptyInput = DecodeError(.emptyInput, "the upload is empty")
+
+    public static func unsupportedContainer(detail: String) -> DecodeError {
+        DecodeError(.unsupportedContainer,
+                    "not a video container this service accepts (\(detail)); send mp4, mov, mkv, webm, avi, ts, flv, ogg or gif")
+    }
+
+    public static func noVideoStream(detail: String) -> DecodeError {
+        DecodeError(.noVideoStream, "the file has no usable video stream (\(detail))")
+    }
+
+    public static func nothingDecodable(detail: String) -> DecodeError {
+        DecodeError(.nothingDecodable, "no frame of the video could be decoded (\(detail))")
+    }
+
+    public static func dimensionsTooLarge(width: Int, height: Int, limit: Int) -> DecodeError {
+        DecodeError(.overLimit, "the video is \(width)x\(height); at most \(limit)x\(limit) is accepted")
+    }
+
+    public static func tooLong(seconds: Double, limit: Double) -> DecodeError {
+        DecodeError(.overLimit, "the video lasts \(Int(seconds)) s; at most \(Int(limit)) s is accepted")
+    }
+
+    public static func tooManyFrames(limit: Int) -> DecodeError {
+        DecodeError(.overLimit, "decoding needed more than \(limit) frames; send a shorter or lower-frame-rate video")
+    }
+
+    /// Decoding took longer than the wall-clock budget.
+    public static func deadlineExceeded(seconds: Double) -> DecodeError {
+        DecodeError(.overLimit, "decoding took longer than \(seconds) s; send a smaller video")
+    }
+
+    public static func internalFailure(detail: String) -> DecodeError {
+        DecodeError(.internalFailure, "decoding failed: \(detail)")
     }
 }

@@ -160,7 +160,7 @@ import VideoDecode
         #expect { try ClipDecoder.decode(Data("just some text\n".utf8), clips: 1) } throws: { ($0 as? DecodeError).map(Self.isUnsupported) ?? false }
         let audio = try TestVideos.make("audio.m4a", TestVideos.lavfi("sine=frequency=440") + ["-t", "1", "-c:a", "aac"])
         #expect { try ClipDecoder.decode(audio, clips: 1) } throws: {
-            if case .noVideoStream = $0 as? DecodeError { return true } else { return false }
+            ($0 as? DecodeError)?.kind == .noVideoStream
         }
         let mp3 = try TestVideos.make("audio.mp3", TestVideos.lavfi("sine=frequency=440") + ["-t", "1"])
         #expect(throws: DecodeError.self) { try ClipDecoder.decode(mp3, clips: 1) }
@@ -192,7 +192,6 @@ import VideoDecode
     }
 
     static func isUnsupported(_ error: DecodeError) -> Bool {
-        if case .unsupportedContainer = error { return true }
-        return false
+        error.kind == .unsupportedContainer
     }
 }
