@@ -12,7 +12,9 @@ RUN apt-get update \
 WORKDIR /src
 COPY Package.swift ./
 COPY Sources ./Sources
+# Package.swift declares the test and fuzz targets too, and SwiftPM refuses a manifest whose target folders are missing.
 COPY Tests ./Tests
+COPY fuzz/Sources ./fuzz/Sources
 RUN swift build -c release --product r2plus1d \
  && install -D "$(swift build -c release --show-bin-path)/r2plus1d" /out/r2plus1d
 

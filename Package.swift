@@ -40,9 +40,7 @@ let package = Package(
         ),
         .target(
             name: "R2Plus1D",
-            dependencies: ["CBLAS"],
-            // The kernels are optimised in debug builds too: tests and the debug server run the full network.
-            swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]
+            dependencies: ["CBLAS"]
         ),
         .target(
             name: "Service",
@@ -60,10 +58,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "FuzzSupport"),
-        .executableTarget(name: "FuzzHTTPParser", dependencies: ["HTTPServer", "FuzzSupport"]),
-        .executableTarget(name: "FuzzMultipart", dependencies: ["HTTPServer", "FuzzSupport"]),
-        .executableTarget(name: "FuzzDecode", dependencies: ["VideoDecode", "FuzzSupport"]),
+        // libFuzzer targets (scripts/fuzz.sh), beside their seeds and dictionaries in fuzz/.
+        .target(name: "FuzzSupport", path: "fuzz/Sources/Support"),
+        .executableTarget(name: "FuzzHTTPParser", dependencies: ["HTTPServer", "FuzzSupport"], path: "fuzz/Sources/HTTPParser"),
+        .executableTarget(name: "FuzzMultipart", dependencies: ["HTTPServer", "FuzzSupport"], path: "fuzz/Sources/Multipart"),
+        .executableTarget(name: "FuzzDecode", dependencies: ["VideoDecode", "FuzzSupport"], path: "fuzz/Sources/Decode"),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(
             name: "R2Plus1DTests",

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The decode stage against torchcodec (+ torchvision's preset) and PyAV, in one run, on 10 s H.264 clips
 # (GOP 60, B-frames) at 1920x1080 and 640x360 made from ../shared/clips/bigbuckbunny.mp4.
-# Usage: scripts/bench-decode.sh [REPS]   Needs ffmpeg and the reference venv (../shared/tools).
+# Usage: scripts/bench-decode.sh [REPS]   Needs ffmpeg, the reference venv (scripts/make-reference-venv.sh) and
+# decode_bench.py from ../shared/tools (or $REFERENCE_TOOLS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 reps=${1:-5}
+source scripts/lib/reference-venv.sh
+require_reference_venv
 tools=${REFERENCE_TOOLS:-../shared/tools}
-python=$(bash "$tools/setup-reference-env.sh" | tail -n 1)
 work=${TMPDIR:-/tmp}/r2plus1d-bench-decode
 mkdir -p "$work"
 for size in 1920x1080 640x360; do

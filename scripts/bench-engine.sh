@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # The engine against ONNX Runtime, OpenVINO (and PyTorch) on this machine, in one run, same thread count.
 # Usage: scripts/bench-engine.sh [BATCHES] [THREADS] [REPS] [ROUNDS]   (default 1,4  all cores  5  3)
-# Needs the reference venv: ../shared/tools/setup-reference-env.sh (prints its python).
+# Needs the reference venv (scripts/make-reference-venv.sh) and reference_bench.py from ../shared/tools
+# (or $REFERENCE_TOOLS).
 #
-# This machine's speed drifts by 10% and more within minutes, so one figure of each engine compares two different
-# moments. The script alternates the engines for ROUNDS rounds, each round ONNX Runtime, r2plus1d, OpenVINO,
-# r2plus1d after a first r2plus1d run (r2plus1d, ORT, r2plus1d, OpenVINO, r2plus1d, ORT, ...), so every reference
-# figure sits between two of ours; each figure is a median of REPS forwards. It reports per batch size the median
-# of each engine and, against each of ORT and OpenVINO, the median of the per-round ratios (r2plus1d clips/s, the
-# mean of the two runs around the reference run, over the reference's). Without an importable OpenVINO it says so
-# and alternates with ORT only (r2plus1d, ORT, r2plus1d, ...). PyTorch eager runs once, at the start.
+# A VM's speed can drift by 10% and more within minutes (it did on every host in docs/PERFORMANCE.md), so one
+# figure of each engine compares two different moments. The script alternates the engines for ROUNDS rounds, each
+# round ONNX Runtime, r2plus1d, OpenVINO, r2plus1d after a first r2plus1d run (r2plus1d, ORT, r2plus1d, OpenVINO,
+# r2plus1d, ORT, ...), so every reference figure sits between two of ours; each figure is a median of REPS
+# forwards. It reports per batch size the median of each engine and, against each of ORT and OpenVINO, the median
+# of the per-round ratios (r2plus1d clips/s, the mean of the two runs around the reference run, over the
+# reference's). Without an importable OpenVINO it says so and alternates with ORT only (r2plus1d, ORT, r2plus1d,
+# ...). PyTorch eager runs once, at the start.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 batches=${1:-1,4}

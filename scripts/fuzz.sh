@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs one libFuzzer target for a bounded time.
+# Runs one libFuzzer target (sources in fuzz/Sources/, seeds and dictionaries beside them) for a bounded time.
 # Usage: scripts/fuzz.sh TARGET SECONDS     TARGET: http-parser | multipart | decode | decode-malloc-check
 # Builds with -sanitize=fuzzer,address into .build-fuzz (lld: gold trips over the sanitizer runtime's DWARF),
 # grows a working corpus in .build-fuzz/corpus/TARGET from the committed seeds in fuzz/TARGET/seeds, and writes

@@ -3,7 +3,7 @@
 # saved by torch.save (zip and legacy .pth) and as safetensors, each read by `r2plus1d forward`, at batch
 # BATCH (the batch path: one clip per thread) and on its first clip alone (a single clip's frame and row
 # splits). Fails if any max |logit difference| is over 1e-4 of the largest logit or a top-5 differs.
-# Usage: scripts/parity-full.sh [BATCH]   (default 4). Needs the reference venv (../shared/tools/setup-reference-env.sh).
+# Usage: scripts/parity-full.sh [BATCH]   (default 4). Needs the reference venv (scripts/make-reference-venv.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 batch=${1:-4}

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Where a single clip's time goes, convolution by convolution, against ONNX Runtime on the same machine.
 # Usage: scripts/profile-layers.sh [THREADS] [REPS]   (default all cores, 5)
-# Needs the reference venv: ../shared/tools/setup-reference-env.sh (prints its python).
+# Needs the reference venv (scripts/make-reference-venv.sh).
 #
 # r2plus1d runs twice (before and after ONNX Runtime) and each of its figures is the mean of those two medians,
-# since this machine's speed drifts within minutes. Both engines' figures include the convolution's bias, ReLU
+# since a VM's speed can drift within minutes. Both engines' figures include the convolution's bias, ReLU
 # and residual add (ONNX Runtime's separate Add and Relu nodes are counted with the block's conv2.0.3).
 set -euo pipefail
 cd "$(dirname "$0")/.."

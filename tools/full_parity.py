@@ -1,6 +1,6 @@
 """Full-size parity: torchvision's own r2plus1d_18 on random weights against `r2plus1d forward`.
 
-Usage (with the venv from ../shared/tools/setup-reference-env.sh; scripts/parity-full.sh runs both steps):
+Usage (with the venv from scripts/make-reference-venv.sh; scripts/parity-full.sh runs both steps):
   python tools/full_parity.py make DIR BATCH    writes DIR/r2plus1d_18.pth (zip), DIR/r2plus1d_18_legacy.pth,
                                                 DIR/r2plus1d_18.safetensors, DIR/input.safetensors ('clips'
                                                 [BATCH,3,16,112,112]), DIR/input1.safetensors (its first clip)

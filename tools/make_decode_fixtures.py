@@ -1,6 +1,6 @@
 """Makes the decode stage's parity fixture with PyAV and torchvision (run once; the outputs are committed).
 
-Usage: python tools/make_decode_fixtures.py   (with the venv from ../shared/tools/setup-reference-env.sh)
+Usage: python tools/make_decode_fixtures.py   (with the venv from scripts/make-reference-venv.sh)
 
 Decodes Tests/VideoDecodeTests/Fixtures/bikes.mp4 (a real H.264 clip, from ../shared/clips) with PyAV, samples
 2 clips exactly as the README's sampling rule says (16 grid times t_k = s + k/15; starts spread over

@@ -1,6 +1,6 @@
 """Makes the engine's test fixtures with PyTorch and torchvision (run once; the outputs are committed).
 
-Usage: python tools/make_fixtures.py   (with the venv from ../shared/tools/setup-reference-env.sh)
+Usage: python tools/make_fixtures.py   (with the venv from scripts/make-reference-venv.sh)
 
 Writes to Tests/R2Plus1DTests/Fixtures/:
   tiny_r2plus1d.pth              narrow R(2+1)D-18 state dict, torch.save zip format

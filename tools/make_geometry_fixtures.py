@@ -1,6 +1,6 @@
 """Makes the geometry parity fixtures with ffmpeg, PyAV and torchvision (run once; the outputs are committed).
 
-Usage: python tools/make_geometry_fixtures.py   (with the venv from ../shared/tools/setup-reference-env.sh)
+Usage: python tools/make_geometry_fixtures.py   (with the venv from scripts/make-reference-venv.sh)
 
 Encodes a few cases of Tests/VideoDecodeTests/Fixtures/geometry/matrix.txt with the ffmpeg CLI (the same
 arguments the matrix test uses) into Fixtures/geometry/, decodes each with PyAV, samples 1 clip as the README's

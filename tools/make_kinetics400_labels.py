@@ -2,7 +2,7 @@
 
 Usage: python3 tools/make_kinetics400_labels.py   (rerun after changing the text file; any Python 3 works)
 
-With torchvision importable (the venv from ../shared/tools/setup-reference-env.sh), it first checks that the text
+With torchvision importable (the venv from scripts/make-reference-venv.sh), it first checks that the text
 file is torchvision's `R2Plus1D_18_Weights.KINETICS400_V1.meta["categories"]`, name for name and in that order,
 and stops if not: the index order is what the network's logits mean.
 """

@@ -3,8 +3,8 @@ import Logging
 
 /// Writes each log event as one line, `2026-11-29T19:30:05.123Z info r2plus1d: request key=value ...`, with one
 /// write(2) to a file descriptor (stderr by default): whole lines, never interleaved, nothing buffered to lose.
-/// swift-log's StreamLogHandler costs about as much per access-log line as the request it logs (a localtime
-/// call that stats /etc/localtime, pretty-printing, a lock and a flush); this is the hot path of every request.
+/// Not swift-log's StreamLogHandler: every request logs a line, and for each line that one calls localtime (which
+/// stats /etc/localtime), pretty-prints, locks and flushes.
 public struct LineLogHandler: LogHandler {
     public var logLevel: Logger.Level = .info
     public var metadata: Logger.Metadata = [:]

@@ -9,7 +9,7 @@ import Testing
 
     @Test func sigtermWithRequestsInFlightAndQueued() throws {
         let binary = Self.packageRoot.appendingPathComponent(".build/debug/r2plus1d")
-        try #require(FileManager.default.isExecutableFile(atPath: binary.path), "build first: swift build --build-tests")
+        try #require(FileManager.default.isExecutableFile(atPath: binary.path), "build first: bash scripts/test.sh")
         let process = Process()
         process.executableURL = binary
         process.currentDirectoryURL = Self.packageRoot
