@@ -33,6 +33,10 @@ let package = Package(
             providers: [.apt(["libssl-dev"])]
         ),
         .systemLibrary(name: "CLinux"),
+        .target(
+            name: "DecodeSandbox",
+            dependencies: ["VideoDecode", "CLinux"]
+        ),
 
         .target(
             name: "HTTPServer",
@@ -44,13 +48,14 @@ let package = Package(
         ),
         .target(
             name: "Service",
-            dependencies: ["R2Plus1D", "VideoDecode", "HTTPServer", "COpenSSL", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["R2Plus1D", "VideoDecode", "DecodeSandbox", "HTTPServer", "COpenSSL", .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(
             name: "r2plus1d",
             dependencies: [
                 "R2Plus1D",
                 "VideoDecode",
+                "DecodeSandbox",
                 "HTTPServer",
                 "CLinux",
                 "Service",
@@ -76,6 +81,10 @@ let package = Package(
         .testTarget(
             name: "ServiceTests",
             dependencies: ["Service", "R2Plus1D", "HTTPServer", "TestSupport"]
+        ),
+        .testTarget(
+            name: "DecodeSandboxTests",
+            dependencies: ["DecodeSandbox", "VideoDecode", "TestSupport"]
         ),
         .testTarget(
             name: "VideoDecodeTests",

@@ -1,3 +1,4 @@
+import DecodeSandbox
 import Foundation
 import HTTPServer
 import Logging
@@ -44,7 +45,7 @@ public final class ClassificationService: Sendable {
         }, incoming: { state.decodingCount })
         self.scheduler = scheduler
         let decoder = DecodePool(threads: configuration.decodeThreads, capacity: configuration.decodeQueue,
-                                 limits: configuration.decodeLimits)
+                                 makeDecoder: Self.decoders(configuration, metrics: metrics))
         self.decoder = decoder
         let pipeline = ClassificationPipeline(
             decode: { video, clips in
@@ -74,7 +75,25 @@ public final class ClassificationService: Sendable {
         metrics.gauge(MetricName.modelInfo, help: "The model served; weights=\"demo\" for demo weights.",
                       labels: ["name": model.name, "weights": model.weights, "sha256": model.sha256 ?? "",
                                "blas_kernels": selection.kernels.name, "blas_chosen": selection.sourceLabel]) { 1 }
+        metrics.gauge(MetricName.decodeBusy, help: "Decode threads (and their workers) decoding an upload now.") {
+            Double(decoder.busyCount)
+        }
         metrics.gauge(MetricName.inFlight, help: "Classifications being decoded, queued or computed.") { Double(state.inFlightCount) }
+    }
+
+    /// One decoder per decode thread: a sandboxed worker each, or in-process.
+    private static func decoders(_ c: ServiceConfiguration, metrics: MetricsRegistry) -> @Sendable (Int) -> UploadDecoder {
+        guard c.decodeInWorkers else { return { _ in InProcessDecoder(limits: c.decodeLimits) } }
+        var worker = WorkerConfiguration(inputBytes: c.http.limits.maxBodyBytes, maxClips: c.maxClips, limits: c.decodeLimits)
+        worker.memoryBytes = c.workerMemoryBytes
+        worker.testFaults = c.workerTestFaults
+        let shared = SandboxedDecoder.Shared { reason in
+            metrics.increment(MetricName.decodeWorkerRestarts, labels: ["reason": reason])
+        }
+        return { [worker] _ in
+            SandboxedDecoder(configuration: worker, shared: shared, maxRequests: c.workerMaxRequests,
+                             maxResidentBytes: c.workerMaxResidentBytes, executable: c.workerExecutable)
+        }
     }
 
     /// Warms up, serves until SIGTERM or SIGINT, drains (readiness turns 503 first) and returns.

@@ -16,6 +16,17 @@ public struct ServiceConfiguration: Sendable {
     public var decodeThreads = ProcessInfo.processInfo.activeProcessorCount
     public var decodeQueue = 16
     public var decodeLimits = DecodeLimits()
+    /// Decode uploads in sandboxed worker processes (one per decode thread); false decodes in this process.
+    public var decodeInWorkers = true
+    /// A worker is replaced after this many uploads, or once its resident memory passes `workerMaxResidentBytes`.
+    public var workerMaxRequests = 1000
+    public var workerMaxResidentBytes = 1 << 30
+    /// A worker's address-space limit: a decode that needs more dies, costing only its own request.
+    public var workerMemoryBytes = 2 << 30
+    /// The executable that runs `decode-worker`: this one, unless the process is not r2plus1d (a test runner).
+    public var workerExecutable = "/proc/self/exe"
+    /// Lets uploads that start with `WorkerFault.marker` crash or hang a worker. Tests only.
+    public var workerTestFaults = false
     /// From a request's arrival to its answer; past it, 504.
     public var requestTimeoutSeconds = 30.0
     public var maxClips = 10

@@ -14,6 +14,8 @@ enum MetricName {
     static let ready = "r2plus1d_ready"
     static let modelInfo = "r2plus1d_model_info"
     static let requestsHeld = "r2plus1d_batch_requests_held"
+    static let decodeBusy = "r2plus1d_decode_workers_busy"
+    static let decodeWorkerRestarts = "r2plus1d_decode_worker_restarts_total"
 }
 
 extension MetricsRegistry {
@@ -29,5 +31,7 @@ extension MetricsRegistry {
         counter(MetricName.clipsComputed, help: "Clips run through the network.")
         counter(MetricName.clipsDropped, help: "Clips dropped before compute, by reason (client gone, deadline passed).")
         counter(MetricName.forwardCalls, help: "Batched forward passes.")
+        counter(MetricName.decodeWorkerRestarts,
+                help: "Decode workers replaced, by reason (crash, sandbox, deadline, cpu, protocol, recycled_requests, recycled_memory).")
     }
 }

@@ -15,6 +15,16 @@ public struct DecodedClips: Sendable {
     public var decodedFrames: Int
 
     public var shape: [Int] { [clipCount] + ClipSpec.kinetics.shape }
+
+    public init(values: [Float], clipCount: Int, info: VideoInfo, frameTimes: [[Double]], spans: [ClipSpan], decodedFrames: Int) {
+        precondition(values.count == clipCount * ClipSpec.kinetics.elementCount && frameTimes.count == clipCount && spans.count == clipCount)
+        self.values = values
+        self.clipCount = clipCount
+        self.info = info
+        self.frameTimes = frameTimes
+        self.spans = spans
+        self.decodedFrames = decodedFrames
+    }
 }
 
 /// Where a clip sits in its video, in seconds from the stream's first timestamp.

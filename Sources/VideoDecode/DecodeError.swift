@@ -21,6 +21,8 @@ public struct DecodeError: Error, Equatable, CustomStringConvertible {
         public static let overLimit = Kind("overLimit")
         /// FFmpeg failed in a way the input does not explain (out of memory, say).
         public static let internalFailure = Kind("internalFailure")
+        /// The process decoding the video died on it: a crash, a broken sandbox rule, or its memory limit.
+        public static let decoderFailed = Kind("decoderFailed")
     }
 
     public let kind: Kind
@@ -29,6 +31,14 @@ public struct DecodeError: Error, Equatable, CustomStringConvertible {
     init(_ kind: Kind, _ description: String) {
         self.kind = kind
         self.description = description
+    }
+
+    /// An error another process reported by its kind's name and its message; an unknown kind becomes
+    /// `internalFailure`, which says nothing of the message to a client.
+    public init(kindNamed name: String, message: String) {
+        let known: [Kind] = [.emptyInput, .unsupportedContainer, .noVideoStream, .nothingDecodable, .overLimit, .internalFailure,
+                             .decoderFailed]
+        self.init(known.first { $0.description == name } ?? .internalFailure, message)
     }
 
     public static let emptyInput = DecodeError(.emptyInput, "the upload is empty")
@@ -61,6 +71,11 @@ public struct DecodeError: Error, Equatable, CustomStringConvertible {
     /// Decoding took longer than the wall-clock budget.
     public static func deadlineExceeded(seconds: Double) -> DecodeError {
         DecodeError(.overLimit, "decoding took longer than \(seconds) s; send a smaller video")
+    }
+
+    /// The sandboxed decoder died on this video; `detail` says how, and never anything of the server.
+    public static func decoderFailed(detail: String) -> DecodeError {
+        DecodeError(.decoderFailed, "the decoder failed on this video (\(detail)); it may be corrupt or hostile")
     }
 
     public static func internalFailure(detail: String) -> DecodeError {

@@ -12,6 +12,16 @@ public struct VideoInfo: Sendable, Equatable, Codable {
     /// Clockwise degrees the frames are turned for display (0, 90, 180 or 270), as ffmpeg's autorotate does.
     public var rotation: Int
 
+    public init(container: String, codec: String, width: Int, height: Int, fps: Double, durationSeconds: Double, rotation: Int) {
+        self.container = container
+        self.codec = codec
+        self.width = width
+        self.height = height
+        self.fps = fps
+        self.durationSeconds = durationSeconds
+        self.rotation = rotation
+    }
+
     enum CodingKeys: String, CodingKey {
         case container, codec, width, height, fps, rotation
         case durationSeconds = "duration_s"

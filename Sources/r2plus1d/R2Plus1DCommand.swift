@@ -1,4 +1,5 @@
 import ArgumentParser
+import DecodeSandbox
 import CLinux
 import Glibc
 
@@ -11,6 +12,10 @@ struct R2Plus1DCommand: ParsableCommand {
     )
 
     static func main() {
+        // A decode worker (started by `serve`) sandboxes itself first and never parses commands.
+        if CommandLine.arguments.dropFirst().first == "decode-worker" {
+            DecodeWorker.run(arguments: Array(CommandLine.arguments.dropFirst(2)))
+        }
         // One malloc arena, so the megabyte buffers a clip frees on one thread are reused by the next clip on
         // another instead of sitting in per-thread arenas (docs/PERFORMANCE.md, stage 2). MALLOC_ARENA_MAX wins.
         if getenv("MALLOC_ARENA_MAX") == nil { mallopt(M_ARENA_MAX, 1) }

@@ -25,6 +25,13 @@ struct Serve: ParsableCommand {
     @OptionGroup var blas: BLASOptions
     @Option(help: "BLAS threads per worker (default: all cores).") var threads = environment("THREADS", Self.defaults.blasThreads)
     @Option(help: "Decode threads (default: all cores).") var decodeThreads = environment("DECODE_THREADS", Self.defaults.decodeThreads)
+    @Flag(help: "Decode uploads in this process instead of sandboxed worker processes (for comparisons). Env R2PLUS1D_DECODE_IN_PROCESS=1.")
+    var decodeInProcess = environment("DECODE_IN_PROCESS", 0) == 1
+    @Option(help: "Uploads a decode worker serves before it is replaced.")
+    var decodeWorkerRequests = environment("DECODE_WORKER_REQUESTS", Self.defaults.workerMaxRequests)
+    @Option(help: "A decode worker's address-space limit in MiB; a decode that needs more costs only its own request.")
+    var decodeWorkerMemoryMb = environment("DECODE_WORKER_MEMORY_MB", Self.defaults.workerMemoryBytes >> 20)
+    @Flag(help: .hidden) var decodeWorkerTestFaults = false
     @Option(help: "Clips waiting at most; beyond it, 503.") var queueSize = environment("QUEUE_SIZE", 64)
     @Option(help: "Seconds from arrival to answer; beyond it, 504.") var timeoutS = environment("TIMEOUT_S", 30.0)
     @Option(help: "Largest upload in MiB; beyond it, 413.") var maxUploadMb = environment("MAX_UPLOAD_MB", 64)
@@ -56,7 +63,7 @@ struct Serve: ParsableCommand {
         tlsCert = tlsCert ?? env["R2PLUS1D_TLS_CERT"]
         tlsKey = tlsKey ?? env["R2PLUS1D_TLS_KEY"]
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("give --tls-cert and --tls-key together") }
-        guard maxBatch >= 1, workers >= 1, threads >= 1, decodeThreads >= 1, queueSize >= 1, maxClips >= 1, maxUploadMb >= 1,
+        guard maxBatch >= 1, workers >= 1, decodeWorkerRequests >= 1, decodeWorkerMemoryMb >= 64, threads >= 1, decodeThreads >= 1, queueSize >= 1, maxClips >= 1, maxUploadMb >= 1,
               timeoutS > 0, maxDelayMs >= 0, maxConnections >= 1, headerTimeoutS > 0, bodyTimeoutS > 0, minBodyRate >= 0,
               idleTimeoutS > 0, writeTimeoutS > 0, drainDelayS >= 0, drainTimeoutS >= 0 else {
             throw ValidationError("sizes, counts and timeouts must be positive")
@@ -92,6 +99,10 @@ struct Serve: ParsableCommand {
         configuration.batching.queueCapacity = queueSize
         configuration.blasThreads = threads
         configuration.decodeThreads = decodeThreads
+        configuration.decodeInWorkers = !decodeInProcess
+        configuration.workerMaxRequests = decodeWorkerRequests
+        configuration.workerMemoryBytes = decodeWorkerMemoryMb << 20
+        configuration.workerTestFaults = decodeWorkerTestFaults
         configuration.requestTimeoutSeconds = timeoutS
         configuration.maxClips = maxClips
         let service: ClassificationService

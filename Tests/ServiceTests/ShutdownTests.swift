@@ -5,10 +5,10 @@ import Testing
 
 /// The real executable, stopped the way Kubernetes stops it.
 @Suite(.serialized) struct ShutdownTests {
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let packageRoot = Executable.packageRoot
 
     @Test func sigtermWithRequestsInFlightAndQueued() throws {
-        let binary = Self.packageRoot.appendingPathComponent(".build/debug/r2plus1d")
+        let binary = URL(fileURLWithPath: Executable.r2plus1d)
         try #require(FileManager.default.isExecutableFile(atPath: binary.path), "build first: bash scripts/test.sh")
         let process = Process()
         process.executableURL = binary

@@ -31,6 +31,7 @@ final class TestService: @unchecked Sendable {
         configuration.http.port = 0
         configuration.http.drainDelaySeconds = 0
         configuration.blasThreads = 1
+        configuration.workerExecutable = Executable.r2plus1d
         configure(&configuration)
         var logger = Logger(label: "test")
         logger.logLevel = .critical

@@ -1,0 +1,107 @@
+import CLinux
+import Foundation
+import Glibc
+import VideoDecode
+
+/// The worker side: `r2plus1d decode-worker` runs this. It shuts itself in (no descriptors but its own, limits,
+/// seccomp), then decodes one upload per request until its socket closes.
+public enum DecodeWorker {
+    /// Never returns: exits 0 when the server closes the socket, 2 when it cannot sandbox itself.
+    public static func run(arguments: [String]) -> Never {
+        // Die with the server, and do not outlive a server that died before this line.
+        _ = clinux_set_parent_death_signal(SIGKILL)
+        guard let parent = ProcessInfo.processInfo.environment["R2PLUS1D_DECODE_WORKER_PARENT"].flatMap(Int32.init),
+              getppid() == parent,
+              let configuration = WorkerConfiguration(arguments: arguments)
+        else { exit(2) }
+        _ = clinux_close_range(UInt32(WorkerConfiguration.outputDescriptor) + 1, UInt32.max)
+        guard let input = map(WorkerConfiguration.inputDescriptor, bytes: configuration.inputBytes, writable: false),
+              let output = map(WorkerConfiguration.outputDescriptor, bytes: configuration.outputBytes, writable: true)
+        else { exit(2) }
+        // Time zone data is read from a file on first use (FFmpeg formats container dates): read it now.
+        tzset()
+        var noCore = rlimit(rlim_cur: 0, rlim_max: 0)
+        var memory = rlimit(rlim_cur: rlim_t(configuration.memoryBytes), rlim_max: rlim_t(configuration.memoryBytes))
+        var files = rlimit(rlim_cur: 0, rlim_max: 0)
+        guard setrlimit(Int32(RLIMIT_CORE.rawValue), &noCore) == 0, setrlimit(Int32(RLIMIT_AS.rawValue), &memory) == 0, setrlimit(Int32(RLIMIT_FSIZE.rawValue), &files) == 0,
+              SeccompFilter.install()
+        else { exit(2) }
+        serve(configuration, input: input, output: output)
+        exit(0)
+    }
+
+    private static func map(_ fd: Int32, bytes: Int, writable: Bool) -> UnsafeMutableRawPointer? {
+        let protection = writable ? PROT_READ | PROT_WRITE : PROT_READ
+        let pointer = mmap(nil, bytes, protection, MAP_SHARED, fd, 0)
+        close(fd)
+        return pointer == MAP_FAILED ? nil : pointer
+    }
+
+    private static func serve(_ configuration: WorkerConfiguration, input: UnsafeMutableRawPointer, output: UnsafeMutableRawPointer) {
+        let socket = WorkerConfiguration.socketDescriptor
+        var message = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = message.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, 0) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0, let request = try? WorkerWire.decodeRequest(Array(message[0..<n])),
+                  request.videoBytes <= configuration.inputBytes, (1...configuration.maxClips).contains(request.clips)
+            else { return }
+            limitCPU(configuration.cpuSecondsPerRequest)
+            let bytes = Data(bytesNoCopy: input, count: request.videoBytes, deallocator: .none)
+            if configuration.testFaults { injectFault(bytes) }
+            let reply: WorkerWire.Reply
+            do {
+                let decoded = try ClipDecoder.decode(bytes, clips: request.clips, limits: configuration.limits)
+                decoded.values.withUnsafeBytes { output.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+                reply = .decoded(WorkerWire.Decoded(info: decoded.info, clips: decoded.clipCount, decodedFrames: decoded.decodedFrames,
+                                                    frameTimes: decoded.frameTimes, spans: decoded.spans))
+            } catch let error as DecodeError {
+                reply = .failed(error)
+            } catch {
+                reply = .failed(.internalFailure(detail: "unexpected error"))
+            }
+            let encoded = WorkerWire.encode(reply, sequence: request.sequence)
+            guard encoded.withUnsafeBytes({ send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == encoded.count else { return }
+        }
+    }
+
+    /// The CPU this request may use, on top of what the worker has used so far.
+    private static func limitCPU(_ seconds: Int) {
+        var usage = rusage()
+        getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_CPU.rawValue), &limit)
+        limit.rlim_cur = min(limit.rlim_max, rlim_t(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec + 1 + seconds))
+        setrlimit(Int32(RLIMIT_CPU.rawValue), &limit)
+    }
+
+    /// Test-only: does what the upload asks, as a hostile file might make FFmpeg do.
+    private static func injectFault(_ bytes: Data) {
+        guard bytes.starts(with: Array(WorkerFault.marker.utf8)),
+              let fault = WorkerFault(rawValue: String(decoding: bytes.dropFirst(WorkerFault.marker.utf8.count), as: UTF8.self))
+        else { return }
+        switch fault {
+        case .crash:
+            raise(SIGSEGV)
+        case .hang:
+            while true { sched_yield() }
+        case .exhaustMemory:
+            var blocks: [UnsafeMutableRawPointer] = []
+            while let block = malloc(64 << 20) {
+                memset(block, 1, 64 << 20)
+                blocks.append(block)
+            }
+            // The address space limit refused the next block: die as a decoder that hit it would.
+            abort()
+        case .openFile:
+            _ = open("/etc/hostname", O_RDONLY)
+        case .newSocket:
+            _ = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        case .execute:
+            var none: [UnsafeMutablePointer<CChar>?] = [nil]
+            _ = execve("/bin/true", &none, &none)
+        case .fork:
+            _ = fork()
+        }
+    }
+}

@@ -1,0 +1,141 @@
+import Foundation
+import Glibc
+import Synchronization
+import VideoDecode
+
+/// Decodes uploads in a sandboxed worker process, one upload at a time; one per decoding thread.
+///
+/// The upload is copied into the worker's input region, the clips come back in its output region, and a
+/// reply on the socket says what is there. A worker that crashes, breaks a sandbox rule, passes its deadline
+/// or sends a reply that does not check out is killed and replaced; that upload fails with a `DecodeError`
+/// and nothing else is touched. Workers are recycled after `maxRequests` requests or past `maxResidentBytes`.
+public final class SandboxedDecoder {
+    /// What every decoder of a server shares: uploads that killed workers, and where restarts are counted.
+    public final class Shared: Sendable {
+        private let registry = Mutex(CrashRegistry())
+        let onRestart: @Sendable (String) -> Void
+
+        /// - Parameter onRestart: called with the reason (`WorkerLifecycle.Restart`'s raw value) of each restart.
+        public init(onRestart: @escaping @Sendable (String) -> Void = { _ in }) {
+            self.onRestart = onRestart
+        }
+
+        func isRefused(_ bytes: UnsafeRawBufferPointer) -> Bool { registry.withLock { $0.isRefused(bytes) } }
+        func recordDeath(_ bytes: UnsafeRawBufferPointer) { registry.withLock { $0.recordDeath(bytes) } }
+    }
+
+    public let configuration: WorkerConfiguration
+    private let executable: String
+    private let shared: Shared
+    private var lifecycle: WorkerLifecycle
+    private var worker: WorkerProcess?
+    private var sequence: UInt64 = 0
+    /// Beyond the worker's own decode deadline, before the server kills it.
+    static let graceSeconds = 1.0
+
+    public init(configuration: WorkerConfiguration, shared: Shared, maxRequests: Int = 1000, maxResidentBytes: Int = 1 << 30,
+                executable: String = "/proc/self/exe") {
+        self.configuration = configuration
+        self.shared = shared
+        self.executable = executable
+        lifecycle = WorkerLifecycle(maxRequests: maxRequests, maxResidentBytes: maxResidentBytes)
+    }
+
+    /// The worker's pid, once one runs.
+    public var workerPID: pid_t? { worker?.pid }
+
+    /// Starts a worker if none runs, so the next upload does not wait for one.
+    /// - Throws: `WorkerStartError`.
+    public func prepare() throws {
+        if worker == nil { worker = try WorkerProcess(executable: executable, configuration: configuration) }
+    }
+
+    /// Stops the worker (it exits when its socket closes) and reaps it.
+    public func stop() {
+        _ = worker?.stop()
+        worker = nil
+    }
+
+    /// - Throws: `DecodeError`: the worker's own for a bad video, `.decoderFailed` when the worker died on it,
+    ///   `.deadlineExceeded` when it did not answer in time, `.internalFailure` when no worker can be started.
+    public func decode(_ bytes: Data, clips: Int) throws -> DecodedClips {
+        precondition((1...configuration.maxClips).contains(clips))
+        guard !bytes.isEmpty else { throw DecodeError.emptyInput }
+        guard bytes.count <= configuration.inputBytes else {
+            throw DecodeError.internalFailure(detail: "the upload is larger than the decoder's region")
+        }
+        if bytes.withUnsafeBytes({ shared.isRefused($0) }) {
+            throw DecodeError.decoderFailed(detail: "the same file killed the decoder before, so it is not decoded again")
+        }
+        // A worker killed while idle must not cost this upload.
+        if let idle = worker, idle.hasExited {
+            replace(idle, WorkerLifecycle.reason(waitStatus: idle.waitForExit(), killedByServer: false, deadlinePassed: false))
+        }
+        do { try prepare() } catch { throw DecodeError.internalFailure(detail: "no decode worker could be started") }
+        let worker = worker!
+        bytes.withUnsafeBytes { worker.input.copyMemory(from: $0) }
+        sequence += 1
+        let request = WorkerWire.Request(sequence: sequence, videoBytes: bytes.count, clips: clips)
+        let answer = worker.send(WorkerWire.encode(request))
+            ? worker.receive(within: configuration.limits.deadlineSeconds + Self.graceSeconds) : .gone
+        switch answer {
+        case .message(let message):
+            let reply: WorkerWire.Reply
+            do {
+                reply = try WorkerWire.decodeReply(message, for: request, maxDimension: configuration.limits.maxDimension)
+            } catch {
+                replace(worker, .protocolViolation)
+                throw DecodeError.decoderFailed(detail: "it sent a malformed reply")
+            }
+            switch reply {
+            case .failed(let error):
+                answered(worker)
+                throw error
+            case .decoded(let decoded):
+                let count = clips * ClipSpec.kinetics.elementCount
+                let values = Array(UnsafeBufferPointer(start: worker.output.baseAddress!.assumingMemoryBound(to: Float.self), count: count))
+                guard values.allSatisfy(\.isFinite) else {
+                    replace(worker, .protocolViolation)
+                    throw DecodeError.decoderFailed(detail: "it produced values that are not numbers")
+                }
+                answered(worker)
+                return DecodedClips(values: values, clipCount: clips, info: decoded.info, frameTimes: decoded.frameTimes,
+                                    spans: decoded.spans, decodedFrames: decoded.decodedFrames)
+            }
+        case .timedOut:
+            worker.kill()
+            replace(worker, .deadline)
+            throw DecodeError.deadlineExceeded(seconds: configuration.limits.deadlineSeconds)
+        case .gone:
+            let status = worker.waitForExit()
+            let reason = WorkerLifecycle.reason(waitStatus: status, killedByServer: worker.killedByServer, deadlinePassed: false)
+            bytes.withUnsafeBytes { shared.recordDeath($0) }
+            replace(worker, reason)
+            throw DecodeError.decoderFailed(detail: Self.words(reason))
+        }
+    }
+
+    private func answered(_ worker: WorkerProcess) {
+        if let recycle = lifecycle.answered(residentBytes: worker.residentBytes) { replace(worker, recycle) }
+    }
+
+    private func replace(_ worker: WorkerProcess, _ reason: WorkerLifecycle.Restart) {
+        switch reason {
+        case .recycledRequests, .recycledMemory: _ = worker.stop()
+        default: worker.kill()
+        }
+        self.worker = nil
+        lifecycle = WorkerLifecycle(maxRequests: lifecycle.maxRequests, maxResidentBytes: lifecycle.maxResidentBytes)
+        shared.onRestart(reason.rawValue)
+    }
+
+    static func words(_ reason: WorkerLifecycle.Restart) -> String {
+        switch reason {
+        case .crash: "it crashed or ran out of memory"
+        case .sandbox: "it tried a system call its sandbox forbids"
+        case .cpu: "it ran out of CPU time"
+        case .deadline: "it did not finish in time"
+        case .protocolViolation, .recycledRequests, .recycledMemory: "it stopped answering"
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import Glibc
+
+/// When a worker is replaced, and why: the decisions about one worker with no processes in them.
+struct WorkerLifecycle {
+    /// Why a worker was replaced, as the restart metric's `reason` label.
+    enum Restart: String, CaseIterable {
+        /// Killed by a signal of its own making (SIGSEGV, SIGABRT, ...): a crash, or its memory limit.
+        case crash
+        /// Killed by its seccomp filter (SIGSYS): the video made it try a system call it may not make.
+        case sandbox
+        /// Past its request's deadline: killed by the server.
+        case deadline
+        /// Over its CPU limit (SIGXCPU).
+        case cpu
+        /// Sent a reply the server could not trust, or exited on its own: killed or reaped.
+        case protocolViolation = "protocol"
+        /// Served `maxRequests`.
+        case recycledRequests = "recycled_requests"
+        /// Grew past `maxResidentBytes`.
+        case recycledMemory = "recycled_memory"
+    }
+
+    var maxRequests: Int
+    var maxResidentBytes: Int
+    private(set) var served = 0
+
+    init(maxRequests: Int, maxResidentBytes: Int) {
+        self.maxRequests = maxRequests
+        self.maxResidentBytes = maxResidentBytes
+    }
+
+    /// A request was answered. - Returns: the reason to replace the worker now, if any.
+    mutating func answered(residentBytes: Int?) -> Restart? {
+        served += 1
+        if served >= maxRequests { return .recycledRequests }
+        if let residentBytes, residentBytes > maxResidentBytes { return .recycledMemory }
+        return nil
+    }
+
+    /// Why a worker that stopped answering ended, from its wait status.
+    static func reason(waitStatus status: Int32, killedByServer: Bool, deadlinePassed: Bool) -> Restart {
+        if deadlinePassed { return .deadline }
+        let signalled = status & 0x7f != 0 && status & 0x7f != 0x7f
+        guard signalled else { return .protocolViolation }  // it exited: workers exit only when told to
+        switch status & 0x7f {
+        case SIGSYS: return .sandbox
+        case SIGXCPU: return .cpu
+        case SIGKILL where killedByServer: return .protocolViolation
+        default: return .crash
+        }
+    }
+}
+
+/// Uploads a worker died on, so the same content is refused at once instead of killing another worker.
+///
+/// An upload is known by its size and a hash of its bytes; the hash is computed only for uploads whose size
+/// matches one that killed a worker, so an ordinary upload costs a dictionary lookup.
+struct CrashRegistry {
+    /// Deaths on the same content after which it is no longer decoded.
+    let threshold: Int
+    let capacity: Int
+    private var deaths: [Int: [UInt64: Int]] = [:]
+    private var order: [(size: Int, hash: UInt64)] = []
+
+    init(threshold: Int = 2, capacity: Int = 1024) {
+        self.threshold = threshold
+        self.capacity = capacity
+    }
+
+    /// FNV-1a over the bytes: a content key, not a defence (the attacker gains nothing by colliding).
+    static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return h
+    }
+
+    /// - Returns: true when this content has killed `threshold` workers already.
+    func isRefused(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let sized = deaths[bytes.count] else { return false }
+        return (sized[Self.hash(bytes)] ?? 0) >= threshold
+    }
+
+    mutating func recordDeath(_ bytes: UnsafeRawBufferPointer) {
+        let hash = Self.hash(bytes)
+        if deaths[bytes.count]?[hash] == nil {
+            order.append((bytes.count, hash))
+            if order.count > capacity {
+                let oldest = order.removeFirst()
+                deaths[oldest.size]?[oldest.hash] = nil
+                if deaths[oldest.size]?.isEmpty == true { deaths[oldest.size] = nil }
+            }
+        }
+        deaths[bytes.count, default: [:]][hash, default: 0] += 1
+    }
+}

@@ -1,0 +1,198 @@
+import VideoDecode
+
+/// The messages between the server and a decode worker, one per SOCK_SEQPACKET datagram; the video's bytes and
+/// the clip tensors travel through shared memory beside them, never through the socket.
+///
+/// ```
+/// request  "R2DQ" seq:u64 videoBytes:u64 clips:u32
+/// reply    "R2DR" seq:u64 0:u8  clips:u32 width:i32 height:i32 rotation:i32 fps:f64 duration:f64
+///                 container:str codec:str decodedFrames:u32 frameTimes:f64[clips*16] spans:f64[clips*2]
+///          "R2DR" seq:u64 1:u8  kind:str message:str
+/// str = length:u16 + UTF-8; integers and floats little-endian
+/// ```
+///
+/// The server reads a reply as untrusted input: every count, size and number is checked against what it asked
+/// for before anything is believed (`decodeReply`).
+public enum WorkerWire {
+    public static let maxMessageBytes = 1 << 20
+    static let maxString = 1024
+
+    public struct Request: Equatable, Sendable {
+        public var sequence: UInt64
+        public var videoBytes: Int
+        public var clips: Int
+
+        public init(sequence: UInt64, videoBytes: Int, clips: Int) {
+            self.sequence = sequence
+            self.videoBytes = videoBytes
+            self.clips = clips
+        }
+    }
+
+    /// What a worker says it decoded; the clip tensors are in the shared output region.
+    public struct Decoded: Equatable, Sendable {
+        public var info: VideoInfo
+        public var clips: Int
+        public var decodedFrames: Int
+        public var frameTimes: [[Double]]
+        public var spans: [ClipSpan]
+    }
+
+    public enum Reply: Equatable, Sendable {
+        case decoded(Decoded)
+        case failed(DecodeError)
+    }
+
+    /// A reply the server cannot trust; the worker that sent it is killed.
+    public struct ProtocolError: Error, Equatable, CustomStringConvertible {
+        public let description: String
+    }
+
+    // MARK: - Encoding
+
+    public static func encode(_ request: Request) -> [UInt8] {
+        var w = Writer()
+        w.magic("R2DQ")
+        w.u64(request.sequence)
+        w.u64(UInt64(request.videoBytes))
+        w.u32(UInt32(request.clips))
+        return w.bytes
+    }
+
+    public static func decodeRequest(_ bytes: [UInt8]) throws(ProtocolError) -> Request {
+        var r = Reader(bytes)
+        try r.magic("R2DQ")
+        let sequence = try r.u64()
+        let videoBytes = try r.u64()
+        let clips = try r.u32()
+        try r.end()
+        guard videoBytes <= UInt64(Int.max) else { throw ProtocolError(description: "video size out of range") }
+        return Request(sequence: sequence, videoBytes: Int(videoBytes), clips: Int(clips))
+    }
+
+    public static func encode(_ reply: Reply, sequence: UInt64) -> [UInt8] {
+        var w = Writer()
+        w.magic("R2DR")
+        w.u64(sequence)
+        switch reply {
+        case .decoded(let d):
+            w.u8(0)
+            w.u32(UInt32(d.clips))
+            w.i32(Int32(clamping: d.info.width))
+            w.i32(Int32(clamping: d.info.height))
+            w.i32(Int32(clamping: d.info.rotation))
+            w.f64(d.info.fps)
+            w.f64(d.info.durationSeconds)
+            w.string(d.info.container)
+            w.string(d.info.codec)
+            w.u32(UInt32(clamping: d.decodedFrames))
+            for clip in d.frameTimes { for t in clip { w.f64(t) } }
+            for span in d.spans {
+                w.f64(span.start_s)
+                w.f64(span.end_s)
+            }
+        case .failed(let error):
+            w.u8(1)
+            w.string(error.kind.description)
+            w.string(error.description)
+        }
+        return w.bytes
+    }
+
+    /// Reads a worker's reply to `request`, trusting nothing: the sequence, the clip count, every length and
+    /// every number must be what was asked for and sane.
+    /// - Parameter maxDimension: the decode limit the worker runs with.
+    public static func decodeReply(_ bytes: [UInt8], for request: Request, maxDimension: Int) throws(ProtocolError) -> Reply {
+        var r = Reader(bytes)
+        try r.magic("R2DR")
+        guard try r.u64() == request.sequence else { throw ProtocolError(description: "reply to another request") }
+        switch try r.u8() {
+        case 0:
+            let clips = Int(try r.u32())
+            guard clips == request.clips else { throw ProtocolError(description: "\(clips) clips for \(request.clips) asked") }
+            let width = Int(try r.i32()), height = Int(try r.i32()), rotation = Int(try r.i32())
+            let fps = try r.f64(), duration = try r.f64()
+            guard (1...maxDimension).contains(width), (1...maxDimension).contains(height), [0, 90, 180, 270].contains(rotation),
+                  fps.isFinite, fps >= 0, duration.isFinite, duration >= 0
+            else { throw ProtocolError(description: "video metadata out of range") }
+            let container = try r.string(), codec = try r.string()
+            let decodedFrames = Int(try r.u32())
+            let frames = ClipSpec.kinetics.frames
+            var frameTimes: [[Double]] = []
+            for _ in 0..<clips {
+                var times: [Double] = []
+                for _ in 0..<frames { times.append(try r.finite()) }
+                frameTimes.append(times)
+            }
+            var spans: [ClipSpan] = []
+            for _ in 0..<clips {
+                let start = try r.finite(), end = try r.finite()
+                guard start <= end else { throw ProtocolError(description: "a clip span ends before it starts") }
+                spans.append(ClipSpan(start_s: start, end_s: end))
+            }
+            try r.end()
+            let info = VideoInfo(container: container, codec: codec, width: width, height: height, fps: fps,
+                                 durationSeconds: duration, rotation: rotation)
+            return .decoded(Decoded(info: info, clips: clips, decodedFrames: decodedFrames, frameTimes: frameTimes, spans: spans))
+        case 1:
+            let kind = try r.string(), message = try r.string()
+            try r.end()
+            return .failed(DecodeError(kindNamed: kind, message: message))
+        default:
+            throw ProtocolError(description: "unknown outcome")
+        }
+    }
+
+    // MARK: - Bytes
+
+    struct Writer {
+        var bytes: [UInt8] = []
+        mutating func magic(_ text: StaticString) { bytes += UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount) }
+        mutating func u8(_ v: UInt8) { bytes.append(v) }
+        mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes += $0 } }
+        mutating func i32(_ v: Int32) { u32(UInt32(bitPattern: v)) }
+        mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes += $0 } }
+        mutating func f64(_ v: Double) { u64(v.bitPattern) }
+        mutating func string(_ s: String) {
+            let utf8 = Array(s.utf8.prefix(WorkerWire.maxString))
+            withUnsafeBytes(of: UInt16(utf8.count).littleEndian) { bytes += $0 }
+            bytes += utf8
+        }
+    }
+
+    struct Reader {
+        let bytes: [UInt8]
+        var offset = 0
+        init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+        mutating func take(_ n: Int) throws(ProtocolError) -> ArraySlice<UInt8> {
+            guard n <= bytes.count - offset else { throw ProtocolError(description: "message ends early") }
+            defer { offset += n }
+            return bytes[offset..<offset + n]
+        }
+        mutating func magic(_ text: StaticString) throws(ProtocolError) {
+            let expected = Array(UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+            guard Array(try take(expected.count)) == expected else { throw ProtocolError(description: "not a worker message") }
+        }
+        mutating func u8() throws(ProtocolError) -> UInt8 { try take(1).first! }
+        mutating func u16() throws(ProtocolError) -> UInt16 { try take(2).reversed().reduce(0) { $0 << 8 | UInt16($1) } }
+        mutating func u32() throws(ProtocolError) -> UInt32 { try take(4).reversed().reduce(0) { $0 << 8 | UInt32($1) } }
+        mutating func i32() throws(ProtocolError) -> Int32 { Int32(bitPattern: try u32()) }
+        mutating func u64() throws(ProtocolError) -> UInt64 { try take(8).reversed().reduce(0) { $0 << 8 | UInt64($1) } }
+        mutating func f64() throws(ProtocolError) -> Double { Double(bitPattern: try u64()) }
+        mutating func finite() throws(ProtocolError) -> Double {
+            let v = try f64()
+            guard v.isFinite else { throw ProtocolError(description: "a time is not finite") }
+            return v
+        }
+        mutating func string() throws(ProtocolError) -> String {
+            let n = Int(try u16())
+            guard n <= WorkerWire.maxString else { throw ProtocolError(description: "string too long") }
+            guard let s = String(validating: try take(n), as: UTF8.self) else { throw ProtocolError(description: "string not UTF-8") }
+            return s
+        }
+        func end() throws(ProtocolError) {
+            guard offset == bytes.count else { throw ProtocolError(description: "trailing bytes") }
+        }
+    }
+}

@@ -1,0 +1,108 @@
+import DecodeSandbox
+import Foundation
+import Glibc
+import Synchronization
+import TestSupport
+import Testing
+import VideoDecode
+
+/// Real worker processes (the `r2plus1d` executable in `decode-worker` mode): the same clips as decoding
+/// in-process, and every way a worker can die costing only its own upload.
+@Suite(.serialized) struct SandboxedDecoderTests {
+    final class Restarts: Sendable {
+        let reasons = Mutex<[String]>([])
+        var all: [String] { reasons.withLock { $0 } }
+    }
+
+    static func decoder(deadline: Double = 5, memory: Int = 768 << 20, maxRequests: Int = 1000,
+                        restarts: Restarts = Restarts()) -> SandboxedDecoder {
+        var limits = DecodeLimits()
+        limits.deadlineSeconds = deadline
+        var configuration = WorkerConfiguration(inputBytes: 8 << 20, maxClips: 4, limits: limits)
+        configuration.memoryBytes = memory
+        configuration.testFaults = true
+        let shared = SandboxedDecoder.Shared { reason in restarts.reasons.withLock { $0.append(reason) } }
+        return SandboxedDecoder(configuration: configuration, shared: shared, maxRequests: maxRequests,
+                                executable: Executable.r2plus1d)
+    }
+
+    static func isGone(_ pid: pid_t) -> Bool {
+        // Reaped: no /proc entry (a zombie would still have one).
+        !FileManager.default.fileExists(atPath: "/proc/\(pid)")
+    }
+
+    @Test func aWorkerDecodesExactlyWhatTheProcessItselfWould() throws {
+        let video = try TestVideos.h264(seconds: 3, gop: 30)
+        let decoder = Self.decoder()
+        defer { decoder.stop() }
+        let sandboxed = try decoder.decode(video, clips: 3)
+        let local = try ClipDecoder.decode(video, clips: 3)
+        #expect(sandboxed.values == local.values)
+        #expect(sandboxed.info == local.info && sandboxed.frameTimes == local.frameTimes && sandboxed.spans == local.spans)
+        #expect(sandboxed.decodedFrames == local.decodedFrames)
+        // A bad video is the worker's own DecodeError, and the worker stays.
+        let pid = try #require(decoder.workerPID)
+        #expect(throws: DecodeError.self) { try decoder.decode(Data("not a video".utf8), clips: 1) }
+        #expect(decoder.workerPID == pid)
+    }
+
+    @Test(arguments: [(WorkerFault.crash, "crash"), (.exhaustMemory, "crash"), (.openFile, "sandbox"),
+                      (.newSocket, "sandbox"), (.execute, "sandbox"), (.fork, "sandbox"), (.hang, "deadline")])
+    func aDyingWorkerCostsOnlyItsUploadAndIsReplaced(fault: WorkerFault, reason: String) throws {
+        let video = try TestVideos.h264(seconds: 3, gop: 30)
+        let restarts = Restarts()
+        let decoder = Self.decoder(deadline: 1, restarts: restarts)
+        defer { decoder.stop() }
+        try decoder.prepare()
+        let pid = try #require(decoder.workerPID)
+        do {
+            _ = try decoder.decode(Data(fault.upload), clips: 1)
+            Issue.record("\(fault) did not fail")
+        } catch let error as DecodeError {
+            #expect(error.kind == (fault == .hang ? .overLimit : .decoderFailed), "\(error)")
+        }
+        #expect(restarts.all == [reason])
+        #expect(Self.isGone(pid), "the dead worker \(pid) was not reaped")
+        #expect(try decoder.decode(video, clips: 1).clipCount == 1)
+        #expect(decoder.workerPID != pid)
+    }
+
+    @Test func aWorkerKilledWhileIdleDoesNotCostTheNextUpload() throws {
+        let video = try TestVideos.h264(seconds: 3, gop: 30)
+        let decoder = Self.decoder()
+        defer { decoder.stop() }
+        try decoder.prepare()
+        let pid = try #require(decoder.workerPID)
+        kill(pid, SIGKILL)
+        while !Self.isZombieOrGone(pid) { usleep(1000) }
+        #expect(try decoder.decode(video, clips: 1).clipCount == 1)
+    }
+
+    static func isZombieOrGone(_ pid: pid_t) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
+        return stat.split(separator: ")").last?.split(separator: " ").first == "Z"
+    }
+
+    @Test func contentThatKeepsKillingWorkersIsRefusedWithoutAWorker() throws {
+        let restarts = Restarts()
+        let decoder = Self.decoder(restarts: restarts)
+        defer { decoder.stop() }
+        let crash = Data(WorkerFault.crash.upload)
+        for _ in 0..<3 { #expect(throws: DecodeError.self) { try decoder.decode(crash, clips: 1) } }
+        #expect(restarts.all == ["crash", "crash"])
+    }
+
+    @Test func workersAreRecycledAfterTheirRequestsAndReaped() throws {
+        let video = try TestVideos.h264(seconds: 3, gop: 30)
+        let restarts = Restarts()
+        let decoder = Self.decoder(maxRequests: 2, restarts: restarts)
+        try decoder.prepare()
+        let first = try #require(decoder.workerPID)
+        for _ in 0..<2 { _ = try decoder.decode(video, clips: 1) }
+        #expect(restarts.all == ["recycled_requests"] && Self.isGone(first))
+        try decoder.prepare()
+        let second = try #require(decoder.workerPID)
+        decoder.stop()
+        #expect(Self.isGone(second))
+    }
+}
