@@ -2,7 +2,7 @@
 # The decode matrix through the served API: makes every clip of Tests/VideoDecodeTests/Fixtures/geometry/matrix.txt
 # (the list GeometryMatrixTests decodes in-process), starts `r2plus1d serve --demo-weights` on a loopback port under
 # glibc's malloc checker (which aborts the server on a heap overrun by FFmpeg's assembly, invisible to
-# AddressSanitizer), POSTs each clip to /v1/classify, and fails unless every answer is 200, /healthz still answers
+# AddressSanitizer; its decode workers inherit it), POSTs each clip to /v1/classify, and fails unless every answer is 200, /healthz still answers
 # 200 at the end and the server then shuts down cleanly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +27,12 @@ log=$work/server.log
 LD_PRELOAD=$malloc_debug MALLOC_CHECK_=3 start_demo_server "$log"
 server=$SERVER_PID port=$PORT
 grep -q libc_malloc_debug "/proc/$server/maps" || { echo "the malloc checker is not loaded in the server" >&2; exit 1; }
+# The uploads are decoded in the server's worker processes, which inherit the checker.
+workers=$(pgrep -P "$server" -f decode-worker || true)
+[[ -n $workers ]] || { echo "the server runs no decode workers" >&2; exit 1; }
+for worker in $workers; do
+  grep -q libc_malloc_debug "/proc/$worker/maps" || { echo "the malloc checker is not loaded in worker $worker" >&2; exit 1; }
+done
 
 failures=0
 for name in "${names[@]}"; do
@@ -44,6 +50,8 @@ if ! curl -fs --max-time 10 "http://127.0.0.1:$port/healthz" >/dev/null; then
   grep -E -m 6 'malloc|free\(\)|corrupt|crashed' "$log" >&2 || tail -n 20 "$log" >&2
   exit 1
 fi
+restarts=$(curl -fs "http://127.0.0.1:$port/metrics" | grep '^r2plus1d_decode_worker_restarts_total' || true)
+[[ -z $restarts ]] || { echo "decode workers died on the matrix: $restarts" >&2; failures=$((failures + 1)); }
 kill -TERM "$server"
 code=0
 wait "$server" || code=$?

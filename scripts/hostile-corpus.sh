@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes the hostile-media corpus and POSTs it to a live `serve --demo-weights` running under
-# `strace -f -e trace=openat,connect` and glibc's malloc checker (loopback only; bounded). Fails on a wrong status,
+# `strace -f -e trace=openat,connect` (which follows its decode workers too) and glibc's malloc checker (loopback only; bounded). Fails on a wrong status,
 # a missing problem+json body, an unhealthy server (the checker aborts it on a heap overrun, which
 # AddressSanitizer cannot see in FFmpeg's assembly), RSS growth over 10%, or any file opened or socket connected
 # during the corpus.

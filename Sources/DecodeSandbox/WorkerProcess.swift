@@ -11,6 +11,8 @@ final class WorkerProcess {
     let output: UnsafeMutableRawBufferPointer
     private(set) var killedByServer = false
     private var reaped: Int32?
+    /// /proc/PID/statm, kept open so reading the worker's size after each upload opens nothing.
+    private let statm: Int32
 
     /// Starts `executable decode-worker ...` with descriptors 3, 4 and 5 and nothing else.
     /// - Throws: `WorkerStartError` when a descriptor, a mapping or the spawn fails.
@@ -62,6 +64,7 @@ final class WorkerProcess {
             throw WorkerStartError("posix_spawn", spawned)
         }
         self.pid = pid
+        statm = open("/proc/\(pid)/statm", O_RDONLY | O_CLOEXEC)
         socket = pair[0]
         self.input = input
         self.output = output
@@ -69,6 +72,7 @@ final class WorkerProcess {
 
     deinit {
         close(socket)
+        if statm >= 0 { close(statm) }
         if reaped == nil {
             Glibc.kill(pid, SIGKILL)
             _ = waitForExit()
@@ -154,8 +158,10 @@ final class WorkerProcess {
 
     /// Resident memory now, from /proc; nil once it has exited.
     var residentBytes: Int? {
-        guard reaped == nil, let text = try? String(contentsOfFile: "/proc/\(pid)/statm", encoding: .utf8),
-              let pages = text.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
+        guard reaped == nil, statm >= 0 else { return nil }
+        var buffer = [UInt8](repeating: 0, count: 128)
+        let n = buffer.withUnsafeMutableBytes { pread(statm, $0.baseAddress, $0.count, 0) }
+        guard n > 0, let pages = String(decoding: buffer[0..<n], as: UTF8.self).split(separator: " ").dropFirst().first.flatMap({ Int($0) })
         else { return nil }
         return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }

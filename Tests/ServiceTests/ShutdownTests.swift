@@ -44,6 +44,8 @@ import Testing
             }
         }
         for _ in 0..<8 { sent.wait() }
+        let workers = ChildProcesses.decodeWorkers(of: process.processIdentifier)
+        #expect(workers.count == 2, "decode workers: \(workers)")
         Thread.sleep(forTimeInterval: 0.5)  // decoded and queued: 16 clips, a few forward passes in
         kill(process.processIdentifier, SIGTERM)
         Thread.sleep(forTimeInterval: 0.2)
@@ -53,6 +55,32 @@ import Testing
         process.waitUntilExit()
         #expect(statuses.values.count == 8 && statuses.values.allSatisfy { $0 == 200 }, "\(statuses.values)")
         #expect(process.terminationReason == .exit && process.terminationStatus == 0)
+        // The drain stopped and reaped every worker before the server exited.
+        #expect(workers.allSatisfy { !FileManager.default.fileExists(atPath: "/proc/\($0)") }, "workers left: \(workers)")
+    }
+
+    @Test func killDashNineOfTheServerLeavesNoWorker() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Executable.r2plus1d)
+        process.currentDirectoryURL = Self.packageRoot
+        process.arguments = ["serve", "--demo-weights", "--host", "127.0.0.1", "--port", "0", "--decode-threads", "2"]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        _ = try #require(Self.port(from: errors.fileHandleForReading), "no 'listening' line in the log")
+        var workers: [Int32] = []
+        for _ in 0..<200 where workers.count < 2 {
+            workers = ChildProcesses.decodeWorkers(of: process.processIdentifier)
+            usleep(20_000)
+        }
+        #expect(workers.count == 2)
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        // PR_SET_PDEATHSIG: the kernel kills each worker as its server dies.
+        for _ in 0..<100 where !workers.allSatisfy(ChildProcesses.isZombieOrGone) { usleep(20_000) }
+        #expect(workers.allSatisfy(ChildProcesses.isZombieOrGone), "workers outlived their server: \(workers)")
     }
 
     /// Reads the log until the line that says which port the server bound.
