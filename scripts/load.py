@@ -1,11 +1,26 @@
 """Bounded load on a running r2plus1d service, loopback only.
 
-Usage: python3 scripts/load.py --port PORT --video FILE [--concurrency 8] [--seconds 60] [--clips 1] [--pid PID]
+Usage: python3 scripts/load.py --port PORT --video FILE [--concurrency 8] [--seconds 60] [--clips 1] [--pid PID [--children]]
 Each client POSTs the video as video/mp4 in a loop until the time is up (a request in flight then finishes).
 Prints one JSON object: requests, statuses, clips/s, latency percentiles (ms), and the server's peak RSS (MiB,
 VmHWM of --pid) when given.
 """
-import argparse, http.client, json, threading, time
+import argparse, http.client, json, os, threading, time
+
+
+def peak_rss_mb(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def children(pid):
+    found = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as f:
+            found += [int(c) for c in f.read().split()]
+    return found
 
 
 def main():
@@ -16,6 +31,8 @@ def main():
     p.add_argument("--seconds", type=float, default=60)
     p.add_argument("--clips", type=int, default=1)
     p.add_argument("--pid", type=int)
+    p.add_argument("--children", action="store_true",
+                   help="also add the peak RSS of --pid's decode workers: service_peak_rss_mb")
     a = p.parse_args()
     body = open(a.video, "rb").read()
     lock = threading.Lock()
@@ -63,9 +80,11 @@ def main():
         "latency_ms": {"p50": pct(0.5), "p90": pct(0.9), "p99": pct(0.99), "max": pct(1.0)},
     }
     if a.pid:
-        for line in open(f"/proc/{a.pid}/status"):
-            if line.startswith("VmHWM:"):
-                result["server_peak_rss_mb"] = round(int(line.split()[1]) / 1024, 1)
+        result["server_peak_rss_mb"] = peak_rss_mb(a.pid)
+        if a.children:
+            workers = [p for p in children(a.pid) if b"decode-worker" in open(f"/proc/{p}/cmdline", "rb").read()]
+            result["workers_peak_rss_mb"] = round(sum(peak_rss_mb(p) for p in workers), 1)
+            result["service_peak_rss_mb"] = round(result["server_peak_rss_mb"] + result["workers_peak_rss_mb"], 1)
     print(json.dumps(result))
 
 

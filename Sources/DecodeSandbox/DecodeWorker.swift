@@ -26,6 +26,8 @@ public enum DecodeWorker {
         guard setrlimit(Int32(RLIMIT_CORE.rawValue), &noCore) == 0, setrlimit(Int32(RLIMIT_AS.rawValue), &memory) == 0, setrlimit(Int32(RLIMIT_FSIZE.rawValue), &files) == 0,
               SeccompFilter.install()
         else { exit(2) }
+        // Tell the server the sandbox is up; it starts no worker that cannot say so.
+        guard send(WorkerConfiguration.socketDescriptor, WorkerWire.hello, WorkerWire.hello.count, Int32(MSG_NOSIGNAL)) > 0 else { exit(2) }
         serve(configuration, input: input, output: output)
         exit(0)
     }

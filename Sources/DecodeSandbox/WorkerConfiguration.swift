@@ -22,6 +22,12 @@ public struct WorkerConfiguration: Equatable, Sendable {
         self.limits = limits
     }
 
+    /// Starts one worker with this configuration and stops it: proves workers can run here.
+    /// - Throws: `WorkerStartError` saying why not.
+    public func probe(executable: String = "/proc/self/exe") throws {
+        _ = try WorkerProcess(executable: executable, configuration: self).stop()
+    }
+
     var outputBytes: Int { maxClips * ClipSpec.kinetics.elementCount * MemoryLayout<Float>.size }
 
     static let socketDescriptor: Int32 = 3, inputDescriptor: Int32 = 4, outputDescriptor: Int32 = 5

@@ -23,11 +23,9 @@ final class WorkerProcess {
         }
         let inputFD = clinux_memfd_create("r2plus1d-upload")
         let outputFD = clinux_memfd_create("r2plus1d-clips")
-        defer {
-            close(pair[1])
-            if inputFD >= 0 { close(inputFD) }
-            if outputFD >= 0 { close(outputFD) }
-        }
+        // The worker's ends: closed once it has them, so its death shows here as the socket's end.
+        var workerEnds = [pair[1], inputFD, outputFD]
+        defer { workerEnds.filter { $0 >= 0 }.forEach { close($0) } }
         guard inputFD >= 0, outputFD >= 0, ftruncate(inputFD, off_t(configuration.inputBytes)) == 0,
               ftruncate(outputFD, off_t(configuration.outputBytes)) == 0
         else {
@@ -63,12 +61,21 @@ final class WorkerProcess {
             munmap(output.baseAddress, output.count)
             throw WorkerStartError("posix_spawn", spawned)
         }
+        workerEnds.filter { $0 >= 0 }.forEach { close($0) }
+        workerEnds = []
         self.pid = pid
         statm = open("/proc/\(pid)/statm", O_RDONLY | O_CLOEXEC)
         socket = pair[0]
         self.input = input
         self.output = output
+        guard case .message(let hello) = receive(within: Self.startSeconds), hello == WorkerWire.hello else {
+            kill()
+            throw WorkerStartError(sandbox: ())
+        }
     }
+
+    /// How long a new worker may take to load and sandbox itself.
+    static let startSeconds = 10.0
 
     deinit {
         close(socket)
@@ -173,5 +180,10 @@ public struct WorkerStartError: Error, CustomStringConvertible {
 
     init(_ call: String, _ code: Int32) {
         description = "cannot start a decode worker: \(call): \(String(cString: strerror(code)))"
+    }
+
+    init(sandbox: Void) {
+        description = "a decode worker could not sandbox itself (seccomp and prctl must be allowed in this container); "
+            + "serve with --decode-in-process to decode without workers"
     }
 }

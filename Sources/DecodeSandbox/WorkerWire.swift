@@ -4,6 +4,7 @@ import VideoDecode
 /// the clip tensors travel through shared memory beside them, never through the socket.
 ///
 /// ```
+/// hello    "R2DH"                       (once, when the worker's sandbox is in place)
 /// request  "R2DQ" seq:u64 videoBytes:u64 clips:u32
 /// reply    "R2DR" seq:u64 0:u8  clips:u32 width:i32 height:i32 rotation:i32 fps:f64 duration:f64
 ///                 container:str codec:str decodedFrames:u32 frameTimes:f64[clips*16] spans:f64[clips*2]
@@ -15,6 +16,8 @@ import VideoDecode
 /// for before anything is believed (`decodeReply`).
 public enum WorkerWire {
     public static let maxMessageBytes = 1 << 20
+    /// A worker's first message: its sandbox is in place.
+    static let hello = Array("R2DH".utf8)
     static let maxString = 1024
 
     public struct Request: Equatable, Sendable {

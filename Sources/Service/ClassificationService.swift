@@ -27,7 +27,8 @@ public final class ClassificationService: Sendable {
     public var activity: (inFlight: Int, started: Int) { (state.inFlightCount, state.startedCount) }
 
     /// Loads and checks the weights and labels, and binds the port. The warm-up runs in `run`.
-    /// - Throws: `WeightError`, `LabelsError`, `SocketError` or `TLSError`, each with a message that says what to fix.
+    /// - Throws: `WeightError`, `LabelsError`, `SocketError`, `TLSError` or `WorkerStartError`, each with a message
+    ///   that says what to fix.
     public init(configuration: ServiceConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
@@ -44,6 +45,8 @@ public final class ClassificationService: Sendable {
             network.forward(Tensor(shape: [count] + clipShape, data: clips)).data
         }, incoming: { state.decodingCount })
         self.scheduler = scheduler
+        // Fail at start, saying what to do, where workers cannot run at all, rather than on every upload.
+        if configuration.decodeInWorkers { try Self.workerConfiguration(configuration).probe(executable: configuration.workerExecutable) }
         let decoder = DecodePool(threads: configuration.decodeThreads, capacity: configuration.decodeQueue,
                                  makeDecoder: Self.decoders(configuration, metrics: metrics))
         self.decoder = decoder
@@ -81,12 +84,17 @@ public final class ClassificationService: Sendable {
         metrics.gauge(MetricName.inFlight, help: "Classifications being decoded, queued or computed.") { Double(state.inFlightCount) }
     }
 
-    /// One decoder per decode thread: a sandboxed worker each, or in-process.
-    private static func decoders(_ c: ServiceConfiguration, metrics: MetricsRegistry) -> @Sendable (Int) -> UploadDecoder {
-        guard c.decodeInWorkers else { return { _ in InProcessDecoder(limits: c.decodeLimits) } }
+    private static func workerConfiguration(_ c: ServiceConfiguration) -> WorkerConfiguration {
         var worker = WorkerConfiguration(inputBytes: c.http.limits.maxBodyBytes, maxClips: c.maxClips, limits: c.decodeLimits)
         worker.memoryBytes = c.workerMemoryBytes
         worker.testFaults = c.workerTestFaults
+        return worker
+    }
+
+    /// One decoder per decode thread: a sandboxed worker each, or in-process.
+    private static func decoders(_ c: ServiceConfiguration, metrics: MetricsRegistry) -> @Sendable (Int) -> UploadDecoder {
+        guard c.decodeInWorkers else { return { _ in InProcessDecoder(limits: c.decodeLimits) } }
+        let worker = workerConfiguration(c)
         let shared = SandboxedDecoder.Shared { reason in
             metrics.increment(MetricName.decodeWorkerRestarts, labels: ["reason": reason])
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DecodeSandbox
 import Foundation
 import VideoDecode
 
@@ -19,6 +20,9 @@ struct BenchDecode: ParsableCommand {
     @Option(name: .long, help: "Decoder threads (0: FFmpeg chooses).")
     var threads = 1
 
+    @Flag(name: .long, help: "Also decode through a sandboxed worker (as serve does), alternating with in-process calls.")
+    var sandboxed = false
+
     @Flag(name: .long, help: "Print one JSON object.")
     var json = false
 
@@ -28,20 +32,35 @@ struct BenchDecode: ParsableCommand {
         limits.decoderThreads = threads
         limits.deadlineSeconds = 60
         var decoded = try ClipDecoder.decode(bytes, clips: clips, limits: limits)
-        var times: [Double] = []
+        let worker = sandboxed ? SandboxedDecoder(configuration: WorkerConfiguration(inputBytes: bytes.count, maxClips: clips, limits: limits),
+                                                  shared: SandboxedDecoder.Shared()) : nil
+        defer { worker?.stop() }
+        _ = try worker?.decode(bytes, clips: clips)
+        var times: [Double] = [], workerTimes: [Double] = []
         for _ in 0..<max(1, reps) {
-            let start = DispatchTime.now().uptimeNanoseconds
+            var start = DispatchTime.now().uptimeNanoseconds
             decoded = try ClipDecoder.decode(bytes, clips: clips, limits: limits)
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+            guard let worker else { continue }
+            start = DispatchTime.now().uptimeNanoseconds
+            _ = try worker.decode(bytes, clips: clips)
+            workerTimes.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
         }
-        let ms = times.sorted()[times.count / 2]
+        let ms = Self.median(times)
+        if let workerMS = workerTimes.isEmpty ? nil : Self.median(workerTimes), !json {
+            print(String(format: "sandboxed worker: %.2f ms (median of %d, alternated), %+.2f ms against in-process", workerMS,
+                         workerTimes.count, workerMS - ms))
+        }
         if json {
-            let object: [String: Any] = ["video": video, "clips": clips, "ms": ms, "decoded_frames": decoded.decodedFrames]
+            var object: [String: Any] = ["video": video, "clips": clips, "ms": ms, "decoded_frames": decoded.decodedFrames]
+            if !workerTimes.isEmpty { object["sandboxed_ms"] = Self.median(workerTimes) }
             print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
         } else {
-            print(String(format: "%@: %d clip(s) in %.1f ms (median of %d), %d frames decoded, %dx%d %@ %@",
+            print(String(format: "%@: %d clip(s) in %.2f ms (median of %d), %d frames decoded, %dx%d %@ %@",
                          video, clips, ms, times.count, decoded.decodedFrames, decoded.info.width, decoded.info.height,
                          decoded.info.codec, decoded.info.container))
         }
     }
+
+    static func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CLinux
+import DecodeSandbox
 import Foundation
 import HTTPServer
 import Logging
@@ -111,6 +112,8 @@ struct Serve: ParsableCommand {
         } catch let error as WeightError {
             throw ValidationError(error.description)
         } catch let error as LabelsError {
+            throw ValidationError(error.description)
+        } catch let error as WorkerStartError {
             throw ValidationError(error.description)
         }
         if service.model.demo {

@@ -1,4 +1,4 @@
-import DecodeSandbox
+@testable import DecodeSandbox
 import Foundation
 import Glibc
 import Synchronization
@@ -104,5 +104,26 @@ import VideoDecode
         let second = try #require(decoder.workerPID)
         decoder.stop()
         #expect(Self.isGone(second))
+    }
+
+    @Test func aWorkerThatCannotSandboxItselfStopsTheStartWithWhatToDo() throws {
+        let configuration = WorkerConfiguration(inputBytes: 1 << 20, maxClips: 1, limits: DecodeLimits())
+        try configuration.probe(executable: Executable.r2plus1d)
+        // /bin/false never says hello, as a worker whose seccomp or prctl the container refuses would not.
+        #expect { try configuration.probe(executable: "/bin/false") } throws: {
+            "\($0)".contains("--decode-in-process")
+        }
+    }
+
+    @Test func nonFiniteClipValuesAreCaught() {
+        var values = [Float](repeating: 1.5, count: 1001)
+        #expect(SandboxedDecoder.allFinite(values))
+        for bad in [Float.nan, .infinity, -.infinity] {
+            for index in [0, 500, 1000] {
+                values[index] = bad
+                #expect(!SandboxedDecoder.allFinite(values), "\(bad) at \(index)")
+                values[index] = 1.5
+            }
+        }
     }
 }
