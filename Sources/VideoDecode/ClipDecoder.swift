@@ -45,55 +45,100 @@ public enum ClipDecoder {
 
     /// - Parameters:
     ///   - bytes: the whole file.
-    ///   - clips: how many clips to sample (>= 1), spread as `ClipSampling` says.
+    ///   - clips: how many clips to sample (>= 1), spread as `ClipSampling` says over the video, or over `range`
+    ///     (seconds; clipped to the video) as if the video were only that.
     /// - Throws: `DecodeError` (every case).
-    public static func decode(_ bytes: Data, clips: Int, limits: DecodeLimits = .default) throws -> DecodedClips {
+    public static func decode(_ bytes: Data, clips: Int, range: ClosedRange<Double>? = nil,
+                              limits: DecodeLimits = .default) throws -> DecodedClips {
         precondition(clips >= 1)
-        let deadline = Deadline(seconds: limits.deadlineSeconds)
-        let demuxer = try Demuxer(bytes, limits: limits, deadline: deadline)
-        var run = try ClipRun(demuxer: demuxer, clips: clips, limits: limits, deadline: deadline)
-        return try run.decode()
+        var run = try ClipRun(bytes, limits: limits)
+        let duration = run.info.durationSeconds
+        let start = min(range?.lowerBound ?? 0, duration), end = min(range?.upperBound ?? duration, duration)
+        let starts = ClipSampling.clipStarts(duration: max(0, end - start), count: clips).map { start + $0 }
+        return try run.decode(starts: starts)
+    }
+
+    /// Decodes the clips of many windows walking the video forward once, `chunk` clips at a time, so memory
+    /// holds one chunk whatever the video's length. Each chunk's decode has the whole of `limits` (deadline,
+    /// frames) to itself.
+    /// - Parameters:
+    ///   - starts: called once with the video's duration; returns every clip's start time, ascending.
+    ///   - body: gets each chunk as it is decoded; returning false stops the walk.
+    /// - Returns: the video's metadata.
+    /// - Throws: `DecodeError`, or what `body` throws.
+    @discardableResult
+    public static func walk(_ bytes: Data, chunk: Int, limits: DecodeLimits = .default, starts: (Double) -> [Double],
+                            body: (DecodedClips) throws -> Bool) throws -> VideoInfo {
+        precondition(chunk >= 1)
+        var run = try ClipRun(bytes, limits: limits)
+        let all = starts(run.info.durationSeconds)
+        var next = 0
+        while next < all.count {
+            let slice = Array(all[next..<min(all.count, next + chunk)])
+            run.restartBudget()
+            guard try body(run.decode(starts: slice)) else { break }
+            next += slice.count
+        }
+        return run.info
     }
 }
 
-/// One decode: the queries, the frames held, the output being filled.
+/// One pass over a video: the demuxer, the frames held between runs of queries, the output being filled.
 private struct ClipRun {
     let demuxer: Demuxer
-    let clips: Int
     let limits: DecodeLimits
-    let deadline: Deadline
+    private let deadline: Deadline
     let converter: RGBConverter
+    private(set) var info: VideoInfo
     var transform: TorchvisionTransform?
-    var values: [Float]
-    var frameTimes: [[Double]]
+    var values: [Float] = []
+    var frameTimes: [[Double]] = []
     var decodedFrames = 0
+    /// Frames decoded for the current budget (`limits.maxDecodedFrames`).
+    private var budgetFrames = 0
     private let frameOwner: Frame
     private let candidateOwner: Frame
     var frame: UnsafeMutablePointer<AVFrame> { frameOwner.frame }
     var candidate: UnsafeMutablePointer<AVFrame> { candidateOwner.frame }
+    /// The time of the frame in `candidate`: the last one at or before every query answered so far.
+    private var candidateTime: Double?
+    /// The time of the frame in `frame` when it was decoded but not yet compared with queries: the frame after
+    /// the last answered query, which a later run that continues without a seek needs first.
+    private var pendingTime: Double?
+    /// The time of the last frame decoded, and whether nothing has been decoded since the start.
+    private var position = 0.0
+    private var atStart = true
 
     static let planeSize = TorchvisionTransform.crop * TorchvisionTransform.crop
 
-    init(demuxer: Demuxer, clips: Int, limits: DecodeLimits, deadline: Deadline) throws {
-        self.demuxer = demuxer
-        self.clips = clips
-        self.limits = limits
+    init(_ bytes: Data, limits: DecodeLimits) throws {
+        let deadline = Deadline(seconds: limits.deadlineSeconds)
         self.deadline = deadline
+        demuxer = try Demuxer(bytes, limits: limits, deadline: deadline)
+        self.limits = limits
         frameOwner = try Frame()
         candidateOwner = try Frame()
         converter = try RGBConverter()
-        values = [Float](repeating: 0, count: clips * ClipSpec.kinetics.elementCount)
-        frameTimes = Array(repeating: Array(repeating: 0, count: ClipSampling.framesPerClip), count: clips)
-    }
-
-    mutating func decode() throws -> DecodedClips {
-        var info = demuxer.info
+        info = demuxer.info
         // Without a known duration the clips cannot be placed before decoding: read every frame's time first.
         if !demuxer.hasDuration {
             info.durationSeconds = try measureDuration()
             guard demuxer.seek(to: 0) else { throw DecodeError.nothingDecodable(detail: "cannot rewind a stream without duration") }
+            budgetFrames = 0
         }
-        let starts = ClipSampling.clipStarts(duration: info.durationSeconds, count: clips)
+    }
+
+    /// A fresh deadline and frame budget for the next clips.
+    mutating func restartBudget() {
+        deadline.restart()
+        budgetFrames = 0
+    }
+
+    mutating func decode(starts: [Double]) throws -> DecodedClips {
+        let clips = starts.count
+        values = [Float](repeating: 0, count: clips * ClipSpec.kinetics.elementCount)
+        frameTimes = Array(repeating: Array(repeating: 0, count: ClipSampling.framesPerClip), count: clips)
+        let firstFrame = decodedFrames
         var queries: [(time: Double, slot: Int)] = []
         for (clip, start) in starts.enumerated() {
             for (k, t) in ClipSampling.gridTimes(start: start).enumerated() { queries.append((t, clip * ClipSampling.framesPerClip + k)) }
@@ -108,44 +153,64 @@ private struct ClipRun {
                 runs.append([q])
             }
         }
-        var position = 0.0  // time of the last frame decoded so far
-        var atStart = true
         for run in runs {
             let first = run[0].time
             var seeked = false
-            if !(atStart && first <= ClipDecoder.seekGapSeconds) && !(first > position && first - position <= ClipDecoder.seekGapSeconds) {
+            // Decode on from where the last run stopped when its frames can still answer this one.
+            let continues = candidateTime != nil && first >= (candidateTime ?? 0) && first - position <= ClipDecoder.seekGapSeconds
+            if !(atStart && first <= ClipDecoder.seekGapSeconds) && !continues {
                 seeked = demuxer.seek(to: first)
+                if seeked { forgetFrames() }
             }
             var selector = FrameSelector(queries: run)
-            if try !decodeRun(&selector, seeked: seeked, position: &position) && seeked {
+            if try !decodeRun(&selector, seeked: seeked) && seeked {
                 // The seek landed after the first query (some containers seek imprecisely): decode from the start.
                 guard demuxer.seek(to: 0) else { throw DecodeError.nothingDecodable(detail: "cannot seek") }
+                forgetFrames()
                 selector = FrameSelector(queries: run)
-                _ = try decodeRun(&selector, seeked: false, position: &position)
+                _ = try decodeRun(&selector, seeked: false)
             }
             atStart = false
         }
         let spans = starts.map { ClipSpan(start_s: $0, end_s: $0 + ClipSampling.clipSeconds) }
         return DecodedClips(values: values, clipCount: clips, info: info, frameTimes: frameTimes, spans: spans,
-                            decodedFrames: decodedFrames)
+                            decodedFrames: decodedFrames - firstFrame)
+    }
+
+    /// After a seek the frames held belong to another part of the video.
+    private mutating func forgetFrames() {
+        av_frame_unref(candidate)
+        av_frame_unref(frame)
+        candidateTime = nil
+        pendingTime = nil
     }
 
     /// Decodes until every query of the run is answered.
     /// - Returns: false if a seek landed after the run's first query (the caller rewinds and retries).
-    private mutating func decodeRun(_ selector: inout FrameSelector, seeked: Bool, position: inout Double) throws -> Bool {
-        var candidateTime: Double?
-        av_frame_unref(candidate)
+    private mutating func decodeRun(_ selector: inout FrameSelector, seeked: Bool) throws -> Bool {
         while !selector.isDone {
-            guard try demuxer.decodeNext(into: frame, deadline: deadline) else { break }
-            decodedFrames += 1
-            if decodedFrames > limits.maxDecodedFrames { throw DecodeError.tooManyFrames(limit: limits.maxDecodedFrames) }
-            let time = frameTime(frame, previous: candidateTime)
-            position = time
+            let time: Double
+            if let pending = pendingTime {
+                time = pending
+                pendingTime = nil
+            } else {
+                guard try demuxer.decodeNext(into: frame, deadline: deadline) else { break }
+                decodedFrames += 1
+                budgetFrames += 1
+                if budgetFrames > limits.maxDecodedFrames { throw DecodeError.tooManyFrames(limit: limits.maxDecodedFrames) }
+                time = frameTime(frame, previous: candidateTime)
+                position = time
+            }
             if candidateTime == nil {
                 if seeked, let first = selector.nextQueryTime, time > first + ClipSampling.tieTolerance, first > 0 { return false }
             } else {
                 let slots = selector.slotsBefore(time)
                 if !slots.isEmpty { try emit(candidate, time: candidateTime!, slots: slots) }
+                // Done: this frame is the next run's first to compare, if that run goes on without a seek.
+                if selector.isDone {
+                    pendingTime = time
+                    return true
+                }
             }
             av_frame_unref(candidate)
             av_frame_move_ref(candidate, frame)

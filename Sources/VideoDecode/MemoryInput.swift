@@ -65,15 +65,20 @@ final class MemoryInput {
     }
 }
 
-/// A point in wall-clock time after which decoding gives up.
-struct Deadline: Sendable {
+/// A point in wall-clock time after which decoding gives up; shared by the reader and the decoder of one video,
+/// and moved on for each chunk of a long walk.
+final class Deadline {
     let seconds: Double
-    private let end: UInt64
+    private var end: UInt64
 
     init(seconds: Double) {
         self.seconds = seconds
-        end = DispatchTime.now().uptimeNanoseconds + UInt64(max(0, seconds) * 1e9)
+        end = 0
+        restart()
     }
+
+    /// `seconds` from now.
+    func restart() { end = DispatchTime.now().uptimeNanoseconds + UInt64(max(0, seconds) * 1e9) }
 
     var hasPassed: Bool { DispatchTime.now().uptimeNanoseconds > end }
 }
