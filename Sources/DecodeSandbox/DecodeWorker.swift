@@ -53,7 +53,8 @@ public enum DecodeWorker {
             if configuration.testFaults { injectFault(bytes) }
             let reply: WorkerWire.Reply
             do {
-                let decoded = try ClipDecoder.decode(bytes, clips: request.clips, limits: configuration.limits)
+                let decoded = try ClipDecoder.decode(bytes, clips: request.clips, range: request.range,
+                                                     limits: configuration.limits)
                 decoded.values.withUnsafeBytes { output.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
                 reply = .decoded(WorkerWire.Decoded(info: decoded.info, clips: decoded.clipCount, decodedFrames: decoded.decodedFrames,
                                                     frameTimes: decoded.frameTimes, spans: decoded.spans))

@@ -58,7 +58,7 @@ public final class SandboxedDecoder {
 
     /// - Throws: `DecodeError`: the worker's own for a bad video, `.decoderFailed` when the worker died on it,
     ///   `.deadlineExceeded` when it did not answer in time, `.internalFailure` when no worker can be started.
-    public func decode(_ bytes: Data, clips: Int) throws -> DecodedClips {
+    public func decode(_ bytes: Data, clips: Int, range: ClosedRange<Double>? = nil) throws -> DecodedClips {
         precondition((1...configuration.maxClips).contains(clips))
         guard !bytes.isEmpty else { throw DecodeError.emptyInput }
         guard bytes.count <= configuration.inputBytes else {
@@ -75,7 +75,7 @@ public final class SandboxedDecoder {
         let worker = worker!
         bytes.withUnsafeBytes { worker.input.copyMemory(from: $0) }
         sequence += 1
-        let request = WorkerWire.Request(sequence: sequence, videoBytes: bytes.count, clips: clips)
+        let request = WorkerWire.Request(sequence: sequence, videoBytes: bytes.count, clips: clips, range: range)
         let answer = worker.send(WorkerWire.encode(request))
             ? worker.receive(within: configuration.limits.deadlineSeconds + Self.graceSeconds) : .gone
         switch answer {

@@ -5,7 +5,7 @@ import VideoDecode
 ///
 /// ```
 /// hello    "R2DH"                       (once, when the worker's sandbox is in place)
-/// request  "R2DQ" seq:u64 videoBytes:u64 clips:u32
+/// request  "R2DQ" seq:u64 videoBytes:u64 clips:u32 rangeStart:f64 rangeEnd:f64   (both NaN: the whole video)
 /// reply    "R2DR" seq:u64 0:u8  clips:u32 width:i32 height:i32 rotation:i32 fps:f64 duration:f64
 ///                 container:str codec:str decodedFrames:u32 frameTimes:f64[clips*16] spans:f64[clips*2]
 ///          "R2DR" seq:u64 1:u8  kind:str message:str
@@ -24,11 +24,13 @@ public enum WorkerWire {
         public var sequence: UInt64
         public var videoBytes: Int
         public var clips: Int
+        public var range: ClosedRange<Double>?
 
-        public init(sequence: UInt64, videoBytes: Int, clips: Int) {
+        public init(sequence: UInt64, videoBytes: Int, clips: Int, range: ClosedRange<Double>? = nil) {
             self.sequence = sequence
             self.videoBytes = videoBytes
             self.clips = clips
+            self.range = range
         }
     }
 
@@ -59,6 +61,8 @@ public enum WorkerWire {
         w.u64(request.sequence)
         w.u64(UInt64(request.videoBytes))
         w.u32(UInt32(request.clips))
+        w.f64(request.range?.lowerBound ?? .nan)
+        w.f64(request.range?.upperBound ?? .nan)
         return w.bytes
     }
 
@@ -68,9 +72,15 @@ public enum WorkerWire {
         let sequence = try r.u64()
         let videoBytes = try r.u64()
         let clips = try r.u32()
+        let start = try r.f64(), end = try r.f64()
         try r.end()
         guard videoBytes <= UInt64(Int.max) else { throw ProtocolError(description: "video size out of range") }
-        return Request(sequence: sequence, videoBytes: Int(videoBytes), clips: Int(clips))
+        var range: ClosedRange<Double>?
+        if !start.isNaN || !end.isNaN {
+            guard start.isFinite, end.isFinite, start >= 0, start <= end else { throw ProtocolError(description: "bad time range") }
+            range = start...end
+        }
+        return Request(sequence: sequence, videoBytes: Int(videoBytes), clips: Int(clips), range: range)
     }
 
     public static func encode(_ reply: Reply, sequence: UInt64) -> [UInt8] {

@@ -37,27 +37,48 @@ public struct Classification: Sendable, Encodable {
     public var video: Video
     public var model: ModelInfo
     public var timing_ms: Timing
+    /// With a timeline: each window, and the segments they merge into (absent otherwise).
+    public var timeline: [Timeline.Window]?
+    public var segments: [Timeline.Segment]?
 
     /// Softmax of each clip's logits, averaged over clips (torchvision's video-level protocol), top k sorted.
     public static func predictions(logits: [[Float]], labels: Labels, topK: Int) -> [Prediction] {
         guard let classes = logits.first?.count, classes > 0 else { return [] }
         var mean = [Double](repeating: 0, count: classes)
         for clip in logits {
-            let peak = Double(clip.max() ?? 0)
-            let exps = clip.map { Foundation.exp(Double($0) - peak) }
-            let total = exps.reduce(0, +)
-            for i in 0..<classes { mean[i] += exps[i] / total / Double(logits.count) }
+            for (i, p) in softmax(clip).enumerated() { mean[i] += p / Double(logits.count) }
         }
-        return mean.enumerated().sorted { $0.element > $1.element || ($0.element == $1.element && $0.offset < $1.offset) }
-            .prefix(max(1, min(topK, classes)))
+        return predictions(probabilities: mean, labels: labels, topK: topK)
+    }
+
+    /// The k most probable classes, ties to the lower index.
+    static func predictions(probabilities: [Double], labels: Labels, topK: Int) -> [Prediction] {
+        probabilities.enumerated().sorted { $0.element > $1.element || ($0.element == $1.element && $0.offset < $1.offset) }
+            .prefix(max(1, min(topK, probabilities.count)))
             .map { Prediction(label: $0.offset < labels.names.count ? labels.names[$0.offset] : "class \($0.offset)",
                               index: $0.offset, score: $0.element) }
+    }
+
+    static func softmax(_ logits: [Float]) -> [Double] {
+        let peak = Double(logits.max() ?? 0)
+        let exps = logits.map { Foundation.exp(Double($0) - peak) }
+        let total = exps.reduce(0, +)
+        return exps.map { $0 / total }
     }
 
     public init(logits: [[Float]], labels: Labels, topK: Int, decoded: DecodedClips, model: ModelInfo, timing: Timing) {
         predictions = Self.predictions(logits: logits, labels: labels, topK: topK)
         let info = decoded.info
         clips = decoded.spans
+        video = Video(container: info.container, codec: info.codec, width: info.width, height: info.height,
+                      fps: info.fps, duration_s: info.durationSeconds)
+        self.model = model
+        timing_ms = timing
+    }
+
+    init(predictions: [Prediction], clips: [ClipSpan], info: VideoInfo, model: ModelInfo, timing: Timing) {
+        self.predictions = predictions
+        self.clips = clips
         video = Video(container: info.container, codec: info.codec, width: info.width, height: info.height,
                       fps: info.fps, duration_s: info.durationSeconds)
         self.model = model

@@ -51,11 +51,11 @@ public final class ClassificationService: Sendable {
                                  makeDecoder: Self.decoders(configuration, metrics: metrics))
         self.decoder = decoder
         let pipeline = ClassificationPipeline(
-            decode: { video, clips in
+            decode: { video, clips, range in
                 let start = DispatchTime.now().uptimeNanoseconds
                 defer { metrics.observe(MetricName.decodeDuration, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
                 do {
-                    return try await state.decodingUpload { try await decoder.decode(video, clips: clips) }
+                    return try await state.decodingUpload { try await decoder.decode(video, clips: clips, range: range) }
                 } catch let error as DecodeError {
                     throw ServiceError(error)
                 }

@@ -6,7 +6,7 @@ import VideoDecode
 /// Turns uploads into clips on one DecodePool thread: in a sandboxed worker process (`serve`), or in-process.
 protocol UploadDecoder: AnyObject {
     /// - Throws: `DecodeError`.
-    func decode(_ bytes: Data, clips: Int) throws -> DecodedClips
+    func decode(_ bytes: Data, clips: Int, range: ClosedRange<Double>?) throws -> DecodedClips
     /// Called at start and after each upload: the moment to get ready for the next one.
     func getReady()
     func stop()
@@ -16,7 +16,9 @@ protocol UploadDecoder: AnyObject {
 final class InProcessDecoder: UploadDecoder {
     let limits: DecodeLimits
     init(limits: DecodeLimits) { self.limits = limits }
-    func decode(_ bytes: Data, clips: Int) throws -> DecodedClips { try ClipDecoder.decode(bytes, clips: clips, limits: limits) }
+    func decode(_ bytes: Data, clips: Int, range: ClosedRange<Double>?) throws -> DecodedClips {
+        try ClipDecoder.decode(bytes, clips: clips, range: range, limits: limits)
+    }
     func getReady() {}
     func stop() {}
 }
@@ -35,6 +37,7 @@ final class DecodePool: @unchecked Sendable {
     private struct Work {
         let bytes: Data
         let clips: Int
+        let range: ClosedRange<Double>?
         let continuation: CheckedContinuation<DecodedClips, Error>
     }
 
@@ -65,11 +68,11 @@ final class DecodePool: @unchecked Sendable {
     var busyCount: Int { busy.load(ordering: .relaxed) }
 
     /// - Throws: `DecodeError`, or `ServiceError.overloaded` when too many uploads are waiting.
-    func decode(_ bytes: Data, clips: Int) async throws -> DecodedClips {
+    func decode(_ bytes: Data, clips: Int, range: ClosedRange<Double>? = nil) async throws -> DecodedClips {
         try await withCheckedThrowingContinuation { continuation in
             let accepted = condition.withLock {
                 guard queue.count < capacity else { return false }
-                queue.append(Work(bytes: bytes, clips: clips, continuation: continuation))
+                queue.append(Work(bytes: bytes, clips: clips, range: range, continuation: continuation))
                 condition.signal()
                 return true
             }
@@ -97,7 +100,7 @@ final class DecodePool: @unchecked Sendable {
             }
             guard let work else { return }
             busy.add(1, ordering: .relaxed)
-            let result = Result { try decoder.decode(work.bytes, clips: work.clips) }
+            let result = Result { try decoder.decode(work.bytes, clips: work.clips, range: work.range) }
             busy.subtract(1, ordering: .relaxed)
             work.continuation.resume(with: result)
             decoder.getReady()

@@ -16,7 +16,7 @@ enum ServiceRoutes {
                 let asked = try ClassifyRequest(request, classes: labels.count, maxClips: configuration.maxClips)
                 do {
                     let answer = try await state.classifying {
-                        try await pipeline.classify(asked.video, clips: asked.clips, topK: asked.topK,
+                        try await pipeline.classify(asked.video, clips: asked.clips, topK: asked.topK, range: asked.range,
                                                     isCancelled: { context.isCancelled })
                     }
                     return .json(answer)

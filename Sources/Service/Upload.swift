@@ -6,11 +6,19 @@ struct ClassifyRequest {
     var video: Data
     var topK: Int
     var clips: Int
+    /// `start_s` and `end_s`: sample only this stretch of the video.
+    var range: ClosedRange<Double>?
 
     /// - Throws: `ServiceError.badParameter`, `.malformedBody` or `.unsupportedMediaType`; `MultipartError`.
     init(_ request: HTTPRequest, classes: Int, maxClips: Int) throws {
         topK = try Self.integer(request, "top_k", default: 5, range: 1...classes)
         clips = try Self.integer(request, "clips", default: 1, range: 1...maxClips)
+        let start = try Self.seconds(request, "start_s"), end = try Self.seconds(request, "end_s")
+        if start != nil || end != nil {
+            let from = start ?? 0, to = end ?? .greatestFiniteMagnitude
+            guard from < to else { throw ServiceError.badParameter("start_s must be below end_s") }
+            range = from...to
+        }
         video = try Self.video(request)
     }
 
@@ -21,6 +29,15 @@ struct ClassifyRequest {
             throw ServiceError.badParameter("\(name) must be an integer from \(range.lowerBound) to \(range.upperBound), got '\(text.prefix(40))'")
         }
         return number
+    }
+
+    /// A query number of seconds, at least 0, or nil when absent.
+    static func seconds(_ request: HTTPRequest, _ name: String) throws -> Double? {
+        guard let text = request.head.queryValue(name) else { return nil }
+        guard let value = Double(text), value.isFinite, value >= 0 else {
+            throw ServiceError.badParameter("\(name) must be a number of seconds, at least 0, got '\(text.prefix(40))'")
+        }
+        return value
     }
 
     /// The video: multipart field `video`, `file` or `data`, or the whole body for video/* and application/octet-stream.
