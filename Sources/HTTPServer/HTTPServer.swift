@@ -143,7 +143,7 @@ public final class HTTPServer: @unchecked Sendable {
             if fd < 0 {
                 if errno == EINTR { continue }
                 if errno != EAGAIN && errno != EWOULDBLOCK {
-                    logger.warning("accept failed", metadata: ["error": "\(SocketError(call: "accept4", code: errno))"])
+                    logger.warning("accept failed", metadata: ["error": "\(SocketError(call: "accept", code: errno))"])
                 }
                 return
             }

@@ -68,12 +68,12 @@ public final class TLSConfiguration: @unchecked Sendable {
     deinit { SSL_CTX_free(context) }
 }
 
-public enum TLSError: Error, CustomStringConvertible {
-    case setup(String)
+/// TLS could not be set up: the certificate or key files, or OpenSSL itself. A struct, so new kinds do not break
+/// callers.
+public struct TLSError: Error, CustomStringConvertible {
+    public let description: String
 
-    public var description: String {
-        switch self { case .setup(let message): "TLS: \(message)" }
-    }
+    static func setup(_ message: String) -> TLSError { TLSError(description: "TLS: \(message)") }
 
     static func lastError() -> String {
         let code = ERR_get_error()
