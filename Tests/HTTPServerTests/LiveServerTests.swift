@@ -31,8 +31,10 @@ import Testing
     @Test func routingErrorsAndHead() throws {
         let live = try LiveServer()
         let client = try RawClient(port: live.port)
-        client.send("GET /nope HTTP/1.1\r\nHost: x\r\n\r\nDELETE /hello HTTP/1.1\r\nHost: x\r\n\r\nHEAD /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        client.send("GET /nope HTTP/1.1\r\nHost: x\r\n\r\nDELETE /hello HTTP/1.1\r\nHost: x\r\n\r\n")
         let responses = client.responses(2)
+        // Sent after the first two are read: `responses` would swallow a bodiless HEAD answer arriving with them.
+        client.send("HEAD /hello HTTP/1.1\r\nHost: x\r\n\r\n")
         #expect(responses.first?.status == 404 && responses.first?.headers["content-type"] == "application/problem+json")
         #expect(responses.last?.status == 405 && responses.last?.headers["allow"] == "GET, HEAD")
         // HEAD: the GET handler's length, no body bytes.
