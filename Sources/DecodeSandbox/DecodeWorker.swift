@@ -53,10 +53,12 @@ public enum DecodeWorker {
             if configuration.testFaults { injectFault(bytes) }
             let reply: WorkerWire.Reply
             do {
+                let start = DispatchTime.now().uptimeNanoseconds
                 let decoded = try ClipDecoder.decode(bytes, clips: request.clips, range: request.range,
                                                      limits: configuration.limits)
                 decoded.values.withUnsafeBytes { output.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
                 reply = .decoded(WorkerWire.Decoded(info: decoded.info, clips: decoded.clipCount, decodedFrames: decoded.decodedFrames,
+                                                    decodeSeconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9,
                                                     frameTimes: decoded.frameTimes, spans: decoded.spans))
             } catch let error as DecodeError {
                 reply = .failed(error)
@@ -100,6 +102,14 @@ public enum DecodeWorker {
             _ = open("/etc/hostname", O_RDONLY)
         case .newSocket:
             _ = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        case .connect:
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            _ = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    Glibc.connect(WorkerConfiguration.socketDescriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+                }
+            }
         case .execute:
             var none: [UnsafeMutablePointer<CChar>?] = [nil]
             _ = execve("/bin/true", &none, &none)

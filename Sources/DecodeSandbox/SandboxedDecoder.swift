@@ -41,6 +41,9 @@ public final class SandboxedDecoder {
         lifecycle = WorkerLifecycle(maxRequests: maxRequests, maxResidentBytes: maxResidentBytes)
     }
 
+    /// The last upload's time spent outside the worker's own decode: copies, messages, checks (for benchmarks).
+    public private(set) var lastOverheadSeconds: Double?
+
     /// The worker's pid, once one runs.
     public var workerPID: pid_t? { worker?.pid }
 
@@ -73,6 +76,8 @@ public final class SandboxedDecoder {
         }
         do { try prepare() } catch { throw DecodeError.internalFailure(detail: "no decode worker could be started") }
         let worker = worker!
+        let began = DispatchTime.now().uptimeNanoseconds
+        lastOverheadSeconds = nil
         bytes.withUnsafeBytes { worker.input.copyMemory(from: $0) }
         sequence += 1
         let request = WorkerWire.Request(sequence: sequence, videoBytes: bytes.count, clips: clips, range: range)
@@ -99,6 +104,7 @@ public final class SandboxedDecoder {
                     throw DecodeError.decoderFailed(detail: "it produced values that are not numbers")
                 }
                 answered(worker)
+                lastOverheadSeconds = max(0, Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9 - decoded.decodeSeconds)
                 return DecodedClips(values: values, clipCount: clips, info: decoded.info, frameTimes: decoded.frameTimes,
                                     spans: decoded.spans, decodedFrames: decoded.decodedFrames)
             }

@@ -69,7 +69,7 @@ public struct WorkerConfiguration: Equatable, Sendable {
 public enum WorkerFault: String, CaseIterable, Sendable {
     case crash, hang, exhaustMemory = "oom"
     /// Each a system call the sandbox forbids.
-    case openFile = "open", newSocket = "socket", execute = "exec", fork
+    case openFile = "open", newSocket = "socket", connect, execute = "exec", fork
 
     public static let marker = "R2PLUS1D-TEST-FAULT:"
 

@@ -7,7 +7,7 @@ import VideoDecode
 /// hello    "R2DH"                       (once, when the worker's sandbox is in place)
 /// request  "R2DQ" seq:u64 videoBytes:u64 clips:u32 rangeStart:f64 rangeEnd:f64   (both NaN: the whole video)
 /// reply    "R2DR" seq:u64 0:u8  clips:u32 width:i32 height:i32 rotation:i32 fps:f64 duration:f64
-///                 container:str codec:str decodedFrames:u32 frameTimes:f64[clips*16] spans:f64[clips*2]
+///                 container:str codec:str decodedFrames:u32 decodeSeconds:f64 frameTimes:f64[clips*16] spans:f64[clips*2]
 ///          "R2DR" seq:u64 1:u8  kind:str message:str
 /// str = length:u16 + UTF-8; integers and floats little-endian
 /// ```
@@ -39,6 +39,8 @@ public enum WorkerWire {
         public var info: VideoInfo
         public var clips: Int
         public var decodedFrames: Int
+        /// The worker's own time for the decode, so the server can tell what the sandbox costs.
+        public var decodeSeconds: Double = 0
         public var frameTimes: [[Double]]
         public var spans: [ClipSpan]
     }
@@ -99,6 +101,7 @@ public enum WorkerWire {
             w.string(d.info.container)
             w.string(d.info.codec)
             w.u32(UInt32(clamping: d.decodedFrames))
+            w.f64(d.decodeSeconds)
             for clip in d.frameTimes { for t in clip { w.f64(t) } }
             for span in d.spans {
                 w.f64(span.start_s)
@@ -130,6 +133,7 @@ public enum WorkerWire {
             else { throw ProtocolError(description: "video metadata out of range") }
             let container = try r.string(), codec = try r.string()
             let decodedFrames = Int(try r.u32())
+            let decodeSeconds = try r.finite()
             let frames = ClipSpec.kinetics.frames
             var frameTimes: [[Double]] = []
             for _ in 0..<clips {
@@ -146,7 +150,8 @@ public enum WorkerWire {
             try r.end()
             let info = VideoInfo(container: container, codec: codec, width: width, height: height, fps: fps,
                                  durationSeconds: duration, rotation: rotation)
-            return .decoded(Decoded(info: info, clips: clips, decodedFrames: decodedFrames, frameTimes: frameTimes, spans: spans))
+            return .decoded(Decoded(info: info, clips: clips, decodedFrames: decodedFrames, decodeSeconds: max(0, decodeSeconds),
+                                    frameTimes: frameTimes, spans: spans))
         case 1:
             let kind = try r.string(), message = try r.string()
             try r.end()

@@ -36,7 +36,7 @@ struct BenchDecode: ParsableCommand {
                                                   shared: SandboxedDecoder.Shared()) : nil
         defer { worker?.stop() }
         _ = try worker?.decode(bytes, clips: clips)
-        var times: [Double] = [], workerTimes: [Double] = []
+        var times: [Double] = [], workerTimes: [Double] = [], overheads: [Double] = []
         for _ in 0..<max(1, reps) {
             var start = DispatchTime.now().uptimeNanoseconds
             decoded = try ClipDecoder.decode(bytes, clips: clips, limits: limits)
@@ -45,15 +45,20 @@ struct BenchDecode: ParsableCommand {
             start = DispatchTime.now().uptimeNanoseconds
             _ = try worker.decode(bytes, clips: clips)
             workerTimes.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+            overheads.append((worker.lastOverheadSeconds ?? 0) * 1000)
         }
         let ms = Self.median(times)
         if let workerMS = workerTimes.isEmpty ? nil : Self.median(workerTimes), !json {
-            print(String(format: "sandboxed worker: %.2f ms (median of %d, alternated), %+.2f ms against in-process", workerMS,
-                         workerTimes.count, workerMS - ms))
+            print(String(format: "sandboxed worker: %.2f ms (median of %d, alternated), %+.2f ms against in-process; "
+                         + "outside the worker's own decode (copies, messages, checks): median %.2f ms, max %.2f ms",
+                         workerMS, workerTimes.count, workerMS - ms, Self.median(overheads), overheads.max() ?? 0))
         }
         if json {
             var object: [String: Any] = ["video": video, "clips": clips, "ms": ms, "decoded_frames": decoded.decodedFrames]
-            if !workerTimes.isEmpty { object["sandboxed_ms"] = Self.median(workerTimes) }
+            if !workerTimes.isEmpty {
+                object["sandboxed_ms"] = Self.median(workerTimes)
+                object["sandbox_overhead_ms"] = Self.median(overheads)
+            }
             print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
         } else {
             print(String(format: "%@: %d clip(s) in %.2f ms (median of %d), %d frames decoded, %dx%d %@ %@",

@@ -47,7 +47,7 @@ import VideoDecode
     }
 
     @Test(arguments: [(WorkerFault.crash, "crash"), (.exhaustMemory, "crash"), (.openFile, "sandbox"),
-                      (.newSocket, "sandbox"), (.execute, "sandbox"), (.fork, "sandbox"), (.hang, "deadline")])
+                      (.newSocket, "sandbox"), (.connect, "sandbox"), (.execute, "sandbox"), (.fork, "sandbox"), (.hang, "deadline")])
     func aDyingWorkerCostsOnlyItsUploadAndIsReplaced(fault: WorkerFault, reason: String) throws {
         let video = try TestVideos.h264(seconds: 3, gop: 30)
         let restarts = Restarts()
