@@ -20,7 +20,7 @@ from make_fixtures import randomise_batch_norm  # tools/ is the script's folder,
 from safetensors.torch import load_file, save_file
 from torchvision.models.video import r2plus1d_18
 
-TOLERANCE = 1e-4  # max |difference| relative to max |logit|, the figure
+TOLERANCE = 1e-4  # max |difference| relative to max |logit|: the engine's parity target
 
 
 def make(out, batch):
