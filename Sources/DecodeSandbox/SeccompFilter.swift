@@ -13,7 +13,7 @@ import Glibc
 /// otherwise                 -> kill
 /// ```
 public enum SeccompFilter {
-    /// Calls a decode makes, found by tracing workers over the decode matrix and the hostile corpus.
+    /// Calls a decode makes; the decode matrix and the hostile corpus run through workers without one restart.
     static let allowed: [Int32] = [
         SYS_read, SYS_write, SYS_readv, SYS_writev, SYS_recvfrom, SYS_sendto, SYS_recvmsg, SYS_sendmsg,
         SYS_close, SYS_fstat, SYS_newfstatat, SYS_lseek, SYS_poll, SYS_ppoll,

@@ -13,6 +13,8 @@ final class WorkerProcess {
     private var reaped: Int32?
     /// /proc/PID/statm, kept open so reading the worker's size after each upload opens nothing.
     private let statm: Int32
+    /// One reply at most, reused for every message.
+    private var buffer = [UInt8](repeating: 0, count: WorkerWire.maxMessageBytes)
 
     /// Starts `executable decode-worker ...` with descriptors 3, 4 and 5 and nothing else.
     /// - Throws: `WorkerStartError` when a descriptor, a mapping or the spawn fails.
@@ -109,7 +111,6 @@ final class WorkerProcess {
     /// Waits up to `seconds` for the worker's next message.
     func receive(within seconds: Double) -> Receive {
         let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(max(0, seconds) * 1e9)
-        var buffer = [UInt8](repeating: 0, count: WorkerWire.maxMessageBytes)
         while true {
             let now = DispatchTime.now().uptimeNanoseconds
             guard now < deadline else { return .timedOut }
@@ -166,9 +167,9 @@ final class WorkerProcess {
     /// Resident memory now, from /proc; nil once it has exited.
     var residentBytes: Int? {
         guard reaped == nil, statm >= 0 else { return nil }
-        var buffer = [UInt8](repeating: 0, count: 128)
-        let n = buffer.withUnsafeMutableBytes { pread(statm, $0.baseAddress, $0.count, 0) }
-        guard n > 0, let pages = String(decoding: buffer[0..<n], as: UTF8.self).split(separator: " ").dropFirst().first.flatMap({ Int($0) })
+        var line = [UInt8](repeating: 0, count: 128)
+        let n = line.withUnsafeMutableBytes { pread(statm, $0.baseAddress, $0.count, 0) }
+        guard n > 0, let pages = String(decoding: line[0..<n], as: UTF8.self).split(separator: " ").dropFirst().first.flatMap({ Int($0) })
         else { return nil }
         return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }

@@ -67,13 +67,8 @@ public struct Classification: Sendable, Encodable {
     }
 
     public init(logits: [[Float]], labels: Labels, topK: Int, decoded: DecodedClips, model: ModelInfo, timing: Timing) {
-        predictions = Self.predictions(logits: logits, labels: labels, topK: topK)
-        let info = decoded.info
-        clips = decoded.spans
-        video = Video(container: info.container, codec: info.codec, width: info.width, height: info.height,
-                      fps: info.fps, duration_s: info.durationSeconds)
-        self.model = model
-        timing_ms = timing
+        self.init(predictions: Self.predictions(logits: logits, labels: labels, topK: topK), clips: decoded.spans,
+                  info: decoded.info, model: model, timing: timing)
     }
 
     init(predictions: [Prediction], clips: [ClipSpan], info: VideoInfo, model: ModelInfo, timing: Timing) {

@@ -183,8 +183,9 @@ import Testing
         for n in 1...3 {
             _ = try await scheduler.classify(Self.clips((0..<n).map(Float.init)), count: n, isCancelled: { false }, deadlineSeconds: 30)
         }
-        // The worker drops its batch right after delivering; wait for that without sleeping a fixed time.
-        while scheduler.heldRequests > 0 { await Task.yield() }
+        // The worker drops its batch right after delivering; wait for that (at most 5 s) without a fixed sleep.
+        let giveUp = ContinuousClock.now + .seconds(5)
+        while scheduler.heldRequests > 0 && ContinuousClock.now < giveUp { await Task.yield() }
         #expect(scheduler.heldRequests == 0)
     }
 }
