@@ -26,11 +26,6 @@ import VideoDecode
                                 executable: Executable.r2plus1d)
     }
 
-    static func isGone(_ pid: pid_t) -> Bool {
-        // Reaped: no /proc entry (a zombie would still have one).
-        !FileManager.default.fileExists(atPath: "/proc/\(pid)")
-    }
-
     @Test func aWorkerDecodesExactlyWhatTheProcessItselfWould() throws {
         let video = try TestVideos.h264(seconds: 3, gop: 30)
         let decoder = Self.decoder()
@@ -62,7 +57,7 @@ import VideoDecode
             #expect(error.kind == (fault == .hang ? .overLimit : .decoderFailed), "\(error)")
         }
         #expect(restarts.all == [reason])
-        #expect(Self.isGone(pid), "the dead worker \(pid) was not reaped")
+        #expect(ChildProcesses.isReaped(pid), "the dead worker \(pid) was not reaped")
         #expect(try decoder.decode(video, clips: 1).clipCount == 1)
         #expect(decoder.workerPID != pid)
     }
@@ -74,13 +69,8 @@ import VideoDecode
         try decoder.prepare()
         let pid = try #require(decoder.workerPID)
         kill(pid, SIGKILL)
-        while !Self.isZombieOrGone(pid) { usleep(1000) }
+        while !ChildProcesses.isZombieOrGone(pid) { usleep(1000) }
         #expect(try decoder.decode(video, clips: 1).clipCount == 1)
-    }
-
-    static func isZombieOrGone(_ pid: pid_t) -> Bool {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
-        return stat.split(separator: ")").last?.split(separator: " ").first == "Z"
     }
 
     @Test func contentThatKeepsKillingWorkersIsRefusedWithoutAWorker() throws {
@@ -99,11 +89,11 @@ import VideoDecode
         try decoder.prepare()
         let first = try #require(decoder.workerPID)
         for _ in 0..<2 { _ = try decoder.decode(video, clips: 1) }
-        #expect(restarts.all == ["recycled_requests"] && Self.isGone(first))
+        #expect(restarts.all == ["recycled_requests"] && ChildProcesses.isReaped(first))
         try decoder.prepare()
         let second = try #require(decoder.workerPID)
         decoder.stop()
-        #expect(Self.isGone(second))
+        #expect(ChildProcesses.isReaped(second))
     }
 
     @Test func aWorkerThatCannotSandboxItselfStopsTheStartWithWhatToDo() throws {

@@ -56,7 +56,7 @@ import Testing
         #expect(statuses.values.count == 8 && statuses.values.allSatisfy { $0 == 200 }, "\(statuses.values)")
         #expect(process.terminationReason == .exit && process.terminationStatus == 0)
         // The drain stopped and reaped every worker before the server exited.
-        #expect(workers.allSatisfy { !FileManager.default.fileExists(atPath: "/proc/\($0)") }, "workers left: \(workers)")
+        #expect(workers.allSatisfy(ChildProcesses.isReaped), "workers left: \(workers)")
     }
 
     @Test func killDashNineOfTheServerLeavesNoWorker() throws {

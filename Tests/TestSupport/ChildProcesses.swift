@@ -15,6 +15,9 @@ public enum ChildProcesses {
         }
     }
 
+    /// True once `pid` has been reaped: no /proc entry (a zombie still has one).
+    public static func isReaped(_ pid: Int32) -> Bool { !FileManager.default.fileExists(atPath: "/proc/\(pid)") }
+
     /// True once `pid` no longer runs: reaped (no /proc entry), or a zombie no one has reaped yet.
     public static func isZombieOrGone(_ pid: Int32) -> Bool {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
