@@ -5,7 +5,7 @@
 #   1. r2plus1d bench: best clips/s over batch 1,4,8, and batch-1 forward ms;  bench-decode: decode ms
 #   2. serve --demo-weights with the default settings
 #   3. 1 client for SECONDS: p50 latency against decode + one batch-1 forward
-#   4. 8 clients for SECONDS: clips/s against the bench's best; the server's peak RSS
+#   4. 8 clients for SECONDS: clips/s against the bench's best; the peak RSS of the server and of its decode workers
 #   5. wrk, 64 keep-alive connections on GET /healthz for 10 s
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +25,7 @@ server=$SERVER_PID port=$PORT
 echo "== service on port $port: 1 client, ${seconds}s"
 python3 scripts/load.py --port "$port" --video "$video" --concurrency 1 --seconds "$seconds" --pid $server
 echo "== service: 8 clients, ${seconds}s"
-python3 scripts/load.py --port "$port" --video "$video" --concurrency 8 --seconds "$seconds" --pid $server
+python3 scripts/load.py --port "$port" --video "$video" --concurrency 8 --seconds "$seconds" --pid $server --children
 if command -v wrk >/dev/null; then
   echo "== wrk -t2 -c64 -d10s --latency GET /healthz"
   wrk -t2 -c64 -d10s --latency "http://127.0.0.1:$port/healthz"
