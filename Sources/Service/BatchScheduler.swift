@@ -105,9 +105,9 @@ public final class BatchScheduler: @unchecked Sendable {
             Task { [weak self, weak request] in
                 try? await Task.sleep(nanoseconds: UInt64(max(0, deadlineSeconds) * 1e9))
                 guard let request else { return }
-                if request.finish(.failure(ServiceError.deadlineExceeded(seconds: deadlineSeconds))) {
-                    self?.remove(request, reason: "deadline")
-                }
+                // Out of the queue first, so no worker takes it, and counted before its waiter resumes.
+                self?.remove(request, reason: "deadline")
+                request.finish(.failure(ServiceError.deadlineExceeded(seconds: deadlineSeconds)))
             }
         }
     }
@@ -140,9 +140,10 @@ public final class BatchScheduler: @unchecked Sendable {
 
     private func run(_ jobs: [BatchQueue.Job]) {
         let (live, gone, expired) = BatchQueue.sort(jobs)
-        for job in gone { job.request.finish(.failure(CancellationError())) }
+        // Counted before the waiters resume, so whoever sees the error also sees the count.
         if !gone.isEmpty { metrics.increment(MetricName.clipsDropped, labels: ["reason": "client_gone"], by: Double(gone.count)) }
         if !expired.isEmpty { metrics.increment(MetricName.clipsDropped, labels: ["reason": "deadline"], by: Double(expired.count)) }
+        for job in gone { job.request.finish(.failure(CancellationError())) }
         guard !live.isEmpty else { return }
         let clipSize = live[0].request.clipSize
         var input = [Float](repeating: 0, count: live.count * clipSize)
