@@ -19,6 +19,9 @@ struct ConnectionStateMachine {
         case close
         /// A request was answered, for the access log and metrics.
         case completed(CompletedRequest)
+        /// The response's head is out: run its body stream, handing each piece to `streamed` and the end to
+        /// `streamEnded`.
+        case stream(BodyStream, RequestContext)
     }
 
     /// The readiness the loop should wait for; a hang-up is always watched.
@@ -36,6 +39,8 @@ struct ConnectionStateMachine {
         case handling(RequestContext)
         /// Writing a response; reading resumes after it unless the connection is to close.
         case writing
+        /// A streamed response's head is sent and its body is still being produced.
+        case streaming(RequestContext)
         /// Response sent and write side shut: unread input is drained until `until`.
         case lingering(until: UInt64)
         case closed
@@ -68,6 +73,10 @@ struct ConnectionStateMachine {
         var requestID: String
         var start: UInt64
         var isHead: Bool
+        /// HTTP/1.0 has no chunked coding: a stream to it ends with the connection.
+        var isHTTP10 = false
+        var status: HTTPStatus = .ok
+        var streamedBytes = 0
     }
 
     private(set) var state: State
@@ -106,6 +115,7 @@ struct ConnectionStateMachine {
         case .handshaking: transportWaits ?? .read
         case .reading: (transportWaits ?? .read).union(hasUnsentOutput ? .write : [])
         case .writing: transportWaits ?? .write
+        case .streaming: transportWaits ?? (hasUnsentOutput ? .write : [])
         }
     }
 
@@ -143,14 +153,40 @@ struct ConnectionStateMachine {
 
     /// The peer closed or reset the connection: a handler still working on its request is told to stop.
     mutating func peerClosed(into actions: inout [Action]) {
-        if case .handling(let context) = state { context.cancel() }
+        switch state {
+        case .handling(let context), .streaming(let context): context.cancel()
+        default: break
+        }
         close(into: &actions)
     }
 
     /// A handler's answer. Dropped if the connection has moved on (its client went away).
     mutating func respond(_ response: HTTPResponse, now: UInt64, into actions: inout [Action]) {
-        guard case .handling = state else { return }
-        answer(response, close: closeAfterWrite || draining, now: now, into: &actions)
+        guard case .handling(let context) = state else { return }
+        if let stream = response.stream, response.status.allowsBody, let exchange, !exchange.isHead {
+            startStream(response, stream, context: context, exchange: exchange, into: &actions)
+        } else {
+            answer(response, close: closeAfterWrite || draining, now: now, into: &actions)
+        }
+    }
+
+    /// A piece of the streamed body. Dropped if the response is no longer streaming (its client went away).
+    mutating func streamed(_ data: Data, into actions: inout [Action]) {
+        guard case .streaming = state, !data.isEmpty, let isHTTP10 = exchange?.isHTTP10 else { return }
+        output += isHTTP10 ? Array(data) : HTTPResponse.chunk(data)
+        exchange?.streamedBytes += data.count
+        actions.append(.write)
+    }
+
+    /// The streamed body is complete: the last chunk goes out, then the connection carries on as after any response.
+    mutating func streamEnded(now: UInt64, into actions: inout [Action]) {
+        guard case .streaming = state, let exchange else { return }
+        if exchange.isHTTP10 { closeAfterWrite = true } else { output += HTTPResponse.lastChunk }
+        if draining { closeAfterWrite = true }
+        state = .writing
+        complete(exchange, status: exchange.status, bodyBytes: exchange.streamedBytes, now: now, into: &actions)
+        self.exchange = nil
+        if hasUnsentOutput { actions.append(.write) } else { responseSent(now: now, into: &actions) }
     }
 
     mutating func wrote(_ count: Int, now: UInt64, into actions: inout [Action]) {
@@ -174,7 +210,7 @@ struct ConnectionStateMachine {
         switch state {
         case .handling, .closed:
             return
-        case .writing:
+        case .writing, .streaming:
             if let progress = lastWriteProgress, Self.seconds(now - progress) > timeouts.write { close(into: &actions) }
         case .lingering(let until):
             if now > until { close(into: &actions) }
@@ -238,7 +274,7 @@ struct ConnectionStateMachine {
         let context = RequestContext(requestID: requestID)
         state = .handling(context)
         exchange = Exchange(method: request.method, path: request.path, requestID: requestID,
-                            start: requestStart ?? now, isHead: request.method == "HEAD")
+                            start: requestStart ?? now, isHead: request.method == "HEAD", isHTTP10: request.head.version == "HTTP/1.0")
         closeAfterWrite = !request.head.keepAlive
         actions.append(.dispatch(request, context))
     }
@@ -259,13 +295,26 @@ struct ConnectionStateMachine {
         output += response.encoded(close: close, isHead: exchange?.isHead ?? false, requestID: exchange?.requestID)
         closeAfterWrite = close
         state = .writing
-        if let exchange {
-            actions.append(.completed(CompletedRequest(
-                method: exchange.method, path: exchange.path, status: response.status, bodyBytes: response.body.count,
-                durationSeconds: Self.seconds(now - exchange.start), requestID: exchange.requestID)))
-        }
+        if let exchange { complete(exchange, status: response.status, bodyBytes: response.body.count, now: now, into: &actions) }
         exchange = nil
         actions.append(.write)
+    }
+
+    private mutating func startStream(_ response: HTTPResponse, _ stream: BodyStream, context: RequestContext, exchange: Exchange,
+                                      into actions: inout [Action]) {
+        closeAfterWrite = closeAfterWrite || draining || exchange.isHTTP10
+        output += response.encodedHead(close: closeAfterWrite, requestID: exchange.requestID,
+                                       framing: exchange.isHTTP10 ? .none : .chunked)
+        self.exchange?.status = response.status
+        state = .streaming(context)
+        actions.append(.write)
+        actions.append(.stream(stream, context))
+    }
+
+    private func complete(_ exchange: Exchange, status: HTTPStatus, bodyBytes: Int, now: UInt64, into actions: inout [Action]) {
+        actions.append(.completed(CompletedRequest(
+            method: exchange.method, path: exchange.path, status: status, bodyBytes: bodyBytes,
+            durationSeconds: Self.seconds(now - exchange.start), requestID: exchange.requestID)))
     }
 
     private mutating func responseSent(now: UInt64, into actions: inout [Action]) {

@@ -1,15 +1,18 @@
 import Foundation
 
-/// A response: status, header fields and a body sent with Content-Length.
+/// A response: status, header fields and a body sent with Content-Length, or a body streamed as it is produced.
 public struct HTTPResponse: Sendable {
     public var status: HTTPStatus
     public var headers: HTTPHeaders
     public var body: Data
+    /// When set, the body is this stream's output, sent chunked as it comes (`body` is ignored).
+    public var stream: BodyStream?
 
-    public init(status: HTTPStatus = .ok, headers: HTTPHeaders = [:], body: Data = Data()) {
+    public init(status: HTTPStatus = .ok, headers: HTTPHeaders = [:], body: Data = Data(), stream: BodyStream? = nil) {
         self.status = status
         self.headers = headers
         self.body = body
+        self.stream = stream
     }
 
     /// A JSON body from any Encodable value.
@@ -38,6 +41,20 @@ public struct HTTPResponse: Sendable {
         var title: String
         var status: Int
         var detail: String
+    }
+}
+
+/// A response body produced over time, such as one line per result computed: the server writes each piece
+/// as soon as it is handed over, with chunked transfer coding (HTTP/1.0: until the connection closes).
+public struct BodyStream: Sendable {
+    /// Hands one piece of the body to the server; safe from any thread, and cheap after the client has gone.
+    public typealias Write = @Sendable (Data) -> Void
+    let produce: @Sendable (_ write: @escaping Write) async -> Void
+
+    /// - Parameter produce: writes the body through `write` and returns when it is complete; it should stop
+    ///   early once the request's context says it is cancelled.
+    public init(_ produce: @escaping @Sendable (_ write: @escaping Write) async -> Void) {
+        self.produce = produce
     }
 }
 

@@ -25,6 +25,8 @@ public final class HTTPServer: @unchecked Sendable {
     private let inbox = Mutex<[Message]>([])
     private enum Message {
         case response(id: UInt64, HTTPResponse)
+        case streamed(id: UInt64, Data)
+        case streamEnded(id: UInt64)
         case drain
     }
 
@@ -188,6 +190,12 @@ public final class HTTPServer: @unchecked Sendable {
             if hangup { connection.machine.peerClosed(into: &actions) }
         case .writing:
             actions.append(.write)
+        case .streaming:
+            if hangup {
+                connection.machine.peerClosed(into: &actions)
+            } else if connection.machine.hasUnsentOutput {
+                actions.append(.write)
+            }
         case .lingering:
             if case .closed = connection.transport.read(into: scratch) { connection.machine.peerClosed(into: &actions) }
         case .handshaking:
@@ -255,6 +263,12 @@ public final class HTTPServer: @unchecked Sendable {
                         self.post(.response(id: id, response))
                     }
                 }
+            case .stream(let stream, _):
+                let id = connection.id
+                Task {
+                    await stream.produce { data in self.post(.streamed(id: id, data)) }
+                    self.post(.streamEnded(id: id))
+                }
             }
         }
         actions.removeAll(keepingCapacity: true)
@@ -314,6 +328,14 @@ public final class HTTPServer: @unchecked Sendable {
                 // The connection may be gone (client hung up); the response is dropped.
                 guard let connection = connections[id] else { continue }
                 connection.machine.respond(response, now: now, into: &actions)
+                perform(connection, now: now)
+            case .streamed(let id, let data):
+                guard let connection = connections[id] else { continue }
+                connection.machine.streamed(data, into: &actions)
+                perform(connection, now: now)
+            case .streamEnded(let id):
+                guard let connection = connections[id] else { continue }
+                connection.machine.streamEnded(now: now, into: &actions)
                 perform(connection, now: now)
             case .drain:
                 guard drainSchedule == nil else { continue }
