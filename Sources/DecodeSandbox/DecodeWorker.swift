@@ -45,9 +45,17 @@ public enum DecodeWorker {
         while true {
             let n = message.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, 0) }
             if n < 0 && errno == EINTR { continue }
-            guard n > 0, let request = try? WorkerWire.decodeRequest(Array(message[0..<n])),
-                  request.videoBytes <= configuration.inputBytes, (1...configuration.maxClips).contains(request.clips)
-            else { return }
+            guard n > 0, let any = try? WorkerWire.decodeAnyRequest(Array(message[0..<n])) else { return }
+            let request: WorkerWire.Request
+            switch any {
+            case .decode(let decode): request = decode
+            case .walk(let walk):
+                guard walk.videoBytes <= configuration.inputBytes, walk.chunk <= configuration.maxClips,
+                      serveWalk(walk, configuration, input: input, output: output)
+                else { return }
+                continue
+            }
+            guard request.videoBytes <= configuration.inputBytes, (1...configuration.maxClips).contains(request.clips) else { return }
             limitCPU(configuration.cpuSecondsPerRequest)
             let bytes = Data(bytesNoCopy: input, count: request.videoBytes, deallocator: .none)
             if configuration.testFaults { injectFault(bytes) }
@@ -68,6 +76,47 @@ public enum DecodeWorker {
             let encoded = WorkerWire.encode(reply, sequence: request.sequence)
             guard encoded.withUnsafeBytes({ send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == encoded.count else { return }
         }
+    }
+
+    /// Sends a timeline's windows a chunk at a time, waiting after each for the server's word to go on: the
+    /// server has then copied the chunk out of the shared region, so the next may overwrite it.
+    /// - Returns: false when the server is gone or broke the protocol.
+    private static func serveWalk(_ walk: WorkerWire.WalkRequest, _ configuration: WorkerConfiguration,
+                                  input: UnsafeMutableRawPointer, output: UnsafeMutableRawPointer) -> Bool {
+        struct ServerGone: Error {}
+        let socket = WorkerConfiguration.socketDescriptor
+        func send(_ bytes: [UInt8]) -> Bool {
+            bytes.withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } == bytes.count
+        }
+        let bytes = Data(bytesNoCopy: input, count: walk.videoBytes, deallocator: .none)
+        if configuration.testFaults { injectFault(bytes) }
+        limitCPU(configuration.cpuSecondsPerRequest)
+        var chunkStart = DispatchTime.now().uptimeNanoseconds
+        let reply: WorkerWire.WalkReply
+        do {
+            _ = try ClipDecoder.walk(bytes, grid: walk.grid, chunk: walk.chunk, limits: configuration.limits) { decoded in
+                decoded.values.withUnsafeBytes { output.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+                let chunk = WorkerWire.Decoded(info: decoded.info, clips: decoded.clipCount, decodedFrames: decoded.decodedFrames,
+                                               decodeSeconds: Double(DispatchTime.now().uptimeNanoseconds - chunkStart) / 1e9,
+                                               frameTimes: decoded.frameTimes, spans: decoded.spans)
+                guard send(WorkerWire.encode(.chunk(chunk), sequence: walk.sequence)) else { throw ServerGone() }
+                var answer = [UInt8](repeating: 0, count: 64)
+                var n: Int
+                repeat { n = answer.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, 0) } } while n < 0 && errno == EINTR
+                guard n > 0, let more = try? WorkerWire.decodeGoOn(Array(answer[0..<n]), sequence: walk.sequence) else { throw ServerGone() }
+                limitCPU(configuration.cpuSecondsPerRequest)
+                chunkStart = DispatchTime.now().uptimeNanoseconds
+                return more
+            }
+            reply = .end
+        } catch is ServerGone {
+            return false
+        } catch let error as DecodeError {
+            reply = .failed(error)
+        } catch {
+            reply = .failed(.internalFailure(detail: "unexpected error"))
+        }
+        return send(WorkerWire.encode(reply, sequence: walk.sequence))
     }
 
     /// The CPU this request may use, on top of what the worker has used so far.

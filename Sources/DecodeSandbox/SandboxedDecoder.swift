@@ -63,23 +63,9 @@ public final class SandboxedDecoder {
     ///   `.deadlineExceeded` when it did not answer in time, `.internalFailure` when no worker can be started.
     public func decode(_ bytes: Data, clips: Int, range: ClosedRange<Double>? = nil) throws -> DecodedClips {
         precondition((1...configuration.maxClips).contains(clips))
-        guard !bytes.isEmpty else { throw DecodeError.emptyInput }
-        guard bytes.count <= configuration.inputBytes else {
-            throw DecodeError.internalFailure(detail: "the upload is larger than the decoder's region")
-        }
-        if bytes.withUnsafeBytes({ shared.isRefused($0) }) {
-            throw DecodeError.decoderFailed(detail: "the same file killed the decoder before, so it is not decoded again")
-        }
-        // A worker killed while idle must not cost this upload.
-        if let idle = worker, idle.hasExited {
-            replace(idle, WorkerLifecycle.reason(waitStatus: idle.waitForExit(), killedByServer: false, deadlinePassed: false))
-        }
-        do { try prepare() } catch { throw DecodeError.internalFailure(detail: "no decode worker could be started") }
-        let worker = worker!
+        let worker = try handOver(bytes)
         let began = DispatchTime.now().uptimeNanoseconds
         lastOverheadSeconds = nil
-        bytes.withUnsafeBytes { worker.input.copyMemory(from: $0) }
-        sequence += 1
         let request = WorkerWire.Request(sequence: sequence, videoBytes: bytes.count, clips: clips, range: range)
         let answer = worker.send(WorkerWire.encode(request))
             ? worker.receive(within: configuration.limits.deadlineSeconds + Self.graceSeconds) : .gone
@@ -108,17 +94,107 @@ public final class SandboxedDecoder {
                 return DecodedClips(values: values, clipCount: clips, info: decoded.info, frameTimes: decoded.frameTimes,
                                     spans: decoded.spans, decodedFrames: decoded.decodedFrames)
             }
-        case .timedOut:
+        case .timedOut, .gone:
+            throw lost(worker, answer, bytes)
+        }
+    }
+
+    /// A timeline's decode: every window of `grid`, walking the video forward once in the worker, `chunk`
+    /// windows at a time. The worker decodes the next chunk while `body` uses this one, so memory holds two
+    /// chunks at most whatever the video's length; each chunk has the whole deadline to itself.
+    /// - Parameter body: gets each chunk; returning false (or throwing) stops the walk.
+    /// - Returns: the video's metadata.
+    /// - Throws: `DecodeError` as `decode` does, `.nothingDecodable` when no window starts before the video's
+    ///   end; what `body` throws.
+    public func walk(_ bytes: Data, grid: WindowGrid, chunk: Int, body: (DecodedClips) throws -> Bool) throws -> VideoInfo {
+        precondition((1...configuration.maxClips).contains(chunk))
+        let worker = try handOver(bytes)
+        let walk = WorkerWire.WalkRequest(sequence: sequence, videoBytes: bytes.count, chunk: chunk, grid: grid)
+        guard worker.send(WorkerWire.encode(walk)) else { throw lost(worker, .gone, bytes) }
+        var info: VideoInfo?
+        /// Once `body` says stop or throws, later chunks are answered "stop" until the walk ends.
+        enum Stop { case no, asked, failed(Error) }
+        var stop = Stop.no
+        while true {
+            let answer = worker.receive(within: configuration.limits.deadlineSeconds + Self.graceSeconds)
+            guard case .message(let message) = answer else { throw lost(worker, answer, bytes) }
+            let reply: WorkerWire.WalkReply
+            do {
+                reply = try WorkerWire.decodeWalkReply(message, for: walk, maxDimension: configuration.limits.maxDimension)
+            } catch {
+                replace(worker, .protocolViolation)
+                throw DecodeError.decoderFailed(detail: "it sent a malformed reply")
+            }
+            switch reply {
+            case .failed(let error):
+                answered(worker)
+                if case .failed(let error) = stop { throw error }
+                throw error
+            case .end:
+                answered(worker)
+                if case .failed(let error) = stop { throw error }
+                guard let info else {
+                    replace(worker, .protocolViolation)
+                    throw DecodeError.decoderFailed(detail: "it ended a walk without a window")
+                }
+                return info
+            case .chunk(let decoded):
+                if case .no = stop {} else {
+                    guard worker.send(WorkerWire.encodeGoOn(sequence: walk.sequence, more: false)) else { throw lost(worker, .gone, bytes) }
+                    continue
+                }
+                let values = Array(UnsafeBufferPointer(start: worker.output.baseAddress!.assumingMemoryBound(to: Float.self),
+                                                       count: decoded.clips * ClipSpec.kinetics.elementCount))
+                guard Self.allFinite(values) else {
+                    replace(worker, .protocolViolation)
+                    throw DecodeError.decoderFailed(detail: "it produced values that are not numbers")
+                }
+                // The values are copied out: the worker may decode the next chunk while this one is used.
+                guard worker.send(WorkerWire.encodeGoOn(sequence: walk.sequence, more: true)) else { throw lost(worker, .gone, bytes) }
+                info = decoded.info
+                let clips = DecodedClips(values: values, clipCount: decoded.clips, info: decoded.info, frameTimes: decoded.frameTimes,
+                                         spans: decoded.spans, decodedFrames: decoded.decodedFrames)
+                do {
+                    if try !body(clips) { stop = .asked }
+                } catch {
+                    stop = .failed(error)
+                }
+            }
+        }
+    }
+
+    /// The checks every upload passes, then a live worker with the upload in its input region and a new sequence.
+    private func handOver(_ bytes: Data) throws -> WorkerProcess {
+        guard !bytes.isEmpty else { throw DecodeError.emptyInput }
+        guard bytes.count <= configuration.inputBytes else {
+            throw DecodeError.internalFailure(detail: "the upload is larger than the decoder's region")
+        }
+        if bytes.withUnsafeBytes({ shared.isRefused($0) }) {
+            throw DecodeError.decoderFailed(detail: "the same file killed the decoder before, so it is not decoded again")
+        }
+        // A worker killed while idle must not cost this upload.
+        if let idle = worker, idle.hasExited {
+            replace(idle, WorkerLifecycle.reason(waitStatus: idle.waitForExit(), killedByServer: false, deadlinePassed: false))
+        }
+        do { try prepare() } catch { throw DecodeError.internalFailure(detail: "no decode worker could be started") }
+        let worker = worker!
+        bytes.withUnsafeBytes { worker.input.copyMemory(from: $0) }
+        sequence += 1
+        return worker
+    }
+
+    /// The worker did not answer in time, or died: it is replaced, and the upload fails saying which.
+    private func lost(_ worker: WorkerProcess, _ answer: WorkerProcess.Receive, _ bytes: Data) -> DecodeError {
+        if case .timedOut = answer {
             worker.kill()
             replace(worker, .deadline)
-            throw DecodeError.deadlineExceeded(seconds: configuration.limits.deadlineSeconds)
-        case .gone:
-            let status = worker.waitForExit()
-            let reason = WorkerLifecycle.reason(waitStatus: status, killedByServer: worker.killedByServer, deadlinePassed: false)
-            bytes.withUnsafeBytes { shared.recordDeath($0) }
-            replace(worker, reason)
-            throw DecodeError.decoderFailed(detail: Self.words(reason))
+            return DecodeError.deadlineExceeded(seconds: configuration.limits.deadlineSeconds)
         }
+        let status = worker.waitForExit()
+        let reason = WorkerLifecycle.reason(waitStatus: status, killedByServer: worker.killedByServer, deadlinePassed: false)
+        bytes.withUnsafeBytes { shared.recordDeath($0) }
+        replace(worker, reason)
+        return DecodeError.decoderFailed(detail: Self.words(reason))
     }
 
     private func answered(_ worker: WorkerProcess) {

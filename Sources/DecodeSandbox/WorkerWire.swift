@@ -9,6 +9,10 @@ import VideoDecode
 /// reply    "R2DR" seq:u64 0:u8  clips:u32 width:i32 height:i32 rotation:i32 fps:f64 duration:f64
 ///                 container:str codec:str decodedFrames:u32 decodeSeconds:f64 frameTimes:f64[clips*16] spans:f64[clips*2]
 ///          "R2DR" seq:u64 1:u8  kind:str message:str
+/// walk     "R2DW" seq:u64 videoBytes:u64 chunk:u32 window:f64 stride:f64 start:f64 end:f64   (end NaN: the video's end)
+///   chunk  "R2DR" seq:u64 2:u8  then as a decoded reply, with 1 to `chunk` clips: a walk's next windows
+///   go on  "R2DC" seq:u64 more:u8   (the server, after each chunk: 1 decode the next, 0 stop)
+///   end    "R2DR" seq:u64 3:u8      (the walk is complete; a failure ends it as a failed reply does)
 /// str = length:u16 + UTF-8; integers and floats little-endian
 /// ```
 ///
@@ -50,6 +54,33 @@ public enum WorkerWire {
         case failed(DecodeError)
     }
 
+    /// A timeline's decode: every window of `grid`, walking the video forward once, `chunk` clips at a time.
+    public struct WalkRequest: Equatable, Sendable {
+        public var sequence: UInt64
+        public var videoBytes: Int
+        public var chunk: Int
+        public var grid: WindowGrid
+
+        public init(sequence: UInt64, videoBytes: Int, chunk: Int, grid: WindowGrid) {
+            self.sequence = sequence
+            self.videoBytes = videoBytes
+            self.chunk = chunk
+            self.grid = grid
+        }
+    }
+
+    public enum WalkReply: Equatable, Sendable {
+        case chunk(Decoded)
+        case end
+        case failed(DecodeError)
+    }
+
+    /// Either request a worker may receive.
+    public enum AnyRequest: Equatable, Sendable {
+        case decode(Request)
+        case walk(WalkRequest)
+    }
+
     /// A reply the server cannot trust; the worker that sent it is killed.
     public struct ProtocolError: Error, Equatable, CustomStringConvertible {
         public let description: String
@@ -66,6 +97,57 @@ public enum WorkerWire {
         w.f64(request.range?.lowerBound ?? .nan)
         w.f64(request.range?.upperBound ?? .nan)
         return w.bytes
+    }
+
+    public static func encode(_ walk: WalkRequest) -> [UInt8] {
+        var w = Writer()
+        w.magic("R2DW")
+        w.u64(walk.sequence)
+        w.u64(UInt64(walk.videoBytes))
+        w.u32(UInt32(walk.chunk))
+        w.f64(walk.grid.windowSeconds)
+        w.f64(walk.grid.strideSeconds)
+        w.f64(walk.grid.startSeconds)
+        w.f64(walk.grid.endSeconds ?? .nan)
+        return w.bytes
+    }
+
+    /// What the server says after each chunk of a walk.
+    public static func encodeGoOn(sequence: UInt64, more: Bool) -> [UInt8] {
+        var w = Writer()
+        w.magic("R2DC")
+        w.u64(sequence)
+        w.u8(more ? 1 : 0)
+        return w.bytes
+    }
+
+    /// - Returns: whether to decode the next chunk of walk `sequence`.
+    public static func decodeGoOn(_ bytes: [UInt8], sequence: UInt64) throws(ProtocolError) -> Bool {
+        var r = Reader(bytes)
+        try r.magic("R2DC")
+        guard try r.u64() == sequence else { throw ProtocolError(description: "an answer for another walk") }
+        let more = try r.u8()
+        try r.end()
+        guard more <= 1 else { throw ProtocolError(description: "neither go on nor stop") }
+        return more == 1
+    }
+
+    public static func decodeAnyRequest(_ bytes: [UInt8]) throws(ProtocolError) -> AnyRequest {
+        guard bytes.starts(with: Array("R2DW".utf8)) else { return .decode(try decodeRequest(bytes)) }
+        var r = Reader(bytes)
+        try r.magic("R2DW")
+        let sequence = try r.u64()
+        let videoBytes = try r.u64()
+        let chunk = try r.u32()
+        let window = try r.f64(), stride = try r.f64(), start = try r.f64(), end = try r.f64()
+        try r.end()
+        guard videoBytes <= UInt64(Int.max), chunk >= 1 else { throw ProtocolError(description: "walk sizes out of range") }
+        guard window.isFinite, window > 0, stride.isFinite, stride > 0, start.isFinite, start >= 0,
+              end.isNaN || (end.isFinite && end > start)
+        else { throw ProtocolError(description: "bad window grid") }
+        return .walk(WalkRequest(sequence: sequence, videoBytes: Int(videoBytes), chunk: Int(chunk),
+                                 grid: WindowGrid(windowSeconds: window, strideSeconds: stride, startSeconds: start,
+                                                  endSeconds: end.isNaN ? nil : end)))
     }
 
     public static func decodeRequest(_ bytes: [UInt8]) throws(ProtocolError) -> Request {
@@ -92,27 +174,50 @@ public enum WorkerWire {
         switch reply {
         case .decoded(let d):
             w.u8(0)
-            w.u32(UInt32(d.clips))
-            w.i32(Int32(clamping: d.info.width))
-            w.i32(Int32(clamping: d.info.height))
-            w.i32(Int32(clamping: d.info.rotation))
-            w.f64(d.info.fps)
-            w.f64(d.info.durationSeconds)
-            w.string(d.info.container)
-            w.string(d.info.codec)
-            w.u32(UInt32(clamping: d.decodedFrames))
-            w.f64(d.decodeSeconds)
-            for clip in d.frameTimes { for t in clip { w.f64(t) } }
-            for span in d.spans {
-                w.f64(span.start_s)
-                w.f64(span.end_s)
-            }
+            w.decoded(d)
         case .failed(let error):
             w.u8(1)
             w.string(error.kind.description)
             w.string(error.description)
         }
         return w.bytes
+    }
+
+    public static func encode(_ reply: WalkReply, sequence: UInt64) -> [UInt8] {
+        switch reply {
+        case .failed(let error): return encode(Reply.failed(error), sequence: sequence)
+        case .chunk(let d):
+            var w = Writer()
+            w.magic("R2DR")
+            w.u64(sequence)
+            w.u8(2)
+            w.decoded(d)
+            return w.bytes
+        case .end:
+            var w = Writer()
+            w.magic("R2DR")
+            w.u64(sequence)
+            w.u8(3)
+            return w.bytes
+        }
+    }
+
+    static func encodeDecoded(_ d: Decoded, into w: inout Writer) {
+        w.u32(UInt32(d.clips))
+        w.i32(Int32(clamping: d.info.width))
+        w.i32(Int32(clamping: d.info.height))
+        w.i32(Int32(clamping: d.info.rotation))
+        w.f64(d.info.fps)
+        w.f64(d.info.durationSeconds)
+        w.string(d.info.container)
+        w.string(d.info.codec)
+        w.u32(UInt32(clamping: d.decodedFrames))
+        w.f64(d.decodeSeconds)
+        for clip in d.frameTimes { for t in clip { w.f64(t) } }
+        for span in d.spans {
+            w.f64(span.start_s)
+            w.f64(span.end_s)
+        }
     }
 
     /// Reads a worker's reply to `request`, trusting nothing: the sequence, the clip count, every length and
@@ -124,47 +229,69 @@ public enum WorkerWire {
         guard try r.u64() == request.sequence else { throw ProtocolError(description: "reply to another request") }
         switch try r.u8() {
         case 0:
-            let clips = Int(try r.u32())
-            guard clips == request.clips else { throw ProtocolError(description: "\(clips) clips for \(request.clips) asked") }
-            let width = Int(try r.i32()), height = Int(try r.i32()), rotation = Int(try r.i32())
-            let fps = try r.f64(), duration = try r.f64()
-            guard (1...maxDimension).contains(width), (1...maxDimension).contains(height), [0, 90, 180, 270].contains(rotation),
-                  fps.isFinite, fps >= 0, duration.isFinite, duration >= 0
-            else { throw ProtocolError(description: "video metadata out of range") }
-            let container = try r.string(), codec = try r.string()
-            let decodedFrames = Int(try r.u32())
-            let decodeSeconds = try r.finite()
-            let frames = ClipSpec.kinetics.frames
-            var frameTimes: [[Double]] = []
-            for _ in 0..<clips {
-                var times: [Double] = []
-                for _ in 0..<frames { times.append(try r.finite()) }
-                frameTimes.append(times)
-            }
-            var spans: [ClipSpan] = []
-            for _ in 0..<clips {
-                let start = try r.finite(), end = try r.finite()
-                guard start <= end else { throw ProtocolError(description: "a clip span ends before it starts") }
-                spans.append(ClipSpan(start_s: start, end_s: end))
-            }
-            try r.end()
-            let info = VideoInfo(container: container, codec: codec, width: width, height: height, fps: fps,
-                                 durationSeconds: duration, rotation: rotation)
-            return .decoded(Decoded(info: info, clips: clips, decodedFrames: decodedFrames, decodeSeconds: max(0, decodeSeconds),
-                                    frameTimes: frameTimes, spans: spans))
+            return .decoded(try r.decoded(clips: request.clips...request.clips, maxDimension: maxDimension))
         case 1:
-            let kind = try r.string(), message = try r.string()
-            try r.end()
-            return .failed(DecodeError(kindNamed: kind, message: message))
+            return .failed(try r.failure())
         default:
             throw ProtocolError(description: "unknown outcome")
         }
+    }
+
+    /// Reads a worker's reply during `walk`, trusting nothing, as `decodeReply` does; a chunk holds 1 to
+    /// `walk.chunk` clips.
+    public static func decodeWalkReply(_ bytes: [UInt8], for walk: WalkRequest, maxDimension: Int) throws(ProtocolError) -> WalkReply {
+        var r = Reader(bytes)
+        try r.magic("R2DR")
+        guard try r.u64() == walk.sequence else { throw ProtocolError(description: "reply to another request") }
+        switch try r.u8() {
+        case 1:
+            return .failed(try r.failure())
+        case 2:
+            return .chunk(try r.decoded(clips: 1...walk.chunk, maxDimension: maxDimension))
+        case 3:
+            try r.end()
+            return .end
+        default:
+            throw ProtocolError(description: "unknown outcome")
+        }
+    }
+
+    static func readDecoded(_ r: inout Reader, clipsAllowed: ClosedRange<Int>, maxDimension: Int) throws(ProtocolError) -> Decoded {
+        let clips = Int(try r.u32())
+        guard clipsAllowed.contains(clips) else { throw ProtocolError(description: "\(clips) clips for \(clipsAllowed) asked") }
+        let width = Int(try r.i32()), height = Int(try r.i32()), rotation = Int(try r.i32())
+        let fps = try r.f64(), duration = try r.f64()
+        guard (1...maxDimension).contains(width), (1...maxDimension).contains(height), [0, 90, 180, 270].contains(rotation),
+              fps.isFinite, fps >= 0, duration.isFinite, duration >= 0
+        else { throw ProtocolError(description: "video metadata out of range") }
+        let container = try r.string(), codec = try r.string()
+        let decodedFrames = Int(try r.u32())
+        let decodeSeconds = try r.finite()
+        let frames = ClipSpec.kinetics.frames
+        var frameTimes: [[Double]] = []
+        for _ in 0..<clips {
+            var times: [Double] = []
+            for _ in 0..<frames { times.append(try r.finite()) }
+            frameTimes.append(times)
+        }
+        var spans: [ClipSpan] = []
+        for _ in 0..<clips {
+            let start = try r.finite(), end = try r.finite()
+            guard start <= end else { throw ProtocolError(description: "a clip span ends before it starts") }
+            spans.append(ClipSpan(start_s: start, end_s: end))
+        }
+        try r.end()
+        let info = VideoInfo(container: container, codec: codec, width: width, height: height, fps: fps,
+                             durationSeconds: duration, rotation: rotation)
+        return Decoded(info: info, clips: clips, decodedFrames: decodedFrames, decodeSeconds: max(0, decodeSeconds),
+                       frameTimes: frameTimes, spans: spans)
     }
 
     // MARK: - Bytes
 
     struct Writer {
         var bytes: [UInt8] = []
+        mutating func decoded(_ d: Decoded) { WorkerWire.encodeDecoded(d, into: &self) }
         mutating func magic(_ text: StaticString) { bytes += UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount) }
         mutating func u8(_ v: UInt8) { bytes.append(v) }
         mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes += $0 } }
@@ -208,6 +335,14 @@ public enum WorkerWire {
             guard n <= WorkerWire.maxString else { throw ProtocolError(description: "string too long") }
             guard let s = String(validating: try take(n), as: UTF8.self) else { throw ProtocolError(description: "string not UTF-8") }
             return s
+        }
+        mutating func decoded(clips: ClosedRange<Int>, maxDimension: Int) throws(ProtocolError) -> Decoded {
+            try WorkerWire.readDecoded(&self, clipsAllowed: clips, maxDimension: maxDimension)
+        }
+        mutating func failure() throws(ProtocolError) -> DecodeError {
+            let kind = try string(), message = try string()
+            try end()
+            return DecodeError(kindNamed: kind, message: message)
         }
         func end() throws(ProtocolError) {
             guard offset == bytes.count else { throw ProtocolError(description: "trailing bytes") }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import R2Plus1D
 import VideoDecode
 
@@ -10,17 +11,23 @@ public struct ClassificationPipeline: Sendable {
     /// Clips in, logits out, within `deadlineSeconds`; `isCancelled` says nobody waits any more.
     public typealias Forward = @Sendable (_ clips: DecodedClips, _ deadlineSeconds: Double,
                                           _ isCancelled: @escaping @Sendable () -> Bool) async throws -> ClipLogits
+    /// A timeline's windows decoded walking the video forward once, a chunk at a time; `body` gets each chunk
+    /// and returns whether to go on.
+    public typealias Walk = @Sendable (_ video: Data, _ grid: WindowGrid, _ chunk: Int,
+                                       _ body: @escaping @Sendable (DecodedClips) async throws -> Bool) async throws -> VideoInfo
 
     let decode: Decode
+    let walk: Walk
     let forward: Forward
     public let labels: Labels
     public let model: ModelInfo
     /// From arrival to answer: the forward pass gets what decoding left of it.
     let timeoutSeconds: Double
 
-    public init(decode: @escaping Decode, forward: @escaping Forward, labels: Labels, model: ModelInfo,
-                timeoutSeconds: Double = .infinity) {
+    public init(decode: @escaping Decode, walk: @escaping Walk = inProcessWalk(), forward: @escaping Forward, labels: Labels,
+                model: ModelInfo, timeoutSeconds: Double = .infinity) {
         self.decode = decode
+        self.walk = walk
         self.forward = forward
         self.labels = labels
         self.model = model
@@ -40,50 +47,51 @@ public struct ClassificationPipeline: Sendable {
         return Classification(logits: result.logits, labels: labels, topK: topK, decoded: decoded, model: model, timing: timing)
     }
 
-    /// A timeline of `video`, decoded in this process walking forward once, `chunk` windows per forward pass,
-    /// so memory holds one chunk whatever the video's length. Each window is sampled as a single-clip
-    /// classification restricted to its time range would be; the video-level answer averages every window's
-    /// softmax. `onWindow` sees each window as soon as it is computed.
-    /// - Throws: `DecodeError`, `ServiceError.badParameter` for bad options.
-    public func timeline(_ video: Data, options: TimelineOptions, chunk: Int = 8, limits: DecodeLimits = .default,
-                         forward: (DecodedClips) throws -> ClipLogits,
-                         onWindow: (Timeline.Window) -> Void = { _ in }) throws -> Classification {
+    /// A timeline of `video`: its windows decoded walking forward once (a chunk of windows at a time, so memory
+    /// holds a chunk or two whatever the video's length) and forwarded as they come. Each window is sampled as a
+    /// single-clip classification restricted to its time range would be; the video-level answer averages every
+    /// window's softmax.
+    /// - Parameters:
+    ///   - isCancelled: checked between chunks; once true the walk stops and this throws `CancellationError`.
+    ///   - onWindow: each window as soon as it is computed, with how many windows the timeline has in all.
+    /// - Throws: `ServiceError.badParameter` for bad options, `CancellationError`, what `walk` and `forward` throw.
+    public func timeline(_ video: Data, options: TimelineOptions, chunk: Int = 8,
+                         isCancelled: @escaping @Sendable () -> Bool = { false },
+                         onWindow: @escaping @Sendable (Timeline.Window, _ total: Int) -> Void = { _, _ in }) async throws -> Classification {
         try options.validate()
         let arrived = Self.now()
-        var windows: [Timeline.Window] = []
-        var spans: [ClipSpan] = []
-        var sum: [Double] = []
-        var decodeSeconds = 0.0, inferenceSeconds = 0.0
-        var walkStart = Self.now()
-        let info = try ClipDecoder.walk(video, chunk: chunk, limits: limits, starts: { duration in
-            options.windows(duration: duration).map(TimelineOptions.clipStart)
-        }) { clips in
-            decodeSeconds += Self.seconds(since: walkStart)
-            let result = try forward(clips)
-            inferenceSeconds += result.inferenceSeconds
-            for (i, logits) in result.logits.enumerated() {
-                let probabilities = Classification.softmax(logits)
-                if sum.isEmpty { sum = [Double](repeating: 0, count: probabilities.count) }
-                for c in 0..<probabilities.count { sum[c] += probabilities[c] }
-                let times = clips.frameTimes[i]
-                let window = Timeline.Window(index: windows.count, start_s: times.first ?? 0, end_s: times.last ?? 0,
-                                             predictions: Classification.predictions(probabilities: probabilities, labels: labels,
-                                                                                     topK: options.topK))
-                windows.append(window)
-                spans.append(clips.spans[i])
-                onWindow(window)
+        let builder = Mutex(TimelineBuilder(labels: labels, topK: options.topK))
+        /// Seconds spent waiting for decoded chunks, in the batch queue and in forward passes.
+        let clock = Mutex((decode: 0.0, queue: 0.0, inference: 0.0, waitingSince: arrived))
+        let (forward, timeoutSeconds, grid) = (self.forward, self.timeoutSeconds, options.grid)
+        let info = try await walk(video, grid, chunk) { clips in
+            clock.withLock { $0.decode += Self.seconds(since: $0.waitingSince) }
+            guard !isCancelled() else { throw CancellationError() }
+            let result = try await forward(clips, timeoutSeconds, isCancelled)
+            let windows = builder.withLock { $0.add(result.logits, of: clips) }
+            clock.withLock {
+                $0.queue += result.queueSeconds
+                $0.inference += result.inferenceSeconds
+                $0.waitingSince = Self.now()
             }
-            walkStart = Self.now()
-            return true
+            let total = grid.windows(duration: clips.info.durationSeconds).count
+            for window in windows { onWindow(window, total) }
+            return !isCancelled()
         }
-        let mean = sum.map { $0 / Double(max(1, windows.count)) }
-        let timing = Classification.Timing(decode: decodeSeconds * 1000, queue: 0, inference: inferenceSeconds * 1000,
-                                           total: Self.seconds(since: arrived) * 1000)
-        var answer = Classification(predictions: Classification.predictions(probabilities: mean, labels: labels, topK: options.topK),
-                                    clips: spans, info: info, model: model, timing: timing)
-        answer.timeline = windows
-        answer.segments = Timeline.segments(windows, threshold: options.threshold, minSeconds: options.minSegmentSeconds)
-        return answer
+        guard !isCancelled() else { throw CancellationError() }
+        let spent = clock.withLock { $0 }
+        let timing = Classification.Timing(decode: spent.decode * 1000, queue: spent.queue * 1000,
+                                           inference: spent.inference * 1000, total: Self.seconds(since: arrived) * 1000)
+        return builder.withLock { $0.answer(info: info, model: model, timing: timing, options: options) }
+    }
+
+    /// Decoding a timeline in this process, on a thread of its own: for offline use.
+    public static func inProcessWalk(limits: DecodeLimits = .default) -> Walk {
+        { video, grid, chunk, body in
+            try await onOwnThread(name: "timeline-decode") {
+                try ClipDecoder.walk(video, grid: grid, chunk: chunk, limits: limits) { clips in try runBlocking { try await body(clips) } }
+            }
+        }
     }
 
     /// The forward pass on the calling thread, one call for all the clips: for offline use.

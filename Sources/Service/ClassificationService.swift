@@ -60,6 +60,15 @@ public final class ClassificationService: Sendable {
                     throw ServiceError(error)
                 }
             },
+            walk: { video, grid, chunk, body in
+                do {
+                    // Not counted as an upload on its way to the queue: a walk lasts as long as the video.
+                    // A worker's output region holds `maxClips` clips.
+                    return try await decoder.walk(video, grid: grid, chunk: min(chunk, configuration.maxClips), body: body)
+                } catch let error as DecodeError {
+                    throw ServiceError(error)
+                }
+            },
             forward: { decoded, deadline, isCancelled in
                 let result = try await scheduler.classify(decoded.values, count: decoded.clipCount, isCancelled: isCancelled,
                                                           deadlineSeconds: deadline)

@@ -7,6 +7,9 @@ import VideoDecode
 protocol UploadDecoder: AnyObject {
     /// - Throws: `DecodeError`.
     func decode(_ bytes: Data, clips: Int, range: ClosedRange<Double>?) throws -> DecodedClips
+    /// A timeline's windows, walking the video forward once; `body` returning false stops the walk.
+    /// - Throws: `DecodeError`, or what `body` throws.
+    func walk(_ bytes: Data, grid: WindowGrid, chunk: Int, body: (DecodedClips) throws -> Bool) throws -> VideoInfo
     /// Called at start and after each upload: the moment to get ready for the next one.
     func getReady()
     func stop()
@@ -18,6 +21,9 @@ final class InProcessDecoder: UploadDecoder {
     init(limits: DecodeLimits) { self.limits = limits }
     func decode(_ bytes: Data, clips: Int, range: ClosedRange<Double>?) throws -> DecodedClips {
         try ClipDecoder.decode(bytes, clips: clips, range: range, limits: limits)
+    }
+    func walk(_ bytes: Data, grid: WindowGrid, chunk: Int, body: (DecodedClips) throws -> Bool) throws -> VideoInfo {
+        try ClipDecoder.walk(bytes, grid: grid, chunk: chunk, limits: limits, body: body)
     }
     func getReady() {}
     func stop() {}
@@ -34,11 +40,9 @@ extension SandboxedDecoder: UploadDecoder {
 /// cooperative pool and can never take more cores than it is given. Work waiting beyond `capacity` is refused
 /// with 503.
 final class DecodePool: @unchecked Sendable {
+    /// Work for a decode thread: `run` does it with the thread's decoder and returns how to hand over the result.
     private struct Work {
-        let bytes: Data
-        let clips: Int
-        let range: ClosedRange<Double>?
-        let continuation: CheckedContinuation<DecodedClips, Error>
+        let run: (UploadDecoder) -> () -> Void
     }
 
     private let capacity: Int
@@ -69,10 +73,28 @@ final class DecodePool: @unchecked Sendable {
 
     /// - Throws: `DecodeError`, or `ServiceError.overloaded` when too many uploads are waiting.
     func decode(_ bytes: Data, clips: Int, range: ClosedRange<Double>? = nil) async throws -> DecodedClips {
+        try await submit { decoder in try decoder.decode(bytes, clips: clips, range: range) }
+    }
+
+    /// A timeline's windows, a chunk at a time, on one decode thread (and its worker) for the whole walk.
+    /// `body` runs on the cooperative pool while the thread waits, and the worker decodes the next chunk.
+    /// - Throws: `DecodeError`, `ServiceError.overloaded`, or what `body` throws.
+    func walk(_ bytes: Data, grid: WindowGrid, chunk: Int,
+              body: @escaping @Sendable (DecodedClips) async throws -> Bool) async throws -> VideoInfo {
+        try await submit { decoder in
+            try decoder.walk(bytes, grid: grid, chunk: chunk) { clips in try runBlocking { try await body(clips) } }
+        }
+    }
+
+    private func submit<T: Sendable>(_ job: @escaping (UploadDecoder) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
+            let work = Work { decoder in
+                let result = Result { try job(decoder) }
+                return { continuation.resume(with: result) }
+            }
             let accepted = condition.withLock {
                 guard queue.count < capacity else { return false }
-                queue.append(Work(bytes: bytes, clips: clips, range: range, continuation: continuation))
+                queue.append(work)
                 condition.signal()
                 return true
             }
@@ -100,9 +122,9 @@ final class DecodePool: @unchecked Sendable {
             }
             guard let work else { return }
             busy.add(1, ordering: .relaxed)
-            let result = Result { try decoder.decode(work.bytes, clips: work.clips, range: work.range) }
+            let handOver = work.run(decoder)
             busy.subtract(1, ordering: .relaxed)
-            work.continuation.resume(with: result)
+            handOver()
             decoder.getReady()
         }
     }

@@ -16,6 +16,7 @@ enum MetricName {
     static let requestsHeld = "r2plus1d_batch_requests_held"
     static let decodeBusy = "r2plus1d_decode_workers_busy"
     static let decodeWorkerRestarts = "r2plus1d_decode_worker_restarts_total"
+    static let timelineWindows = "r2plus1d_timeline_windows_total"
 }
 
 extension MetricsRegistry {
@@ -31,6 +32,7 @@ extension MetricsRegistry {
         counter(MetricName.clipsComputed, help: "Clips run through the network.")
         counter(MetricName.clipsDropped, help: "Clips dropped before compute, by reason (client gone, deadline passed).")
         counter(MetricName.forwardCalls, help: "Batched forward passes.")
+        counter(MetricName.timelineWindows, help: "Timeline windows computed.")
         counter(MetricName.decodeWorkerRestarts,
                 help: "Decode workers replaced, by reason (crash, sandbox, deadline, cpu, protocol, recycled_requests, recycled_memory).")
     }

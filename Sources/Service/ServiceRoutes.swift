@@ -14,6 +14,10 @@ enum ServiceRoutes {
                 // served; once it closes the server itself answers new requests 503.
                 guard state.current != .loading else { throw ServiceError.notReady }
                 let asked = try ClassifyRequest(request, classes: labels.count, maxClips: configuration.maxClips)
+                if let options = asked.timeline {
+                    return try await timeline(asked.video, options, request: request, context: context, pipeline: pipeline,
+                                              state: state, metrics: metrics)
+                }
                 do {
                     let answer = try await state.classifying {
                         try await pipeline.classify(asked.video, clips: asked.clips, topK: asked.topK, range: asked.range,
@@ -49,6 +53,25 @@ enum ServiceRoutes {
             .text(metrics.render(), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         return router
+    }
+
+    /// A timeline, as one JSON answer or streamed as NDJSON.
+    static func timeline(_ video: Data, _ options: TimelineOptions, request: HTTPRequest, context: RequestContext,
+                         pipeline: ClassificationPipeline, state: ServiceState, metrics: MetricsRegistry) async throws -> HTTPResponse {
+        let run: @Sendable (@escaping @Sendable (Timeline.Window) -> Void) async throws -> Classification = { onWindow in
+            try await state.classifying {
+                try await pipeline.timeline(video, options: options, isCancelled: { context.isCancelled }, onWindow: { window, _ in
+                    metrics.increment(MetricName.timelineWindows)
+                    onWindow(window)
+                })
+            }
+        }
+        do {
+            if TimelineStream.isAccepted(request) { return try await TimelineStream.response(run) }
+            return .json(try await run { _ in })
+        } catch is CancellationError {
+            return .problem(status: .clientClosedRequest, detail: "the client closed the connection")
+        }
     }
 
     /// `{"model":...,"status":...}`, built by hand: probes and load balancers call it often.

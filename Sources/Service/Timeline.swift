@@ -30,24 +30,9 @@ public struct TimelineOptions: Sendable, Equatable {
         guard minSegmentSeconds >= 0 else { throw ServiceError.badParameter("min_segment_s must be at least 0") }
     }
 
-    /// The windows' time ranges over a video of `duration` seconds: from `startSeconds` every `stride` while a
-    /// window still starts before the end; the last may be shorter.
-    public func windows(duration: Double) -> [ClosedRange<Double>] {
-        let end = min(endSeconds ?? duration, duration)
-        var ranges: [ClosedRange<Double>] = []
-        var k = 0
-        while true {
-            let a = startSeconds + Double(k) * stride
-            guard a < end - 1e-9 else { break }
-            ranges.append(a...min(a + windowSeconds, end))
-            k += 1
-        }
-        return ranges
-    }
-
-    /// The clip a window is sampled by: the one a single-clip classify restricted to the window's range takes.
-    public static func clipStart(_ window: ClosedRange<Double>) -> Double {
-        window.lowerBound + ClipSampling.clipStarts(duration: window.upperBound - window.lowerBound, count: 1)[0]
+    /// Where the windows fall.
+    public var grid: WindowGrid {
+        WindowGrid(windowSeconds: windowSeconds, strideSeconds: stride, startSeconds: startSeconds, endSeconds: endSeconds)
     }
 }
 
@@ -100,5 +85,47 @@ public struct Timeline: Sendable, Encodable {
         }
         close()
         return segments
+    }
+}
+
+/// A timeline as its windows arrive, chunk by chunk: each window's top-k, and the sum of their softmax for the
+/// video-level answer.
+struct TimelineBuilder {
+    let labels: Labels
+    let topK: Int
+    private(set) var windows: [Timeline.Window] = []
+    private var spans: [ClipSpan] = []
+    private var sum: [Double] = []
+
+    init(labels: Labels, topK: Int) {
+        self.labels = labels
+        self.topK = topK
+    }
+
+    /// Adds a chunk's windows, one per clip, in order.
+    /// - Returns: the windows added.
+    mutating func add(_ logits: [[Float]], of clips: DecodedClips) -> [Timeline.Window] {
+        precondition(logits.count == clips.clipCount)
+        let first = windows.count
+        for (i, row) in logits.enumerated() {
+            let probabilities = Classification.softmax(row)
+            if sum.isEmpty { sum = [Double](repeating: 0, count: probabilities.count) }
+            for c in 0..<probabilities.count { sum[c] += probabilities[c] }
+            let times = clips.frameTimes[i]
+            windows.append(Timeline.Window(index: windows.count, start_s: times.first ?? 0, end_s: times.last ?? 0,
+                                           predictions: Classification.predictions(probabilities: probabilities, labels: labels, topK: topK)))
+            spans.append(clips.spans[i])
+        }
+        return Array(windows[first...])
+    }
+
+    /// The whole answer: the mean softmax's top-k, every window, and the segments they merge into.
+    func answer(info: VideoInfo, model: ModelInfo, timing: Classification.Timing, options: TimelineOptions) -> Classification {
+        let mean = sum.map { $0 / Double(max(1, windows.count)) }
+        var answer = Classification(predictions: Classification.predictions(probabilities: mean, labels: labels, topK: topK),
+                                    clips: spans, info: info, model: model, timing: timing)
+        answer.timeline = windows
+        answer.segments = Timeline.segments(windows, threshold: options.threshold, minSeconds: options.minSegmentSeconds)
+        return answer
     }
 }

@@ -8,6 +8,8 @@ struct ClassifyRequest {
     var clips: Int
     /// `start_s` and `end_s`: sample only this stretch of the video.
     var range: ClosedRange<Double>?
+    /// `timeline=1`: what happens when, with `window_s`, `stride_s`, `threshold` and `min_segment_s`.
+    var timeline: TimelineOptions?
 
     /// - Throws: `ServiceError.badParameter`, `.malformedBody` or `.unsupportedMediaType`; `MultipartError`.
     init(_ request: HTTPRequest, classes: Int, maxClips: Int) throws {
@@ -19,7 +21,26 @@ struct ClassifyRequest {
             guard from < to else { throw ServiceError.badParameter("start_s must be below end_s") }
             range = from...to
         }
+        timeline = try Self.timelineOptions(request, topK: topK, start: start, end: end)
         video = try Self.video(request)
+    }
+
+    static func timelineOptions(_ request: HTTPRequest, topK: Int, start: Double?, end: Double?) throws -> TimelineOptions? {
+        switch request.head.queryValue("timeline") {
+        case nil, "0", "false": return nil
+        case "1", "true": break
+        case let other?: throw ServiceError.badParameter("timeline must be 1 or 0, got '\(other.prefix(40))'")
+        }
+        var options = TimelineOptions()
+        options.topK = topK
+        options.startSeconds = start ?? 0
+        options.endSeconds = end
+        if let window = try seconds(request, "window_s") { options.windowSeconds = window }
+        options.strideSeconds = try seconds(request, "stride_s")
+        if let threshold = try seconds(request, "threshold") { options.threshold = threshold }
+        if let minimum = try seconds(request, "min_segment_s") { options.minSegmentSeconds = minimum }
+        try options.validate()
+        return options
     }
 
     /// A query integer within `range`, or the default when absent.

@@ -58,7 +58,13 @@ struct Classify: ParsableCommand {
             let result: Classification
             do {
                 if timeline {
-                    result = try pipeline.timeline(bytes, options: timelineOptions, forward: { ClassificationPipeline.forwardNow(network, $0) })
+                    let (options, progress) = (timelineOptions, ProgressBar.onTerminal(label: "windows"))
+                    result = try runBlocking {
+                        try await pipeline.timeline(bytes, options: options, onWindow: { window, total in
+                            progress?.update(done: window.index + 1, of: total)
+                        })
+                    }
+                    progress?.finish()
                 } else {
                     result = try runBlocking { try await pipeline.classify(bytes, clips: clips, topK: topK, range: range) }
                 }

@@ -16,13 +16,15 @@ import VideoDecode
     @Test func windowsTileTheRangeAndTheLastMayBeShort() {
         var options = TimelineOptions()
         options.windowSeconds = 2
-        #expect(options.windows(duration: 5) == [0...2, 2...4, 4...5])
+        #expect(options.grid.windows(duration: 5) == [0...2, 2...4, 4...5])
         options.strideSeconds = 1
         options.startSeconds = 1
         options.endSeconds = 4
-        #expect(options.windows(duration: 10) == [1...3, 2...4, 3...4])
-        #expect(TimelineOptions.clipStart(4...8) == 4 + (4 - ClipSampling.clipSeconds) / 2)
-        #expect(TimelineOptions.clipStart(0...0.5) == 0)
+        #expect(options.grid.windows(duration: 10) == [1...3, 2...4, 3...4])
+        #expect(WindowGrid.clipStart(4...8) == 4 + (4 - ClipSampling.clipSeconds) / 2)
+        #expect(WindowGrid.clipStart(0...0.5) == 0)
+        let centred = (2 - ClipSampling.clipSeconds) / 2  // a 2 s window's clip sits in its middle; a 1 s window's at its start
+        #expect(options.grid.clipStarts(duration: 10) == [1 + centred, 2 + centred, 3])
     }
 
     @Test func badOptionsAreRefusedByName() {
@@ -46,29 +48,59 @@ import VideoDecode
         #expect(Timeline.segments(windows, threshold: 0.5, minSeconds: 1.5).map(\.index) == [3, 5])
     }
 
+    /// Through the service's decode workers and batch scheduler, as a user gets it.
     @Test func eachWindowAnswersAsItsOwnTimeRangeDoesThroughTheService() throws {
         let video = try TestVideos.make("timeline_parts.mp4", TestVideos.lavfi("testsrc2=size=320x240:rate=30") + ["-t", "5", "-c:v", "libx264", "-g", "30", "-pix_fmt", "yuv420p"])
-        let network = try R2Plus1D18(weights: WeightsSource.file(path: TestService.files.weights).load())
-        let labels = try Labels(path: TestService.files.labels, classes: TestService.classes)
-        let pipeline = ClassificationPipeline(decode: { _, _, _ in throw ServiceError.internalFailure },
-                                              forward: ClassificationPipeline.direct(network), labels: labels,
-                                              model: ModelInfo(source: .demo(seed: 1)))
-        var options = TimelineOptions()
-        options.topK = TestService.classes
-        options.strideSeconds = 1.5
-        let answer = try pipeline.timeline(Data(video), options: options, chunk: 2, forward: { ClassificationPipeline.forwardNow(network, $0) })
-        let windows = try #require(answer.timeline)
-        let ranges = options.windows(duration: answer.video.duration_s)
-        #expect(windows.count == ranges.count && windows.count == 4)
         let test = try TestService()
-        for (window, range) in zip(windows, ranges) {
-            let body = try test.post("/classify?clips=1&top_k=\(TestService.classes)&start_s=\(range.lowerBound)&end_s=\(range.upperBound)",
+        defer { #expect(test.stop()) }
+        let k = TestService.classes
+        let response = try test.post("/v1/classify?timeline=1&top_k=\(k)&stride_s=1.5", body: video, contentType: "video/mp4")
+        #expect(response.status == 200, "\(response.body)")
+        let answer = try TimelineAnswer(response.body)
+        var options = TimelineOptions()
+        options.strideSeconds = 1.5
+        let ranges = options.grid.windows(duration: answer.video.duration_s)
+        #expect(answer.timeline.count == ranges.count && ranges.count == 4)
+        for (window, range) in zip(answer.timeline, ranges) {
+            let body = try test.post("/classify?clips=1&top_k=\(k)&start_s=\(range.lowerBound)&end_s=\(range.upperBound)",
                                      body: video, contentType: "video/mp4").body
             let alone = try ClassifyAnswer(body)
             #expect(alone.predictions.map(\.index) == window.predictions.map(\.index), "window \(window.index)")
             #expect(zip(alone.predictions, window.predictions).allSatisfy { abs($0.score - $1.score) < 1e-5 })
-            #expect(abs(alone.clips[0].start_s - TimelineOptions.clipStart(range)) < 1e-9)
+            #expect(abs(alone.clips[0].start_s - WindowGrid.clipStart(range)) < 1e-9)
+            #expect(window.start_s >= range.lowerBound - 0.05 && window.end_s <= range.upperBound + 0.05)
         }
-        #expect(test.stop())
+        // The video-level answer averages the windows' softmax.
+        let top = answer.predictions[0]
+        let mean = answer.timeline.map { w in w.predictions.first { $0.index == top.index }!.score }.reduce(0, +) / Double(answer.timeline.count)
+        #expect(abs(top.score - mean) < 1e-9)
+        #expect(try test.metric("r2plus1d_timeline_windows_total") == 4)
+    }
+
+    @Test func badTimelineOptionsAreRefusedByName() throws {
+        let video = try TestVideos.h264(seconds: 3, gop: 30)
+        let test = try TestService()
+        defer { #expect(test.stop()) }
+        for (query, words) in [("timeline=2", "timeline must be"), ("timeline=1&stride_s=0.01", "stride_s"),
+                               ("timeline=1&threshold=2", "threshold"), ("timeline=1&window_s=-1", "window_s")] {
+            let response = try test.post("/v1/classify?\(query)", body: video, contentType: "video/mp4")
+            #expect(response.status == 400 && response.body.contains(words), "\(query): \(response.body)")
+        }
+        let beyond = try test.post("/v1/classify?timeline=1&start_s=60", body: video, contentType: "video/mp4")
+        #expect(beyond.status == 422 && beyond.body.contains("no window starts"), "\(beyond.body)")
+    }
+}
+
+/// The JSON answer of POST /classify with a timeline.
+struct TimelineAnswer: Decodable {
+    struct Window: Decodable { var index: Int; var start_s: Double; var end_s: Double; var predictions: [ClassifyAnswer.Prediction] }
+    struct Segment: Decodable { var label: String; var index: Int; var start_s: Double; var end_s: Double; var score: Double }
+    var predictions: [ClassifyAnswer.Prediction]
+    var video: ClassifyAnswer.Video
+    var timeline: [Window]
+    var segments: [Segment]
+
+    init(_ text: String) throws {
+        self = try JSONDecoder().decode(TimelineAnswer.self, from: Data(text.utf8))
     }
 }
