@@ -49,7 +49,7 @@ public struct HTTPResponse: Sendable {
 public struct BodyStream: Sendable {
     /// Hands one piece of the body to the server; safe from any thread, and cheap after the client has gone.
     public typealias Write = @Sendable (Data) -> Void
-    let produce: @Sendable (_ write: @escaping Write) async -> Void
+    public let produce: @Sendable (_ write: @escaping Write) async -> Void
 
     /// - Parameter produce: writes the body through `write` and returns when it is complete; it should stop
     ///   early once the request's context says it is cancelled.
