@@ -77,6 +77,21 @@ import VideoDecode
         #expect(try test.metric("r2plus1d_timeline_windows_total") == 4)
     }
 
+    @Test func aTimeRangeLimitsTheWindowsToIt() throws {
+        let video = try TestVideos.h264(seconds: 6, gop: 30)
+        let test = try TestService()
+        defer { #expect(test.stop()) }
+        let response = try test.post("/v1/classify?timeline=1&start_s=1.25&end_s=4&window_s=1&stride_s=0.5", body: video, contentType: "video/mp4")
+        let answer = try TimelineAnswer(response.body)
+        var options = TimelineOptions()
+        (options.startSeconds, options.endSeconds, options.windowSeconds, options.strideSeconds) = (1.25, 4, 1, 0.5)
+        let ranges = options.grid.windows(duration: answer.video.duration_s)
+        #expect(ranges.first == 1.25...2.25 && ranges.last == 3.75...4 && answer.timeline.count == ranges.count)
+        // A window starts at the frame at or before its first grid time.
+        #expect(answer.timeline.allSatisfy { $0.start_s > 1.25 - 1.0 / 30 - 1e-9 && $0.start_s < 4 })
+        #expect(answer.timeline.first!.start_s < 1.25 + 1.0 / 15)
+    }
+
     @Test func badTimelineOptionsAreRefusedByName() throws {
         let video = try TestVideos.h264(seconds: 3, gop: 30)
         let test = try TestService()
