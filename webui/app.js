@@ -108,7 +108,11 @@
     const video = $('video');
     video.src = fileURL;
     video.addEventListener('loadedmetadata', () => { if (isFinite(video.duration)) duration = duration || video.duration; }, { once: true });
-    $('result').hidden = true;
+    // The video shows at once; the answer joins it when it arrives.
+    $('result').hidden = false;
+    $('answer').hidden = true;
+    $('clips-box').hidden = true;
+    resetTimeline(false);
     if (checkFile()) classify();
   }
 
@@ -189,6 +193,7 @@
     $('go').disabled = true;
     $('progress').hidden = false;
     $('progress').value = 0;
+    $('answer').hidden = true;
   }
   function end() {
     busy = false;
@@ -321,6 +326,7 @@
   function show(answer, uploadMs, wallMs) {
     setPhase('');
     $('result').hidden = false;
+    $('answer').hidden = false;
     const videoInfo = answer.video || {};
     if (videoInfo.duration_s) duration = videoInfo.duration_s;
     const bars = $('bars');
@@ -353,6 +359,7 @@
     if (videoInfo.codec) parts.push(videoInfo.codec);
     $('video-info').textContent = parts.length ? `Video: ${parts.join(', ')}` : '';
     drawClips(answer.clips || []);
+    $('clips-box').hidden = !(answer.clips || []).length;
     if (Array.isArray(answer.timeline)) {
       resetTimeline(true);
       for (const w of answer.timeline) addWindow(w);
@@ -361,6 +368,9 @@
       resetTimeline(false);
     }
     $('result-heading').focus({ preventScroll: true });
+    // On a narrow screen the answer is below the form: bring it into view.
+    const top = $('answer').getBoundingClientRect().top;
+    if (top > window.innerHeight * 0.8) $('answer').scrollIntoView({ behavior: 'smooth', block: 'start' });
   }
 
   function place(node, start, end) {

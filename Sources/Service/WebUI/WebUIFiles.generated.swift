@@ -31,9 +31,8 @@ enum WebUIFiles {
     <h2 id="input-heading">Your video</h2>
     <div id="drop" class="drop">
       <p class="drop-text">Drop a video here</p>
-      <p class="muted or">or</p>
       <div class="pick">
-        <label for="file" class="file-label">Choose a video file</label>
+        <label for="file" class="muted">or choose a video file</label>
         <input id="file" type="file" accept="video/*,.mp4,.mov,.mkv,.webm,.avi,.ts,.flv,.ogv,.gif,.mpg">
       </div>
       <button id="record" type="button" class="secondary" hidden>Record from the webcam</button>
@@ -79,8 +78,10 @@ enum WebUIFiles {
   <section id="result" class="panel result" aria-labelledby="result-heading" hidden>
     <div class="player">
       <video id="video" controls playsinline preload="metadata" aria-label="Your video"></video>
+      <div id="clips-box" hidden>
       <div class="rail-label small muted" id="clips-label">Sampled clips: select one to jump to it</div>
       <div id="clip-rail" class="rail" role="group" aria-labelledby="clips-label"><div id="clip-head" class="playhead"></div></div>
+      </div>
       <div id="timeline" class="timeline-box" hidden>
         <div class="rail-label small muted" id="timeline-label">Timeline: the top action in each window</div>
         <div id="strip" class="strip" role="group" aria-labelledby="timeline-label"><div id="strip-head" class="playhead"></div></div>
@@ -88,7 +89,7 @@ enum WebUIFiles {
         <ul id="legend" class="legend"></ul>
       </div>
     </div>
-    <div class="answer">
+    <div id="answer" class="answer" hidden>
       <h2 id="result-heading">What the model sees</h2>
       <ol id="bars" class="bars"></ol>
       <dl id="timing" class="timing"></dl>
@@ -129,7 +130,7 @@ code { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; 
 h1 { font-size: 1.6rem; margin: 0 0 .25rem; }
 h2 { font-size: 1.15rem; margin: 0 0 .75rem; }
 p { margin: .25rem 0; }
-.wrap { width: 100%; max-width: 1280px; margin: 0 auto; padding: 0 1rem; }
+.wrap { width: 100%; max-width: 1440px; margin: 0 auto; padding: 0 1rem; }
 .muted { color: var(--muted); }
 .small { font-size: .875rem; }
 .skip { position: absolute; left: -999px; top: 0; background: var(--panel); padding: .5rem; }
@@ -142,16 +143,14 @@ main { display: grid; gap: 1rem; grid-template-columns: minmax(0, 1fr); padding-
 @media (min-width: 960px) { main { grid-template-columns: minmax(300px, 380px) minmax(0, 1fr); align-items: start; } }
 .panel { background: var(--panel); border: 1px solid var(--line); border-radius: var(--radius); padding: 1rem; min-width: 0; }
 
-.drop { border: 2px dashed var(--line); border-radius: var(--radius); padding: 1.25rem 1rem; text-align: center; display: grid; gap: .5rem; justify-items: center; transition: border-color .15s, background .15s; }
+.drop { border: 2px dashed var(--line); border-radius: var(--radius); padding: 1.25rem 1rem; text-align: center; display: grid; grid-template-columns: minmax(0, 1fr); gap: .5rem; justify-items: center; transition: border-color .15s, background .15s; }
 .drop.over { border-color: var(--accent); background: color-mix(in srgb, var(--accent) 10%, transparent); }
 .drop-text { font-weight: 600; font-size: 1.05rem; }
-.or { margin: 0; }
-.pick { display: grid; gap: .35rem; justify-items: center; max-width: 100%; }
-.file-label { font-weight: 600; }
-input[type=file] { max-width: 100%; font: inherit; color: var(--text); }
+.pick { display: grid; gap: .35rem; justify-items: center; width: 100%; min-width: 0; }
+input[type=file] { width: 100%; min-width: 0; font: inherit; color: var(--text); }
 input[type=file]::file-selector-button, button {
   font: inherit; font-weight: 600; border-radius: 8px; border: 1px solid var(--accent);
-  background: var(--accent); color: var(--accent-text); padding: .5rem .9rem; cursor: pointer; min-height: 2.5rem;
+  background: var(--accent); color: var(--accent-text); padding: .5rem .9rem; cursor: pointer; min-height: 2.5rem; max-width: 100%;
 }
 button.secondary { background: transparent; color: var(--accent); }
 button:disabled { opacity: .5; cursor: not-allowed; }
@@ -319,7 +318,11 @@ footer { padding: 1rem; }
     const video = $('video');
     video.src = fileURL;
     video.addEventListener('loadedmetadata', () => { if (isFinite(video.duration)) duration = duration || video.duration; }, { once: true });
-    $('result').hidden = true;
+    // The video shows at once; the answer joins it when it arrives.
+    $('result').hidden = false;
+    $('answer').hidden = true;
+    $('clips-box').hidden = true;
+    resetTimeline(false);
     if (checkFile()) classify();
   }
 
@@ -400,6 +403,7 @@ footer { padding: 1rem; }
     $('go').disabled = true;
     $('progress').hidden = false;
     $('progress').value = 0;
+    $('answer').hidden = true;
   }
   function end() {
     busy = false;
@@ -532,6 +536,7 @@ footer { padding: 1rem; }
   function show(answer, uploadMs, wallMs) {
     setPhase('');
     $('result').hidden = false;
+    $('answer').hidden = false;
     const videoInfo = answer.video || {};
     if (videoInfo.duration_s) duration = videoInfo.duration_s;
     const bars = $('bars');
@@ -564,6 +569,7 @@ footer { padding: 1rem; }
     if (videoInfo.codec) parts.push(videoInfo.codec);
     $('video-info').textContent = parts.length ? `Video: ${parts.join(', ')}` : '';
     drawClips(answer.clips || []);
+    $('clips-box').hidden = !(answer.clips || []).length;
     if (Array.isArray(answer.timeline)) {
       resetTimeline(true);
       for (const w of answer.timeline) addWindow(w);
@@ -572,6 +578,9 @@ footer { padding: 1rem; }
       resetTimeline(false);
     }
     $('result-heading').focus({ preventScroll: true });
+    // On a narrow screen the answer is below the form: bring it into view.
+    const top = $('answer').getBoundingClientRect().top;
+    if (top > window.innerHeight * 0.8) $('answer').scrollIntoView({ behavior: 'smooth', block: 'start' });
   }
 
   function place(node, start, end) {
