@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The page in a real browser: Debian's chromium, headless, driven through /usr/bin/chromedriver by Selenium (from
-# PyPI, in a venv). Starts `r2plus1d serve --demo-weights --max-upload-mb 1` on a free loopback port, uploads a
-# fixture clip and checks the page shows /classify's top label, that an oversized file is refused before upload,
-# the demo banner, error messages, the webcam recorder (Chromium's fake camera), the timeline when the server has
-# one, the page's transfer size, and that the browser logged no errors. Screenshots at 1920 and 360 px wide go to
-# .build/browser-artifacts/. Then `serve --no-ui` answers 404 at /.
+# PyPI, in a venv). Starts `r2plus1d serve --demo-weights --max-upload-mb 1 --queue-size 4` on a free loopback
+# port, uploads a fixture clip and checks the page shows /classify's top label, that an oversized file is refused
+# before upload, the demo banner, errors in plain words (415, 503), the webcam recorder (Chromium's fake camera),
+# the timeline (live when the server has one, else against the NDJSON contract through a loopback proxy), the
+# page's transfer size, and that the browser logged no errors. Screenshots at 1920 and 360 px wide, light and dark,
+# go to .build/browser-artifacts/. Then `serve --no-ui` answers 404 at /.
 # Usage: scripts/browser-test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,7 +45,7 @@ start() {
   return 1
 }
 
-start "$work/serve.log" --max-upload-mb 1
+start "$work/serve.log" --max-upload-mb 1 --queue-size 4
 "$venv/bin/python" scripts/browser_test.py --url "http://127.0.0.1:$PORT/" --artifacts "$artifacts" \
   --clip Tests/VideoDecodeTests/Fixtures/bikes.mp4 --work "$work" --bin "$bin"
 

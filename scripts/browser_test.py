@@ -236,6 +236,11 @@ try:
     print(f"clip marker {len(markers)} seeks to {at:.2f} s; timing: {timing.replace(chr(10), ' ')}")
     desktop = screenshot("desktop-1920.png", 1920)
     screenshot("mobile-360.png", 360)
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+    background = driver.execute_script("return getComputedStyle(document.body).backgroundColor")
+    check(background == "rgb(17, 19, 24)", f"dark mode background is {background}")
+    screenshot("mobile-360-dark.png", 360)
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
 
     # The timeline, streamed when the server supports it; hidden when it answers without one.
     driver.find_element(By.ID, "timeline-on").click()
@@ -278,8 +283,20 @@ try:
     message = text("error")
     check("not supported" in message and "MP4" in message and "WebM" in message, f"the 415 message is {message!r}")
     print("415 in plain words:", message.replace("\n", " ")[:110])
-    # The only error the browser may log now is that failed request itself.
-    unexpected = [e for e in browser_log() if e["level"] == "SEVERE" and "status of 415" not in e["message"]]
+
+    # 503 with Retry-After: more clips than the server's queue holds (it runs with --queue-size 4).
+    driver.find_element(By.ID, "clips").send_keys("5")
+    check(driver.find_element(By.ID, "clips").get_attribute("value") == "5", "clips could not be set to 5")
+    choose(clip)
+    wait.until(lambda d: visible("error"))
+    message = text("error")
+    check("busy" in message and "Retry in 1 second." in message, f"the 503 message is {message!r}")
+    wait.until(lambda d: d.find_element(By.ID, "retry").is_enabled())
+    print("503 in plain words:", message.replace("\n", " ")[:90])
+
+    # The only errors the browser may log now are those failed requests themselves.
+    unexpected = [e for e in browser_log() if e["level"] == "SEVERE"
+                  and "status of 415" not in e["message"] and "status of 503" not in e["message"]]
     check(not unexpected, f"browser errors: {unexpected}")
 
     # The README's picture: the desktop answer, at half size with a 256-colour palette, to stay small.

@@ -47,7 +47,9 @@
 
   // The server's problem+json in plain words: 413 names the limit, 415 the formats, 503 when to retry.
   function explain(status, problem, retryAfterHeader) {
-    const detail = problem && problem.detail ? problem.detail : '';
+    // Details are written as clauses ("the queue is full; retry shortly"): shown here as a sentence.
+    const raw = problem && problem.detail ? String(problem.detail) : '';
+    const detail = raw ? `${raw[0].toUpperCase()}${raw.slice(1)}${/[.!?]$/.test(raw) ? '' : '.'}` : '';
     const title = problem && problem.title ? problem.title : `HTTP ${status}`;
     if (status === 413) {
       const limit = model.limit ? size(model.limit) : 'its limit';
