@@ -18,6 +18,7 @@ from PIL import Image
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 parser = argparse.ArgumentParser()
@@ -246,6 +247,21 @@ try:
     at = driver.execute_script("return document.getElementById('video').currentTime")
     check(abs(at - expected["clips"][-1]["start_s"]) < 0.1, f"the video is at {at} s after choosing clip {len(markers)}")
     print(f"clip marker {len(markers)} seeks to {at:.2f} s; timing: {timing.replace(chr(10), ' ')}")
+    # Every control has a name a screen reader can say, and Tab reaches the inputs in reading order.
+    unnamed = driver.execute_script("""
+        return [...document.querySelectorAll('button, input, select, video, a')]
+          .filter(e => e.getClientRects().length)
+          .filter(e => !((e.labels && e.labels.length) || e.getAttribute('aria-label') || e.textContent.trim()))
+          .map(e => e.id || e.outerHTML.slice(0, 80));""")
+    check(not unnamed, f"controls without a label: {unnamed}")
+    # From the skip link, the page's first stop.
+    driver.execute_script("document.querySelector('.skip').focus()")
+    stops = []
+    for _ in range(6):
+        webdriver.ActionChains(driver).send_keys(Keys.TAB).perform()
+        stops.append(driver.switch_to.active_element.get_attribute("id") or driver.switch_to.active_element.tag_name)
+    check(stops == ["file", "record", "clips", "top-k", "timeline-on", "go"], f"Tab goes {stops}")
+    print("every control is labelled; Tab order from the skip link:", " ".join(stops))
     screenshot("desktop-1920.png", 1920)
     readme = screenshot("desktop-1280.png", 1280)
     screenshot("mobile-360.png", 360)
