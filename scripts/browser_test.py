@@ -156,6 +156,10 @@ def check_timeline_contract():
         wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#strip .window")) >= 2)
         live = len(driver.find_elements(By.CSS_SELECTOR, "#strip .window"))
         check(visible("progress") and live < len(answer["timeline"]), f"{live} windows drawn, the stream not yet done")
+        # Placed on the video's own length while streaming, before the answer says it.
+        left = float(driver.execute_script("return document.querySelectorAll('#strip .window')[1].style.left").rstrip("%"))
+        expected_left = answer["timeline"][1]["start_s"] / answer["video"]["duration_s"] * 100
+        check(abs(left - expected_left) < 0.5, f"window 2 drawn live at {left}%, not {expected_left:.1f}%")
         wait_for_answer()
         windows = driver.find_elements(By.CSS_SELECTOR, "#strip .window")
         segments = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#strip .segment")]

@@ -20,7 +20,7 @@ enum WebUIFiles {
 <header class="top">
   <div class="wrap">
     <h1>What happens in this video?</h1>
-    <p id="model-line" class="muted">R(2+1)D-18 recognises 400 Kinetics actions. The video stays on this server.</p>
+    <p id="model-line" class="muted">R(2+1)D-18 recognises Kinetics actions. The video is classified on this server and not kept.</p>
   </div>
 </header>
 <div id="demo-banner" class="banner" role="alert" hidden>
@@ -225,7 +225,11 @@ footer { padding: 1rem; }
   const model = { limit: null, maxClips: 10, demo: false, classes: null };
   let file = null;
   let fileURL = null;
+  // The video's length in seconds: the server's answer once there is one, else what the browser reads from the
+  // file (a webcam recording has none), else the end of the last timeline window so far.
   let duration = 0;
+  const length = () => duration || (isFinite($('video').duration) && $('video').duration)
+    || timeline.windows.reduce((end, w) => Math.max(end, w.end_s), 0) || 1;
   let busy = false;
 
   // Sizes as people read them: 1 MB is 2^20 bytes here, as --max-upload-mb means.
@@ -244,15 +248,17 @@ footer { padding: 1rem; }
       let left = retryAfter;
       retry.disabled = left > 0;
       retry.textContent = left > 0 ? `Retry in ${left} s` : 'Retry';
-      const tick = setInterval(() => {
+      clearInterval(countdown);
+      countdown = setInterval(() => {
         left -= 1;
         retry.disabled = left > 0;
         retry.textContent = left > 0 ? `Retry in ${left} s` : 'Retry';
-        if (left <= 0) clearInterval(tick);
+        if (left <= 0) clearInterval(countdown);
       }, 1000);
     }
   }
-  const clearError = () => { $('error').hidden = true; };
+  let countdown = 0;
+  const clearError = () => { $('error').hidden = true; clearInterval(countdown); };
   const setPhase = (text) => { $('phase').textContent = text; };
 
   // The server's problem+json in plain words: 413 names the limit, 415 the formats, 503 when to retry.
@@ -317,9 +323,7 @@ footer { padding: 1rem; }
     if (fileURL) URL.revokeObjectURL(fileURL);
     fileURL = URL.createObjectURL(file);
     duration = 0;
-    const video = $('video');
-    video.src = fileURL;
-    video.addEventListener('loadedmetadata', () => { if (isFinite(video.duration)) duration = duration || video.duration; }, { once: true });
+    $('video').src = fileURL;
     // The video shows at once; the answer joins it when it arrives.
     $('result').hidden = false;
     $('answer').hidden = true;
@@ -586,7 +590,7 @@ footer { padding: 1rem; }
   }
 
   function place(node, start, end) {
-    const total = duration || 1;
+    const total = length();
     node.style.left = `${Math.max(0, start / total) * 100}%`;
     node.style.width = `${Math.max(0, Math.min(total, end) - start) / total * 100}%`;
   }
@@ -636,7 +640,6 @@ footer { padding: 1rem; }
     const top = (w.predictions || [])[0];
     if (!top) return;
     timeline.windows.push(w);
-    if (!duration) duration = Math.max(duration, w.end_s);
     const cell = el('button', 'window');
     cell.type = 'button';
     cell.style.background = colour(top.label);
@@ -650,7 +653,11 @@ footer { padding: 1rem; }
     cell.addEventListener('mouseleave', () => { $('tip').hidden = true; });
     cell.addEventListener('blur', () => { $('tip').hidden = true; });
     cell.addEventListener('click', () => seek(w.start_s));
+    cell.dataset.start = w.start_s;
+    cell.dataset.end = w.end_s;
     $('strip').append(cell);
+    // A later window can lengthen a video whose length is not yet known: place every window again.
+    if (!duration) for (const c of $('strip').querySelectorAll('.window')) place(c, Number(c.dataset.start), Number(c.dataset.end));
   }
   function drawSegments(segments) {
     const strip = $('strip');
@@ -679,8 +686,7 @@ footer { padding: 1rem; }
   // The playheads follow the video, every frame while it plays.
   function follow() {
     const video = $('video');
-    const total = duration || video.duration;
-    if (!total || !isFinite(total)) return;
+    const total = length();
     const at = `${Math.min(1, video.currentTime / total) * 100}%`;
     $('clip-head').style.left = at;
     $('strip-head').style.left = at;
