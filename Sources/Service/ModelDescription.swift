@@ -53,6 +53,8 @@ struct ModelDescription: Encodable {
     var weights: Weights
     var batching: Batching
     var max_clips: Int
+    /// The largest upload accepted (`--max-upload-mb`); larger ones get 413.
+    var max_upload_bytes: Int
     var state: String
     var blas_kernels = BLASKernels.selection.kernels.name
     var blas_kernels_chosen = BLASKernels.selection.how
@@ -64,6 +66,7 @@ struct ModelDescription: Encodable {
         batching = Batching(max_batch: c.batching.maxBatch, max_delay_ms: c.batching.maxDelaySeconds * 1000,
                             workers: c.batching.workers, threads: c.blasThreads, queue_size: c.batching.queueCapacity)
         max_clips = c.maxClips
+        max_upload_bytes = c.http.limits.maxBodyBytes
         self.state = state
     }
 }

@@ -30,6 +30,8 @@ public struct ServiceConfiguration: Sendable {
     /// From a request's arrival to its answer; past it, 504.
     public var requestTimeoutSeconds = 30.0
     public var maxClips = 10
+    /// Serve the browser page at `/` (`serve --no-ui` turns it off).
+    public var webUI = true
 
     public init(weights: WeightsSource, labelsPath: String? = nil) {
         self.weights = weights

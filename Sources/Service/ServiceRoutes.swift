@@ -52,6 +52,7 @@ enum ServiceRoutes {
         router.addInline("GET", "/metrics") { _, _ in
             .text(metrics.render(), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
+        if configuration.webUI { WebUI().register(on: &router) }
         return router
     }
 

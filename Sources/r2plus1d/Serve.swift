@@ -52,6 +52,7 @@ struct Serve: ParsableCommand {
     @Option(help: "Seconds an idle keep-alive connection stays open.") var idleTimeoutS = environment("IDLE_TIMEOUT_S", 60.0)
     @Option(help: "Seconds a client may stop reading its response before it is dropped.")
     var writeTimeoutS = environment("WRITE_TIMEOUT_S", 30.0)
+    @Flag(help: "Do not serve the browser page at /. Env R2PLUS1D_NO_UI=1.") var noUi = environment("NO_UI", 0) == 1
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = environment("LOG_LEVEL", "info")
 
     /// The library's defaults, which the options' defaults are.
@@ -106,6 +107,7 @@ struct Serve: ParsableCommand {
         configuration.workerTestFaults = decodeWorkerTestFaults
         configuration.requestTimeoutSeconds = timeoutS
         configuration.maxClips = maxClips
+        configuration.webUI = !noUi
         let service: ClassificationService
         do {
             service = try ClassificationService(configuration: configuration, logger: logger)
