@@ -63,8 +63,9 @@ public final class ClassificationService: Sendable {
             walk: { video, grid, chunk, body in
                 do {
                     // Not counted as an upload on its way to the queue: a walk lasts as long as the video.
-                    // A worker's output region holds `maxClips` clips.
-                    return try await decoder.walk(video, grid: grid, chunk: min(chunk, configuration.maxClips), body: body)
+                    // A worker's output region holds `maxClips` clips, and a chunk must fit the batch queue.
+                    let chunk = min(chunk, configuration.maxClips, configuration.batching.queueCapacity)
+                    return try await decoder.walk(video, grid: grid, chunk: chunk, body: body)
                 } catch let error as DecodeError {
                     throw ServiceError(error)
                 }

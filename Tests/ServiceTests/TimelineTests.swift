@@ -92,6 +92,15 @@ import VideoDecode
         #expect(answer.timeline.first!.start_s < 1.25 + 1.0 / 15)
     }
 
+    @Test func aQueueSmallerThanAChunkTakesTheTimelineInSmallerChunks() throws {
+        let video = try TestVideos.h264(seconds: 6, gop: 30)
+        let test = try TestService { $0.batching.queueCapacity = 3 }
+        defer { #expect(test.stop()) }
+        let response = try test.post("/v1/classify?timeline=1&stride_s=0.5", body: video, contentType: "video/mp4")
+        #expect(response.status == 200, "\(response.body)")
+        #expect(try TimelineAnswer(response.body).timeline.count == 12)
+    }
+
     @Test func badTimelineOptionsAreRefusedByName() throws {
         let video = try TestVideos.h264(seconds: 3, gop: 30)
         let test = try TestService()
