@@ -56,16 +56,21 @@ public enum DemoWeights {
 
     /// Sets every BatchNorm's running statistics and the fc from a forward pass over the calibration clip.
     static func calibrate(_ dict: inout StateDict, _ architecture: R2Plus1DArchitecture) {
+        // As R2Plus1D18.forward runs a single clip: BLAS single-threaded, each convolution's frames split over the
+        // threads.
+        let threads = BLASThreads.current
+        BLASThreads.set(1)
+        defer { BLASThreads.set(threads) }
         var x = CalibrationClip.make()
-        x = normalise(R2Plus1DLayout.stemSpatial, x, &dict)
-        x = normalise(R2Plus1DLayout.stemTemporal, x, &dict)
+        x = normalise(R2Plus1DLayout.stemSpatial, x, &dict, parallel: threads)
+        x = normalise(R2Plus1DLayout.stemTemporal, x, &dict, parallel: threads)
         for block in architecture.blocks {
             let layout = block.layout
-            let residual = block.hasDownsample ? normalise(layout.downsample, x, &dict, relu: false) : x
-            var y = normalise(layout.conv1Spatial, x, &dict)
-            y = normalise(layout.conv1Temporal, y, &dict)
-            y = normalise(layout.conv2Spatial, y, &dict)
-            x = normalise(layout.conv2Temporal, y, &dict, residual: residual)
+            let residual = block.hasDownsample ? normalise(layout.downsample, x, &dict, relu: false, parallel: threads) : x
+            var y = normalise(layout.conv1Spatial, x, &dict, parallel: threads)
+            y = normalise(layout.conv1Temporal, y, &dict, parallel: threads)
+            y = normalise(layout.conv2Spatial, y, &dict, parallel: threads)
+            x = normalise(layout.conv2Temporal, y, &dict, residual: residual, parallel: threads)
         }
         let features = architecture.featureCount
         // Each calibration region (a pattern's quarter of the frame in one half of the clip) pooled on its own.
@@ -100,27 +105,39 @@ public enum DemoWeights {
         }
         let spread = (sumSquares / Double(pooled.count * classes)).squareRoot()
         let scale = spread > 0 ? logitSpread / spread : 1
-        dict[R2Plus1DLayout.fcWeight]!.data = weight.map { Float(Double($0) * scale) }
-        dict[R2Plus1DLayout.fcBias]!.data = bias.map { Float($0 * scale) }
+        overwrite(&dict, R2Plus1DLayout.fcWeight, with: weight.map { Float(Double($0) * scale) })
+        overwrite(&dict, R2Plus1DLayout.fcBias, with: bias.map { Float($0 * scale) })
+    }
+
+    /// Writes `values` into the tensor's own storage. A new array kept in the dict, allocated amid the calibration's
+    /// large temporary buffers, would pin the heap above them so it could not shrink (15-25 MB of peak RSS).
+    static func overwrite(_ dict: inout StateDict, _ name: String, with values: [Float]) {
+        dict.tensors[name]!.data.withUnsafeMutableBufferPointer { target in
+            for i in values.indices { target[i] = values[i] }
+        }
     }
 
     /// Runs `conv` on every clip, records its output's per-channel mean and variance as its BatchNorm's running
     /// statistics, and returns the output normalised by them, plus `residual`, then ReLU'd if `relu`.
     static func normalise(_ conv: R2Plus1DLayout.Conv, _ x: Activations, _ dict: inout StateDict,
-                          residual: Activations? = nil, relu: Bool = true) -> Activations {
+                          residual: Activations? = nil, relu: Bool = true, parallel: Int) -> Activations {
         let weight = dict[conv.weight]!
         let (m, c) = (weight.shape[0], weight.shape[1])
+        // im2col and taps: Winograd's transformed weights (up to four times as many values) would be made to run once.
         let op = FoldedConv3d(weight: weight.data, bias: [Float](repeating: 0, count: m), outChannels: m, inChannels: c,
-                              geometry: conv.geometry)
-        let outputs = x.clips.map { clip in clip.withUnsafeBufferPointer { op.forward($0.baseAddress!, t: x.t, h: x.h, w: x.w) } }
-        let size = (t: outputs[0].t, h: outputs[0].h, w: outputs[0].w)
+                              geometry: conv.geometry, winograd: false)
+        let size = conv.geometry.outputSize(t: x.t, h: x.h, w: x.w)
+        // Normalised in place below: the outputs are held only here, so no copy is made.
+        var clips = x.clips.map { clip in
+            clip.withUnsafeBufferPointer { op.forward($0.baseAddress!, t: x.t, h: x.h, w: x.w, parallel: parallel).data }
+        }
         let plane = size.t * size.h * size.w
-        let n = Double(outputs.count * plane)
+        let n = Double(clips.count * plane)
         var means = [Float](repeating: 0, count: m), variances = [Float](repeating: 1, count: m)
         for o in 0..<m {
             var sum = 0.0, squares = 0.0
-            for output in outputs {
-                for v in output.data[(o * plane)..<((o + 1) * plane)] {
+            for clip in clips {
+                for v in clip[(o * plane)..<((o + 1) * plane)] {
                     sum += Double(v)
                     squares += Double(v) * Double(v)
                 }
@@ -129,10 +146,9 @@ public enum DemoWeights {
             means[o] = Float(mean)
             variances[o] = Float(max(squares / n - mean * mean, 0))
         }
-        dict[conv.batchNorm.runningMean] = Tensor(shape: [m], data: means)
-        dict[conv.batchNorm.runningVar] = Tensor(shape: [m], data: variances)
+        overwrite(&dict, conv.batchNorm.runningMean, with: means)
+        overwrite(&dict, conv.batchNorm.runningVar, with: variances)
         let scales = variances.map { 1 / ($0 + R2Plus1DArchitecture.batchNormEpsilon).squareRoot() }
-        var clips = outputs.map(\.data)
         for i in clips.indices {
             clips[i].withUnsafeMutableBufferPointer { y in
                 for o in 0..<m {
