@@ -128,3 +128,39 @@ struct TimelineAnswer: Decodable {
         self = try JSONDecoder().decode(TimelineAnswer.self, from: Data(text.utf8))
     }
 }
+
+/// A video of visually different parts: the timeline's segments change where the parts do. The full-size network
+/// on the demo weights, which give different content different labels.
+@Suite struct TimelineSegmentTests {
+    static let partSeconds = 3.0
+    /// Sources the demo weights tell apart.
+    static let sources = ["testsrc2=size=320x240:rate=30", "color=c=0x3366cc:size=320x240:rate=30",
+                          "rgbtestsrc=size=320x240:rate=30", "smptebars=size=320x240:rate=30"]
+
+    static func parts() throws -> Data {
+        var arguments: [String] = []
+        for source in sources { arguments += TestVideos.lavfi(source) }
+        let inputs = (0..<sources.count).map { "[\($0):v]trim=duration=\(partSeconds),setpts=PTS-STARTPTS,format=yuv420p[v\($0)]" }
+        let concat = (0..<sources.count).map { "[v\($0)]" }.joined() + "concat=n=\(sources.count):v=1:a=0[out]"
+        arguments += ["-filter_complex", (inputs + [concat]).joined(separator: ";"), "-map", "[out]", "-c:v", "libx264", "-preset", "ultrafast", "-g", "30"]
+        return try TestVideos.make("timeline_four_parts.mp4", arguments)
+    }
+
+    @Test func segmentBoundariesFallWithinAStrideOfWhereThePartsChange() throws {
+        let video = try Self.parts()
+        let test = try TestService { $0.weights = .demo(seed: DemoWeights.defaultSeed); $0.labelsPath = nil }
+        defer { #expect(test.stop()) }
+        let stride = 0.5
+        let response = try test.post("/v1/classify?timeline=1&window_s=1&stride_s=\(stride)&threshold=0&min_segment_s=1.5&top_k=1", body: video, contentType: "video/mp4")
+        let answer = try TimelineAnswer(response.body)
+        let segments = answer.segments
+        let described = segments.map { "\($0.start_s)-\($0.end_s) \($0.label)" }
+        // A window straddling a change is a segment of one window (about 1 s), dropped as flicker.
+        try #require(segments.count == Self.sources.count, "\(described)")
+        for (i, segment) in segments.enumerated() {
+            #expect(abs(segment.start_s - Double(i) * Self.partSeconds) <= stride, "part \(i): \(described)")
+            if i > 0 { #expect(segment.index != segments[i - 1].index, "\(described)") }
+        }
+        #expect(segments.last!.end_s > Double(Self.sources.count) * Self.partSeconds - stride)
+    }
+}
