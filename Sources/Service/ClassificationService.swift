@@ -67,7 +67,8 @@ public final class ClassificationService: Sendable {
                 return result
             },
             labels: labels, model: model, timeoutSeconds: configuration.requestTimeoutSeconds)
-        let router = ServiceRoutes.make(pipeline: pipeline, state: state, metrics: metrics, configuration: configuration)
+        let router = ServiceRoutes.make(pipeline: pipeline, state: state, metrics: metrics, configuration: configuration,
+                                        features: network.architecture.featureCount)
         server = try HTTPServer(configuration: configuration.http, router: router, logger: logger) { completed in
             let route = router.routeName(for: completed.path)
             metrics.increment(MetricName.requests, labels: ["route": route, "method": completed.method, "status": "\(completed.status)"])

@@ -5,8 +5,9 @@ import Logging
 /// Every route of the service. Each handler captures the parts it uses, nothing more.
 enum ServiceRoutes {
     static func make(pipeline: ClassificationPipeline, state: ServiceState, metrics: MetricsRegistry,
-                     configuration: ServiceConfiguration) -> Router {
+                     configuration: ServiceConfiguration, features: Int = 512) -> Router {
         var router = Router()
+        KServeRoutes.add(to: &router, pipeline: pipeline, state: state, configuration: configuration, features: features)
         let labels = pipeline.labels.names
         for path in ["/classify", "/v1/classify"] {
             router.add("POST", path) { request, context in
