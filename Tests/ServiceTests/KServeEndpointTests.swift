@@ -48,6 +48,10 @@ import Testing
             #expect(try test.get(path + "/ready").status == 200)
         }
         #expect(try test.get("/v1/models/r2plus1d_18").body == #"{"name":"r2plus1d_18","ready":true}"#)
+        // The KServe SDK reads these booleans; the rest of the health answers stays as it was.
+        #expect(try test.get("/v2/health/ready").body.hasSuffix(#""status":"ready","ready":true}"#))
+        #expect(try test.get("/v2/health/live").body.hasSuffix(#""status":"ok","live":true}"#))
+        #expect(try !test.get("/readyz").body.contains(#""ready":"#))
     }
 
     @Test func videoInferenceAgreesWithClassify() throws {
