@@ -171,3 +171,25 @@ def test_kserve_v1_predict():
     expected = classify(2)
     for prediction in predictions:
         assert abs(prediction["score"] - expected[prediction["index"]]) <= TOLERANCE
+
+
+@pytest.mark.parametrize("request_coding,response_coding", [("gzip", "deflate"), ("deflate", "gzip")])
+def test_compressed_request_and_response(client, request_coding, response_coding):
+    result = client.infer(MODEL, [video_input(True)], outputs=[triton_http.InferRequestedOutput("PROBS")],
+                          parameters={"clips": 2}, request_compression_algorithm=request_coding,
+                          response_compression_algorithm=response_coding)
+    assert np.abs(result.as_numpy("PROBS") - classify(2)).max() <= TOLERANCE
+
+
+def test_response_is_compressed_when_accepted():
+    import gzip
+    body = json.dumps({"inputs": [{"name": "VIDEO", "datatype": "BYTES", "shape": [1],
+                                   "data": [base64.b64encode(VIDEO).decode()]}]}).encode()
+    request = urllib.request.Request(f"{BASE}/v2/models/{MODEL}/infer", data=gzip.compress(body),
+                                     headers={"Content-Encoding": "gzip", "Accept-Encoding": "gzip",
+                                              "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=120) as response:
+        assert response.headers["Content-Encoding"] == "gzip"
+        answer = json.loads(gzip.decompress(response.read()))
+    probabilities = {o["name"]: o for o in answer["outputs"]}["PROBS"]["data"]
+    assert np.abs(np.array(probabilities) - classify(1)).max() <= TOLERANCE

@@ -15,6 +15,7 @@ enum KServeRoutes {
         let model = InferenceModel(classes: pipeline.labels.names.count, features: features, labels: pipeline.labels,
                                    maxClips: configuration.maxClips)
         let name = InferenceModel.name
+        let limit = configuration.http.limits.maxBodyBytes
         router.addInline("GET", "/v2") { _, _ in
             .json(ServerMetadata(name: serverName, version: serverVersion, extensions: extensions))
         }
@@ -26,8 +27,8 @@ enum KServeRoutes {
                     : error(ServiceError(.serviceUnavailable, "the model is \(state.current.name)"))
             }
             router.add("POST", base + "/infer") { request, context in
-                await answering {
-                    try await infer(request, context: context, model: model, pipeline: pipeline, state: state)
+                await answering(request, limit: limit) { body in
+                    try await infer(request, body: body, context: context, model: model, pipeline: pipeline, state: state)
                 }
             }
         }
@@ -35,9 +36,9 @@ enum KServeRoutes {
             .json(V1ModelStatus(name: name, ready: state.current == .ready))
         }
         router.add("POST", "/v1/models/\(name):predict") { request, context in
-            await answering {
+            await answering(request, limit: limit) { body in
                 guard state.current != .loading else { throw ServiceError.notReady }
-                let predict = try V1PredictRequest(body: request.body, classes: model.classes, maxClips: configuration.maxClips)
+                let predict = try V1PredictRequest(body: body, classes: model.classes, maxClips: configuration.maxClips)
                 let predictions = try await withThrowingTaskGroup(of: (Int, [Classification.Prediction]).self) { group in
                     for (index, instance) in predict.instances.enumerated() {
                         group.addTask {
@@ -57,7 +58,7 @@ enum KServeRoutes {
         }
     }
 
-    private static func infer(_ http: HTTPRequest, context: RequestContext, model: InferenceModel,
+    private static func infer(_ http: HTTPRequest, body: Data, context: RequestContext, model: InferenceModel,
                               pipeline: ClassificationPipeline, state: ServiceState) async throws -> HTTPResponse {
         guard state.current != .loading else { throw ServiceError.notReady }
         var headerLength: Int?
@@ -67,7 +68,7 @@ enum KServeRoutes {
             }
             headerLength = length
         }
-        let request = try InferenceRequest(body: http.body, headerLength: headerLength)
+        let request = try InferenceRequest(body: body, headerLength: headerLength)
         try model.validate(request)
         let source = try model.source(of: request)
         var timeout = Double.infinity
@@ -96,10 +97,13 @@ enum KServeRoutes {
         return answer
     }
 
-    /// Runs `body`, answering any error as `{"error": ...}`.
-    static func answering(_ body: () async throws -> HTTPResponse) async -> HTTPResponse {
+    /// Runs `handler` on the request's body with its Content-Encoding undone (decoding to at most `limit`
+    /// bytes, the upload limit), compresses the answer as Accept-Encoding asks, and answers any error as
+    /// `{"error": ...}`.
+    static func answering(_ request: HTTPRequest, limit: Int, _ handler: (Data) async throws -> HTTPResponse) async -> HTTPResponse {
         do {
-            return try await body()
+            let body = try ContentCoding.decodeBody(request.body, headers: request.headers, limit: limit)
+            return ContentCoding.compress(try await handler(body), acceptEncoding: request.headers.values("Accept-Encoding"))
         } catch let failure as HTTPResponseError {
             return error(failure)
         } catch is CancellationError {
