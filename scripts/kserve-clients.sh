@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The KServe v2 and v1 routes driven by tritonclient[http] and the KServe SDK (scripts/kserve_clients.py, pytest)
-# against a live `serve --demo-weights` on loopback. The clients live in their own venv. About a minute.
+# against a live `serve --demo-weights --auth-token-file` on loopback (every call passes the bearer token through
+# the clients' headers=; one test rotates it with SIGHUP). The clients live in their own venv. About a minute.
 # R2PLUS1D_BINARY picks the executable (default: a release build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +21,9 @@ log=$work/server.log
 ffmpeg -y -loglevel error -nostdin -f lavfi -i testsrc2=size=320x240:rate=25 -t 2 -c:v libx264 -pix_fmt yuv420p \
   "$work/clip.mp4"
 "$binary" preprocess "$work/clip.mp4" --clips 2 -o "$work/clips.safetensors"
-"$binary" serve --demo-weights --host 127.0.0.1 --port 0 --drain-delay-s 0 --max-clips 4 "$@" >"$log" 2>&1 &
+head -c 24 /dev/urandom | base64 | tr '+/' '-_' >"$work/tokens"
+"$binary" serve --demo-weights --host 127.0.0.1 --port 0 --drain-delay-s 0 --max-clips 4 --auth-token-file "$work/tokens" \
+  "$@" >"$log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 port=""
@@ -32,4 +35,5 @@ for _ in $(seq 1 600); do
 done
 [[ -n $port ]] || { cat "$log" >&2; echo "the server did not start" >&2; exit 1; }
 KSERVE_TEST_PORT=$port KSERVE_TEST_VIDEO=$work/clip.mp4 KSERVE_TEST_CLIPS=$work/clips.safetensors \
+  KSERVE_TEST_TOKEN_FILE=$work/tokens KSERVE_TEST_PID=$pid \
   "$venv/bin/python" -m pytest -q -p no:cacheprovider scripts/kserve_clients.py

@@ -67,8 +67,10 @@ public final class ClassificationService: Sendable {
                 return result
             },
             labels: labels, model: model, timeoutSeconds: configuration.requestTimeoutSeconds)
-        let router = ServiceRoutes.make(pipeline: pipeline, state: state, metrics: metrics, configuration: configuration,
+        var routes = ServiceRoutes.make(pipeline: pipeline, state: state, metrics: metrics, configuration: configuration,
                                         features: network.architecture.featureCount)
+        routes.admission = try Authentication.admission(configuration, metrics: metrics, logger: logger)
+        let router = routes
         server = try HTTPServer(configuration: configuration.http, router: router, logger: logger) { completed in
             let route = router.routeName(for: completed.path)
             metrics.increment(MetricName.requests, labels: ["route": route, "method": completed.method, "status": "\(completed.status)"])

@@ -30,6 +30,10 @@ public struct ServiceConfiguration: Sendable {
     /// From a request's arrival to its answer; past it, 504.
     public var requestTimeoutSeconds = 30.0
     public var maxClips = 10
+    /// Bearer tokens, one a line, re-read on SIGHUP; nil: no authentication.
+    public var authTokenFile: String?
+    /// With tokens, whether /metrics needs one too.
+    public var protectMetrics = true
 
     public init(weights: WeightsSource, labelsPath: String? = nil) {
         self.weights = weights

@@ -52,6 +52,9 @@ struct Serve: ParsableCommand {
     @Option(help: "Seconds an idle keep-alive connection stays open.") var idleTimeoutS = environment("IDLE_TIMEOUT_S", 60.0)
     @Option(help: "Seconds a client may stop reading its response before it is dropped.")
     var writeTimeoutS = environment("WRITE_TIMEOUT_S", 30.0)
+    @Option(help: "Bearer tokens, one a line, re-read on SIGHUP: every route but liveness and readiness then needs Authorization: Bearer <token>. Env R2PLUS1D_AUTH_TOKEN_FILE.")
+    var authTokenFile: String?
+    @Flag(help: "With --auth-token-file, leave /metrics open (for a scraper without a token).") var metricsWithoutAuth = false
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = environment("LOG_LEVEL", "info")
 
     /// The library's defaults, which the options' defaults are.
@@ -63,6 +66,7 @@ struct Serve: ParsableCommand {
         labels = labels ?? env["R2PLUS1D_LABELS"]
         tlsCert = tlsCert ?? env["R2PLUS1D_TLS_CERT"]
         tlsKey = tlsKey ?? env["R2PLUS1D_TLS_KEY"]
+        authTokenFile = authTokenFile ?? env["R2PLUS1D_AUTH_TOKEN_FILE"]
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("give --tls-cert and --tls-key together") }
         guard maxBatch >= 1, workers >= 1, decodeWorkerRequests >= 1, decodeWorkerMemoryMb >= 64, threads >= 1, decodeThreads >= 1, queueSize >= 1, maxClips >= 1, maxUploadMb >= 1,
               timeoutS > 0, maxDelayMs >= 0, maxConnections >= 1, headerTimeoutS > 0, bodyTimeoutS > 0, minBodyRate >= 0,
@@ -106,6 +110,8 @@ struct Serve: ParsableCommand {
         configuration.workerTestFaults = decodeWorkerTestFaults
         configuration.requestTimeoutSeconds = timeoutS
         configuration.maxClips = maxClips
+        configuration.authTokenFile = authTokenFile
+        configuration.protectMetrics = !metricsWithoutAuth
         let service: ClassificationService
         do {
             service = try ClassificationService(configuration: configuration, logger: logger)
@@ -114,6 +120,8 @@ struct Serve: ParsableCommand {
         } catch let error as LabelsError {
             throw ValidationError(error.description)
         } catch let error as WorkerStartError {
+            throw ValidationError(error.description)
+        } catch let error as AuthError {
             throw ValidationError(error.description)
         }
         if service.model.demo {
