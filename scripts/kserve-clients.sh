@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The KServe v2 and v1 routes driven by tritonclient[http] and the KServe SDK (scripts/kserve_clients.py, pytest)
 # against a live `serve --demo-weights --auth-token-file` on loopback (every call passes the bearer token through
-# the clients' headers=; one test rotates it with SIGHUP). The clients live in their own venv. About a minute.
+# the clients' headers=; one test rotates it with SIGHUP). First it checks deploy/kserve-inferenceservice.yaml
+# against the KServe SDK's InferenceService models. The clients live in their own venv. About a minute.
 # R2PLUS1D_BINARY picks the executable (default: a release build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,7 @@ if ! "$venv/bin/python" -c 'import tritonclient.http, kserve, pytest' 2>/dev/nul
   "$venv/bin/pip" install -q --upgrade pip
   "$venv/bin/pip" install -q 'tritonclient[http]==2.73.0' 'kserve==0.21.0' 'pytest==9.2.0'
 fi
+"$venv/bin/python" scripts/validate_inferenceservice.py deploy/kserve-inferenceservice.yaml
 binary=${R2PLUS1D_BINARY:-}
 if [[ -z $binary ]]; then
   swift build -c release --product r2plus1d >/dev/null
