@@ -14,7 +14,7 @@ func environment<T: LosslessStringConvertible>(_ name: String, _ fallback: T) ->
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve the classifier over HTTP: POST /classify, GET /labels, /healthz, /readyz, /v1/model, /metrics.",
+        abstract: "Serve the classifier over HTTP: POST /classify, GET /labels, /healthz, /readyz, /v1/model, /metrics; KServe v2 and v1 under /v2 and /v1/models.",
         discussion: "Every option can also be set by an environment variable: R2PLUS1D_ and the option's name in capitals with _ for - (R2PLUS1D_PORT, R2PLUS1D_MAX_BATCH, ...).")
 
     @OptionGroup var weights: WeightsOptions
