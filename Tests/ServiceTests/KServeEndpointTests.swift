@@ -1,5 +1,7 @@
 import Foundation
+import R2Plus1D
 import Service
+import Synchronization
 import TestSupport
 import Testing
 
@@ -79,6 +81,39 @@ import Testing
         for (got, want) in zip(predictions[0], classify.predictions) {
             #expect(got["index"] as? Int == want.index)
             #expect(abs((got["score"] as? Double ?? -1) - want.score) < 1e-5)
+        }
+    }
+
+    /// Preprocessed clips sent as binary FP32, two requests at once so their clips share forward passes: each
+    /// answer's LOGITS and EMBEDDING are its own clips' rows, equal to the engine's own forward on those clips.
+    @Test func clipsInferenceCarriesEachClipsEmbeddingThroughTheBatch() throws {
+        let test = try TestService { $0.batching.maxDelaySeconds = 0.2 }
+        defer { #expect(test.stop()) }
+        let network = try R2Plus1D18(weights: WeightFile.read(path: TestService.files.weights))
+        let clipSize = 3 * 16 * 112 * 112
+        var generator = SystemRandomNumberGenerator()
+        let requests = [2, 1].map { count in (0..<count * clipSize).map { _ in Float.random(in: -2...2, using: &generator) } }
+        let answers = Mutex([(status: Int, headers: [String: String], body: String)?](repeating: nil, count: requests.count))
+        DispatchQueue.concurrentPerform(iterations: requests.count) { index in
+            let values = requests[index], count = values.count / clipSize
+            let json = #"{"inputs":[{"name":"CLIPS","datatype":"FP32","shape":[\#(count),3,16,112,112],"parameters":{"binary_data_size":\#(values.count * 4)}}],"outputs":[{"name":"LOGITS"},{"name":"EMBEDDING"}]}"#
+            var body = Data(json.utf8)
+            for value in values { withUnsafeBytes(of: value.bitPattern.littleEndian) { body.append(contentsOf: $0) } }
+            let answer = try? Self.post(test, "/v2/models/r2plus1d_18/infer", body: body,
+                                        headers: ["Inference-Header-Content-Length: \(json.utf8.count)"])
+            answers.withLock { $0[index] = answer }
+        }
+        for (values, answer) in zip(requests, answers.withLock { $0 }) {
+            let response = try #require(answer)
+            #expect(response.status == 200, "\(response.body)")
+            let count = values.count / clipSize
+            let expected = network.forwardWithFeatures(Tensor(shape: [count, 3, 16, 112, 112], data: values))
+            let outputs = try Self.outputs(response.body)
+            #expect(outputs["EMBEDDING"]?.shape == [count, 16] && outputs["LOGITS"]?.shape == [count, 7])
+            let embedding = try #require(outputs["EMBEDDING"]?.data as? [Double]).map(Float.init)
+            let logits = try #require(outputs["LOGITS"]?.data as? [Double]).map(Float.init)
+            #expect(Tensor(shape: [count, 16], data: embedding).maxAbsDifference(expected.features) <= 1e-4)
+            #expect(Tensor(shape: [count, 7], data: logits).maxAbsDifference(expected.logits) <= 1e-4)
         }
     }
 
