@@ -54,7 +54,8 @@ struct Serve: ParsableCommand {
     var writeTimeoutS = environment("WRITE_TIMEOUT_S", 30.0)
     @Option(help: "Bearer tokens, one a line, re-read on SIGHUP: every route but liveness and readiness then needs Authorization: Bearer <token>. Env R2PLUS1D_AUTH_TOKEN_FILE.")
     var authTokenFile: String?
-    @Flag(help: "With --auth-token-file, leave /metrics open (for a scraper without a token).") var metricsWithoutAuth = false
+    @Flag(help: "With --auth-token-file, leave /metrics open (for a scraper without a token). Env R2PLUS1D_METRICS_WITHOUT_AUTH=1.")
+    var metricsWithoutAuth = false
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = environment("LOG_LEVEL", "info")
 
     /// The library's defaults, which the options' defaults are.
@@ -111,7 +112,8 @@ struct Serve: ParsableCommand {
         configuration.requestTimeoutSeconds = timeoutS
         configuration.maxClips = maxClips
         configuration.authTokenFile = authTokenFile
-        configuration.protectMetrics = !metricsWithoutAuth
+        // Read here: a flag whose default came from the environment could be true, which ArgumentParser refuses.
+        configuration.protectMetrics = !(metricsWithoutAuth || environment("METRICS_WITHOUT_AUTH", 0) == 1)
         let service: ClassificationService
         do {
             service = try ClassificationService(configuration: configuration, logger: logger)
