@@ -146,6 +146,12 @@ def test_bad_input_message_reaches_the_exception(client):
     assert "unknown input 'AUDIO'" in raised.value.message()
 
 
+def test_unknown_model_message_reaches_the_exception(client):
+    with pytest.raises(InferenceServerException) as raised:
+        client.get_model_metadata("resnet50", headers=auth())
+    assert "no model at /v2/models/resnet50" in raised.value.message() and raised.value.status() == "404"
+
+
 def kserve_run(protocol, call):
     async def run():
         rest = InferenceRESTClient(RESTConfig(protocol=protocol, timeout=120))

@@ -69,7 +69,8 @@ public final class ClassificationService: Sendable {
             labels: labels, model: model, timeoutSeconds: configuration.requestTimeoutSeconds)
         var routes = ServiceRoutes.make(pipeline: pipeline, state: state, metrics: metrics, configuration: configuration,
                                         features: network.architecture.featureCount)
-        routes.admission = try Authentication.admission(configuration, metrics: metrics, logger: logger)
+        let authentication = try Authentication.admission(configuration, metrics: metrics, logger: logger)
+        routes.admission = { request in authentication?(request) ?? KServeRoutes.unknownModel(request) }
         let router = routes
         server = try HTTPServer(configuration: configuration.http, router: router, logger: logger) { completed in
             let route = router.routeName(for: completed.path)

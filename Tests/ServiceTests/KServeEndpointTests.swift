@@ -54,6 +54,12 @@ import Testing
         #expect(try test.get("/v2/health/ready").body.hasSuffix(#""status":"ready","ready":true}"#))
         #expect(try test.get("/v2/health/live").body.hasSuffix(#""status":"ok","live":true}"#))
         #expect(try !test.get("/readyz").body.contains(#""ready":"#))
+        // Another model or version is a 404 the clients can read.
+        for path in ["/v2/models/resnet50", "/v2/models/r2plus1d_18/versions/2/infer", "/v1/models/other:predict"] {
+            let missing = try test.get(path)
+            #expect(missing.status == 404 && missing.headers["content-type"] == "application/json", "\(path)")
+            #expect(missing.body.hasPrefix(#"{"error":"no model at "#))
+        }
     }
 
     @Test func videoInferenceAgreesWithClassify() throws {

@@ -97,6 +97,21 @@ enum KServeRoutes {
         return answer
     }
 
+    /// Every path these routes serve.
+    static let paths: Set<String> = {
+        let name = InferenceModel.name, version = InferenceModel.version
+        let bases = ["/v2/models/\(name)", "/v2/models/\(name)/versions/\(version)"]
+        return Set(["/v2", "/v1/models/\(name)", "/v1/models/\(name):predict"] + bases.flatMap { [$0, $0 + "/ready", $0 + "/infer"] })
+    }()
+
+    /// A model name or version the server does not have, under the protocols' own paths, answered as their
+    /// clients read errors (the router's 404 is problem+json, which they show as "unknown error"); nil otherwise.
+    static func unknownModel(_ request: HTTPRequest) -> HTTPResponse? {
+        let path = request.path
+        guard path.hasPrefix("/v2/models/") || path.hasPrefix("/v1/models/"), !paths.contains(path) else { return nil }
+        return error(ServiceError(.notFound, "no model at \(path.prefix(80)); this server has \(InferenceModel.name), version \(InferenceModel.version)"))
+    }
+
     /// Runs `handler` on the request's body with its Content-Encoding undone (decoding to at most `limit`
     /// bytes, the upload limit), compresses the answer as Accept-Encoding asks, and answers any error as
     /// `{"error": ...}`.
