@@ -113,6 +113,23 @@ import Testing
         #expect(outputs[0].values == .bytes(["3.0:1:jump", "1.0:2:swim", "4.0:0:run", "2.0:2:swim"].map { Data($0.utf8) }))
     }
 
+    @Test func topKMakesProbsAClassificationUnlessTheOutputSaysOtherwise() throws {
+        let logits: [[Float]] = [[0, 2, 1]]
+        let all = try InferenceRequest(body: Data(#"{"inputs":[{"name":"X","datatype":"FP32","shape":[1],"data":[1]}],"parameters":{"top_k":2}}"#.utf8),
+                                       headerLength: nil)
+        let probs = try #require(Self.model.outputs(for: all, logits: logits, embeddings: [[0, 0]]).first { $0.name == "PROBS" })
+        #expect(probs.datatype == .bytes && probs.shape == [2])
+        guard case .bytes(let items) = probs.values else { Issue.record("PROBS is not BYTES"); return }
+        #expect(items.map { String(decoding: $0, as: UTF8.self).split(separator: ":").dropFirst().joined(separator: ":") } == ["1:jump", "2:swim"])
+        let own = try InferenceRequest(
+            body: Data(#"{"inputs":[{"name":"X","datatype":"FP32","shape":[1],"data":[1]}],"parameters":{"top_k":2},"outputs":[{"name":"PROBS","parameters":{"classification":1}}]}"#.utf8),
+            headerLength: nil)
+        #expect(Self.model.outputs(for: own, logits: logits, embeddings: []).first?.shape == [1])
+        let tooMany = try InferenceRequest(body: Data(#"{"inputs":[{"name":"X","datatype":"FP32","shape":[1],"data":[1]}],"parameters":{"top_k":4}}"#.utf8),
+                                           headerLength: nil)
+        #expect(throws: ServiceError.self) { try Self.model.validate(tooMany) }
+    }
+
     @Test func binaryResponseFollowsItsJSONHeader() throws {
         let response = InferenceResponse(modelName: "m", modelVersion: "1", id: nil, outputs: [
             .init(name: "A", datatype: .fp32, shape: [2], values: .fp32([1, -0.5]), binary: true),

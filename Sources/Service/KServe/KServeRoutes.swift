@@ -6,7 +6,7 @@ import HTTPServer
 /// never as problem+json.
 enum KServeRoutes {
     static let serverName = "r2plus1d"
-    static let serverVersion = "1.0.0"
+    static let serverVersion = "0.1.0"  // openapi.yaml's info.version
     static let extensions = ["binary_tensor_data", "classification"]
 
     /// - Parameter features: the width of EMBEDDING, for the model's metadata.
