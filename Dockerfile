@@ -7,7 +7,7 @@
 FROM swift:6.1-bookworm AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libopenblas-dev libavformat-dev libavcodec-dev libavutil-dev \
-      libswscale-dev libssl-dev pkg-config \
+      libswscale-dev libssl-dev zlib1g-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Package.swift ./

@@ -33,6 +33,7 @@ let package = Package(
             providers: [.apt(["libssl-dev"])]
         ),
         .systemLibrary(name: "CLinux"),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(
             name: "DecodeSandbox",
             dependencies: ["VideoDecode", "CLinux"]
@@ -40,7 +41,7 @@ let package = Package(
 
         .target(
             name: "HTTPServer",
-            dependencies: ["COpenSSL", "CLinux", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["COpenSSL", "CLinux", "CZlib", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "R2Plus1D",

@@ -1,12 +1,14 @@
 """Makes the engine's test fixtures with PyTorch and torchvision (run once; the outputs are committed).
 
-Usage: python tools/make_fixtures.py   (with the venv from scripts/make-reference-venv.sh)
+Usage: python tools/make_fixtures.py [--features]   (with the venv from scripts/make-reference-venv.sh)
+       --features writes only tiny_features.safetensors, from the committed weights and clips
 
 Writes to Tests/R2Plus1DTests/Fixtures/:
   tiny_r2plus1d.pth              narrow R(2+1)D-18 state dict, torch.save zip format
   tiny_r2plus1d_legacy.pth       the same, legacy (non-zip) format
   tiny_r2plus1d.safetensors      the same, safetensors
   tiny_io.safetensors            'clips' [2,3,8,32,32] and torchvision's 'logits' [2,10]
+  tiny_features.safetensors      'features' [2,20]: model.avgpool's output flattened, for the same clips
   dtypes.pth / dtypes_legacy.pth half, bfloat16, strided and offset tensors with their float32 values
   dtypes.safetensors             F16 and BF16 tensors with their float32 values
 
@@ -15,10 +17,11 @@ r2plus1d_18 (stem, 4 stages of 2 blocks, strides 1/2/2/2) and small widths, so t
 names and shape pattern of torchvision's r2plus1d_18.
 """
 import os
+import sys
 
 import torch
 import torch.nn as nn
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 from torchvision.models.video.resnet import BasicBlock, Conv2Plus1D
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "Tests", "R2Plus1DTests", "Fixtures")
@@ -66,6 +69,20 @@ def randomise_batch_norm(model, generator):
             m.running_var = torch.rand(c, generator=generator) + 0.5
 
 
+def write_pooled_features():
+    """The pooled features fc reads, from the committed weights and clips, so they match tiny_io's logits."""
+    model = TinyR2Plus1D().eval()
+    model.load_state_dict(load_file(os.path.join(OUT, "tiny_r2plus1d.safetensors")), strict=False)
+    clips = load_file(os.path.join(OUT, "tiny_io.safetensors"))["clips"]
+    with torch.no_grad():
+        x = model.layer4(model.layer3(model.layer2(model.layer1(model.stem(clips)))))
+        features = model.avgpool(x).flatten(1)
+        logits = model.fc(features)
+    expected = load_file(os.path.join(OUT, "tiny_io.safetensors"))["logits"]
+    assert torch.allclose(logits, expected, atol=1e-5), "the committed weights do not give the committed logits"
+    save_file({"features": features.contiguous()}, os.path.join(OUT, "tiny_features.safetensors"))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     torch.manual_seed(2018)
@@ -94,8 +111,9 @@ def main():
     torch.save(dtypes, os.path.join(OUT, "dtypes_legacy.pth"), _use_new_zipfile_serialization=False)
     save_file({k: v.contiguous() for k, v in dtypes.items() if k.split(".")[0] in ("f16", "bf16")},
               os.path.join(OUT, "dtypes.safetensors"))
+    write_pooled_features()
     print("max |logit|", logits.abs().max().item(), "params", sum(p.numel() for p in model.parameters()))
 
 
 if __name__ == "__main__":
-    main()
+    write_pooled_features() if sys.argv[1:] == ["--features"] else main()

@@ -16,6 +16,7 @@ public struct HTTPStatus: Hashable, Sendable, ExpressibleByIntegerLiteral, Custo
     public static let accepted: HTTPStatus = 202
     public static let noContent: HTTPStatus = 204
     public static let badRequest: HTTPStatus = 400
+    public static let unauthorized: HTTPStatus = 401
     public static let notFound: HTTPStatus = 404
     public static let methodNotAllowed: HTTPStatus = 405
     public static let requestTimeout: HTTPStatus = 408
@@ -43,6 +44,7 @@ public struct HTTPStatus: Hashable, Sendable, ExpressibleByIntegerLiteral, Custo
         case 202: "Accepted"
         case 204: "No Content"
         case 400: "Bad Request"
+        case 401: "Unauthorized"
         case 404: "Not Found"
         case 405: "Method Not Allowed"
         case 408: "Request Timeout"

@@ -15,6 +15,8 @@ public struct Router: Sendable {
     }
 
     private var routes: [String: [String: Route]] = [:]
+    /// Asked before any route is looked up: a response refuses the request (a missing credential, say).
+    public var admission: (@Sendable (HTTPRequest) -> HTTPResponse?)?
 
     public init() {}
 
@@ -38,6 +40,7 @@ public struct Router: Sendable {
 
     /// Finds the request's route once and says how it is answered; handler errors become problem responses.
     public func dispatch(_ request: HTTPRequest, context: RequestContext) -> Dispatch {
+        if let refusal = admission?(request) { return .now(refusal) }
         switch lookup(request) {
         case .refused(let response): return .now(response)
         case .route(.inline(let handler)): return .now(Self.answer(context) { try handler(request, context) })

@@ -3,11 +3,14 @@ import Foundation
 /// The forward pass's answer for one request: a logit vector per clip, and where the time went.
 public struct ClipLogits: Sendable {
     public var logits: [[Float]]
+    /// Each clip's pooled features before `fc`, where the forward pass gave them (else empty).
+    public var embeddings: [[Float]] = []
     public var queueSeconds: Double
     public var inferenceSeconds: Double
 
-    public init(logits: [[Float]], queueSeconds: Double, inferenceSeconds: Double) {
+    public init(logits: [[Float]], embeddings: [[Float]] = [], queueSeconds: Double, inferenceSeconds: Double) {
         self.logits = logits
+        self.embeddings = embeddings
         self.queueSeconds = queueSeconds
         self.inferenceSeconds = inferenceSeconds
     }

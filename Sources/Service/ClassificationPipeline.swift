@@ -102,10 +102,11 @@ public struct ClassificationPipeline: Sendable {
     /// All of `decoded`'s clips in one forward pass on the calling thread.
     public static func forwardNow(_ network: R2Plus1D18, _ decoded: DecodedClips) -> ClipLogits {
         let start = now()
-        let logits = network.forward(Tensor(shape: decoded.shape, data: decoded.values))
-        let classes = logits.shape[1]
+        let (features, logits) = network.forwardWithFeatures(Tensor(shape: decoded.shape, data: decoded.values))
+        let classes = logits.shape[1], width = features.shape[1]
         let rows = (0..<decoded.clipCount).map { Array(logits.data[$0 * classes..<($0 + 1) * classes]) }
-        return ClipLogits(logits: rows, queueSeconds: 0, inferenceSeconds: seconds(since: start))
+        let embeddings = (0..<decoded.clipCount).map { Array(features.data[$0 * width..<($0 + 1) * width]) }
+        return ClipLogits(logits: rows, embeddings: embeddings, queueSeconds: 0, inferenceSeconds: seconds(since: start))
     }
 
     static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }

@@ -42,7 +42,7 @@ public final class ClassificationService: Sendable {
         let state = state
         let clipShape = ClipSpec.kinetics.shape
         let scheduler = BatchScheduler(settings: configuration.batching, metrics: metrics, forward: { clips, count in
-            network.forward(Tensor(shape: [count] + clipShape, data: clips)).data
+            ClipLogits.rows(network.forwardWithFeatures(Tensor(shape: [count] + clipShape, data: clips)))
         }, incoming: { state.decodingCount })
         self.scheduler = scheduler
         // Fail at start, saying what to do, where workers cannot run at all, rather than on every upload.
@@ -72,12 +72,16 @@ public final class ClassificationService: Sendable {
             },
             forward: { decoded, deadline, isCancelled in
                 let result = try await scheduler.classify(decoded.values, count: decoded.clipCount, isCancelled: isCancelled,
-                                                          deadlineSeconds: deadline)
+                                                          deadlineSeconds: deadline).splittingEmbeddings(classes: network.architecture.classes)
                 metrics.observe(MetricName.queueDuration, result.queueSeconds)
                 return result
             },
             labels: labels, model: model, timeoutSeconds: configuration.requestTimeoutSeconds)
-        let router = ServiceRoutes.make(pipeline: pipeline, state: state, metrics: metrics, configuration: configuration)
+        var routes = ServiceRoutes.make(pipeline: pipeline, state: state, metrics: metrics, configuration: configuration,
+                                        features: network.architecture.featureCount)
+        let authentication = try Authentication.admission(configuration, metrics: metrics, logger: logger)
+        routes.admission = { request in authentication?(request) ?? KServeRoutes.unknownModel(request) }
+        let router = routes
         server = try HTTPServer(configuration: configuration.http, router: router, logger: logger) { completed in
             let route = router.routeName(for: completed.path)
             metrics.increment(MetricName.requests, labels: ["route": route, "method": completed.method, "status": "\(completed.status)"])

@@ -32,6 +32,10 @@ public struct ServiceConfiguration: Sendable {
     public var maxClips = 10
     /// Serve the browser page at `/` (`serve --no-ui` turns it off).
     public var webUI = true
+    /// Bearer tokens, one a line, re-read on SIGHUP; nil: no authentication.
+    public var authTokenFile: String?
+    /// With tokens, whether /metrics needs one too.
+    public var protectMetrics = true
 
     public init(weights: WeightsSource, labelsPath: String? = nil) {
         self.weights = weights

@@ -5,8 +5,9 @@ import Logging
 /// Every route of the service. Each handler captures the parts it uses, nothing more.
 enum ServiceRoutes {
     static func make(pipeline: ClassificationPipeline, state: ServiceState, metrics: MetricsRegistry,
-                     configuration: ServiceConfiguration) -> Router {
+                     configuration: ServiceConfiguration, features: Int = 512) -> Router {
         var router = Router()
+        KServeRoutes.add(to: &router, pipeline: pipeline, state: state, configuration: configuration, features: features)
         let labels = pipeline.labels.names
         for path in ["/classify", "/v1/classify"] {
             router.add("POST", path) { request, context in
@@ -40,10 +41,14 @@ enum ServiceRoutes {
         }
         let modelJSON = jsonString(pipeline.model.weights)
         for path in ["/healthz", "/v2/health/live"] {
-            router.addInline("GET", path) { _, _ in health(state.current, readiness: false, modelJSON: modelJSON) }
+            router.addInline("GET", path) { _, _ in
+                health(state.current, readiness: false, modelJSON: modelJSON, kserve: path.hasPrefix("/v2"))
+            }
         }
         for path in ["/readyz", "/v2/health/ready"] {
-            router.addInline("GET", path) { _, _ in health(state.current, readiness: true, modelJSON: modelJSON) }
+            router.addInline("GET", path) { _, _ in
+                health(state.current, readiness: true, modelJSON: modelJSON, kserve: path.hasPrefix("/v2"))
+            }
         }
         let model = pipeline.model
         router.addInline("GET", "/v1/model") { _, _ in
@@ -75,10 +80,12 @@ enum ServiceRoutes {
         }
     }
 
-    /// `{"model":...,"status":...}`, built by hand: probes and load balancers call it often.
-    static func health(_ phase: ServiceState.Phase, readiness: Bool, modelJSON: String) -> HTTPResponse {
+    /// `{"model":...,"status":...}`, built by hand: probes and load balancers call it often. With `kserve`, also
+    /// `"live"` or `"ready"` as a boolean, which the KServe SDK reads.
+    static func health(_ phase: ServiceState.Phase, readiness: Bool, modelJSON: String, kserve: Bool = false) -> HTTPResponse {
         let status = readiness ? phase.name : "ok"
-        let body = #"{"model":"# + modelJSON + #","status":""# + status + #""}"#
+        let flag = kserve ? (readiness ? #","ready":\#(phase == .ready)"# : #","live":true"#) : ""
+        let body = #"{"model":"# + modelJSON + #","status":""# + status + #"""# + flag + "}"
         var response = HTTPResponse(status: readiness && phase != .ready ? .serviceUnavailable : .ok, body: Data(body.utf8))
         response.headers.set("Content-Type", "application/json")
         if response.status == .serviceUnavailable { response.headers.set("Retry-After", "1") }

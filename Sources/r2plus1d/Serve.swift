@@ -14,7 +14,7 @@ func environment<T: LosslessStringConvertible>(_ name: String, _ fallback: T) ->
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve the classifier over HTTP: POST /classify, GET /labels, /healthz, /readyz, /v1/model, /metrics.",
+        abstract: "Serve the classifier over HTTP: POST /classify, GET /labels, /healthz, /readyz, /v1/model, /metrics; KServe v2 and v1 under /v2 and /v1/models.",
         discussion: "Every option can also be set by an environment variable: R2PLUS1D_ and the option's name in capitals with _ for - (R2PLUS1D_PORT, R2PLUS1D_MAX_BATCH, ...).")
 
     @OptionGroup var weights: WeightsOptions
@@ -53,6 +53,10 @@ struct Serve: ParsableCommand {
     @Option(help: "Seconds a client may stop reading its response before it is dropped.")
     var writeTimeoutS = environment("WRITE_TIMEOUT_S", 30.0)
     @Flag(help: "Do not serve the browser page at /. Env R2PLUS1D_NO_UI=1.") var noUi = environment("NO_UI", 0) == 1
+    @Option(help: "Bearer tokens, one a line, re-read on SIGHUP: every route but liveness and readiness then needs Authorization: Bearer <token>. Env R2PLUS1D_AUTH_TOKEN_FILE.")
+    var authTokenFile: String?
+    @Flag(help: "With --auth-token-file, leave /metrics open (for a scraper without a token). Env R2PLUS1D_METRICS_WITHOUT_AUTH=1.")
+    var metricsWithoutAuth = false
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = environment("LOG_LEVEL", "info")
 
     /// The library's defaults, which the options' defaults are.
@@ -64,6 +68,7 @@ struct Serve: ParsableCommand {
         labels = labels ?? env["R2PLUS1D_LABELS"]
         tlsCert = tlsCert ?? env["R2PLUS1D_TLS_CERT"]
         tlsKey = tlsKey ?? env["R2PLUS1D_TLS_KEY"]
+        authTokenFile = authTokenFile ?? env["R2PLUS1D_AUTH_TOKEN_FILE"]
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("give --tls-cert and --tls-key together") }
         guard maxBatch >= 1, workers >= 1, decodeWorkerRequests >= 1, decodeWorkerMemoryMb >= 64, threads >= 1, decodeThreads >= 1, queueSize >= 1, maxClips >= 1, maxUploadMb >= 1,
               timeoutS > 0, maxDelayMs >= 0, maxConnections >= 1, headerTimeoutS > 0, bodyTimeoutS > 0, minBodyRate >= 0,
@@ -108,6 +113,9 @@ struct Serve: ParsableCommand {
         configuration.requestTimeoutSeconds = timeoutS
         configuration.maxClips = maxClips
         configuration.webUI = !noUi
+        configuration.authTokenFile = authTokenFile
+        // Read here: a flag whose default came from the environment could be true, which ArgumentParser refuses.
+        configuration.protectMetrics = !(metricsWithoutAuth || environment("METRICS_WITHOUT_AUTH", 0) == 1)
         let service: ClassificationService
         do {
             service = try ClassificationService(configuration: configuration, logger: logger)
@@ -116,6 +124,8 @@ struct Serve: ParsableCommand {
         } catch let error as LabelsError {
             throw ValidationError(error.description)
         } catch let error as WorkerStartError {
+            throw ValidationError(error.description)
+        } catch let error as AuthError {
             throw ValidationError(error.description)
         }
         if service.model.demo {

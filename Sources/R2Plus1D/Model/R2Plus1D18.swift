@@ -84,6 +84,14 @@ public struct R2Plus1D18: Sendable {
     /// thread then waits at the end of every GEMM for the others, which is what costs most when other work
     /// (decoding) shares the cores. Peak memory is one clip's activations per thread, whatever N is.
     public func forward(_ clips: Tensor) -> Tensor {
+        forwardWithFeatures(clips).logits
+    }
+
+    /// The forward pass that also returns the pooled features `fc` reads: torchvision's `avgpool` output,
+    /// flattened. Retrieval and custom heads are built on these; they cost nothing extra.
+    ///
+    /// clips (N, 3, T, H, W) -> features (N, 512), logits (N, classes)
+    public func forwardWithFeatures(_ clips: Tensor) -> (features: Tensor, logits: Tensor) {
         precondition(clips.shape.count == 5 && clips.shape[1] == architecture.inputChannels,
                      "clips must be (N, \(architecture.inputChannels), T, H, W), got \(clips.shape)")
         let n = clips.shape[0]
@@ -126,7 +134,7 @@ public struct R2Plus1D18: Sendable {
                 }
             }
         }
-        return Tensor(shape: [n, architecture.classes], data: logits)
+        return (Tensor(shape: [n, features], data: Array(pooled)), Tensor(shape: [n, architecture.classes], data: logits))
     }
 
     /// Each convolution's wall time for one clip, named as torchvision's modules are ("stem.0",
