@@ -67,7 +67,12 @@ public final class ClassificationService: Sendable {
                 return result
             },
             labels: labels, model: model, timeoutSeconds: configuration.requestTimeoutSeconds)
-        let router = ServiceRoutes.make(pipeline: pipeline, state: state, metrics: metrics, configuration: configuration)
+        let jobs = try JobRunner(store: Self.jobStore(configuration), settings: configuration.jobs, metrics: metrics, logger: logger,
+                                 work: TimelineJobWork.make(pipeline: pipeline, limits: configuration.decodeLimits) { clips, isCancelled in
+            try await scheduler.classify(clips.values, count: clips.clipCount, isCancelled: isCancelled,
+                                         deadlineSeconds: 7 * 86400, requestClass: .background)
+        })
+        let router = ServiceRoutes.make(pipeline: pipeline, state: state, metrics: metrics, configuration: configuration, jobs: jobs)
         server = try HTTPServer(configuration: configuration.http, router: router, logger: logger) { completed in
             let route = router.routeName(for: completed.path)
             metrics.increment(MetricName.requests, labels: ["route": route, "method": completed.method, "status": "\(completed.status)"])

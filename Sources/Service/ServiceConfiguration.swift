@@ -30,6 +30,9 @@ public struct ServiceConfiguration: Sendable {
     /// From a request's arrival to its answer; past it, 504.
     public var requestTimeoutSeconds = 30.0
     public var maxClips = 10
+    /// Async jobs: where they are kept ("memory", or "redis://host:port[/db]" to share them between pods).
+    public var jobsStore = "memory"
+    public var jobs = JobSettings()
 
     public init(weights: WeightsSource, labelsPath: String? = nil) {
         self.weights = weights

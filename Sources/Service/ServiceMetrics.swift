@@ -16,6 +16,8 @@ enum MetricName {
     static let requestsHeld = "r2plus1d_batch_requests_held"
     static let decodeBusy = "r2plus1d_decode_workers_busy"
     static let decodeWorkerRestarts = "r2plus1d_decode_worker_restarts_total"
+    static let jobs = "r2plus1d_jobs_total"
+    static let jobsLive = "r2plus1d_jobs"
 }
 
 extension MetricsRegistry {

@@ -5,7 +5,7 @@ import Logging
 /// Every route of the service. Each handler captures the parts it uses, nothing more.
 enum ServiceRoutes {
     static func make(pipeline: ClassificationPipeline, state: ServiceState, metrics: MetricsRegistry,
-                     configuration: ServiceConfiguration) -> Router {
+                     configuration: ServiceConfiguration, jobs: JobRunner? = nil) -> Router {
         var router = Router()
         let labels = pipeline.labels.names
         for path in ["/classify", "/v1/classify"] {
@@ -48,6 +48,7 @@ enum ServiceRoutes {
         router.addInline("GET", "/metrics") { _, _ in
             .text(metrics.render(), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
+        if let jobs { JobRoutes.add(to: &router, jobs: jobs, classes: labels.count, state: state) }
         return router
     }
 
