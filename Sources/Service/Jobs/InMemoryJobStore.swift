@@ -17,7 +17,7 @@ public final class InMemoryJobStore: JobStore {
         table.withLock { $0.job(id, now: now) }
     }
 
-    public func update(_ id: String, now: Double, _ change: @Sendable (inout JobRecord) throws -> Void) async throws -> JobRecord? {
+    public func update(_ id: String, now: Double, _ change: @escaping @Sendable (inout JobRecord) throws -> Void) async throws -> JobRecord? {
         try table.withLock { try $0.update(id, now: now, change) }
     }
 }

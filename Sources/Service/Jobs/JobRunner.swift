@@ -186,6 +186,7 @@ extension ClassificationService {
     /// The store `configuration.jobsStore` names. - Throws: `JobError.storeUnavailable` for anything else.
     static func jobStore(_ configuration: ServiceConfiguration) throws -> any JobStore {
         if configuration.jobsStore == "memory" { return InMemoryJobStore(settings: configuration.jobs) }
+        if configuration.jobsStore.hasPrefix("redis://") { return try RedisJobStore(url: configuration.jobsStore, settings: configuration.jobs) }
         throw JobError.storeUnavailable("--jobs-store must be memory or redis://host:port[/db], got '\(configuration.jobsStore)'")
     }
 }

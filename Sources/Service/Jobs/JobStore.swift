@@ -28,7 +28,7 @@ public protocol JobStore: Sendable {
 
     /// Applies `change` to the stored job atomically; what `change` throws leaves the job as it was.
     /// - Returns: the job after the change, or nil if it is unknown.
-    func update(_ id: String, now: Double, _ change: @Sendable (inout JobRecord) throws -> Void) async throws -> JobRecord?
+    func update(_ id: String, now: Double, _ change: @escaping @Sendable (inout JobRecord) throws -> Void) async throws -> JobRecord?
 }
 
 /// Where a store's keeping times come from.
