@@ -9,7 +9,9 @@
 /// would lengthen the interactive request's pass. Interactive batches go first; background batches hold at most
 /// `backgroundMaxBatch` clips, so an interactive request that arrives during one waits for a short pass only;
 /// and after `backgroundEvery` interactive batches in a row with background clips waiting, one background
-/// batch runs, so a job cannot starve either.
+/// batch runs, so a job cannot starve either. A background batch also holds back, for at most
+/// `backgroundGrace`, while an interactive request is decoding or one has just been answered (its client's
+/// next request is likely on its way): a background pass started in that gap would be waited out whole.
 struct BatchQueue {
     struct Job {
         let request: PendingRequest
@@ -37,13 +39,21 @@ struct BatchQueue {
     private var gatheringClass = RequestClass.interactive
     /// Interactive batches run in a row while background clips waited.
     private var interactiveStreak = 0
+    let backgroundGraceNanoseconds: UInt64
+    /// The last batch handed out was interactive: the next step marks when it ended.
+    private var lastRunInteractive = false
+    private var lastInteractiveEnd: UInt64?
+    /// When background clips were first held back for interactive ones on their way.
+    private var backgroundHeldSince: UInt64?
 
-    init(maxBatch: Int, maxDelaySeconds: Double, capacity: Int, backgroundMaxBatch: Int = 1, backgroundEvery: Int = 4) {
+    init(maxBatch: Int, maxDelaySeconds: Double, capacity: Int, backgroundMaxBatch: Int = 1, backgroundEvery: Int = 4,
+         backgroundGraceSeconds: Double = 0.1) {
         self.maxBatch = max(1, maxBatch)
         maxDelayNanoseconds = UInt64(max(0, maxDelaySeconds) * 1e9)
         self.capacity = capacity
         self.backgroundMaxBatch = min(self.maxBatch, max(1, backgroundMaxBatch))
         self.backgroundEvery = max(1, backgroundEvery)
+        backgroundGraceNanoseconds = UInt64(max(0, backgroundGraceSeconds) * 1e9)
     }
 
     /// Clips waiting, not counting those a worker has gathered.
@@ -80,8 +90,18 @@ struct BatchQueue {
     ///   - now: the clock, in nanoseconds.
     ///   - incoming: requests admitted upstream but not yet queued (decoding, say).
     mutating func step(now: UInt64, incoming: Int) -> Step {
+        // Workers step again as soon as a batch is computed, so this is when the last interactive one ended.
+        if lastRunInteractive {
+            lastInteractiveEnd = now
+            lastRunInteractive = false
+        }
         if gathering.isEmpty {
-            guard let next = nextClass() else { return .waitForWork }
+            guard let next = nextClass() else {
+                backgroundHeldSince = nil
+                return .waitForWork
+            }
+            if next == .background && queued.isEmpty, let until = backgroundHold(now: now, incoming: incoming) { return .wait(until: until) }
+            backgroundHeldSince = nil
             gatheringClass = next
         }
         switch gatheringClass {
@@ -106,9 +126,21 @@ struct BatchQueue {
                 gatheringSince = nil
             }
             if gatheringClass == .background { interactiveStreak = 0 } else if !background.isEmpty { interactiveStreak += 1 }
+            lastRunInteractive = gatheringClass == .interactive
             return .run(gathering)
         }
         return .wait(until: since + maxDelayNanoseconds)
+    }
+
+    /// Until when background clips wait for an interactive request that is decoding or likely to follow the one
+    /// just answered; nil when they run now (nothing expected, or held `backgroundGrace` already).
+    private mutating func backgroundHold(now: UInt64, incoming: Int) -> UInt64? {
+        let since = backgroundHeldSince ?? now
+        let holdEnd = since + backgroundGraceNanoseconds
+        let afterAnswer = lastInteractiveEnd.map { $0 + backgroundGraceNanoseconds }
+        guard now < holdEnd, incoming > 0 || (afterAnswer.map { now < $0 } ?? false) else { return nil }
+        backgroundHeldSince = since
+        return incoming > 0 ? holdEnd : min(holdEnd, afterAnswer!)
     }
 
     /// Splits a batch about to run: clips whose client went away, clips whose request already ended (its

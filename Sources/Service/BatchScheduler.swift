@@ -27,6 +27,8 @@ public final class BatchScheduler: @unchecked Sendable {
         public var backgroundMaxBatch = 1
         /// Interactive batches in a row at most while background clips wait.
         public var backgroundEvery = 4
+        /// How long background clips give way to an interactive request decoding or just answered.
+        public var backgroundGraceSeconds = 0.1
 
         public init() {}
     }
@@ -55,7 +57,8 @@ public final class BatchScheduler: @unchecked Sendable {
         self.forward = forward
         self.incoming = incoming
         queue = BatchQueue(maxBatch: settings.maxBatch, maxDelaySeconds: settings.maxDelaySeconds, capacity: settings.queueCapacity,
-                           backgroundMaxBatch: settings.backgroundMaxBatch, backgroundEvery: settings.backgroundEvery)
+                           backgroundMaxBatch: settings.backgroundMaxBatch, backgroundEvery: settings.backgroundEvery,
+                           backgroundGraceSeconds: settings.backgroundGraceSeconds)
         metrics.gauge(MetricName.queueDepth, help: "Clips waiting for a forward pass.") { [weak self] in Double(self?.depth ?? 0) }
         let held = held
         metrics.gauge(MetricName.requestsHeld, help: "Requests whose clips the batch scheduler still holds.") { Double(held.value) }
