@@ -16,6 +16,8 @@ public final class ClassificationService: Sendable {
     private let network: R2Plus1D18
     private let scheduler: BatchScheduler
     private let decoder: DecodePool
+    /// This process's async jobs.
+    public let jobs: JobRunner
     private let server: HTTPServer
     private let logger: Logger
     private let state = ServiceState()
@@ -72,6 +74,7 @@ public final class ClassificationService: Sendable {
             try await scheduler.classify(clips.values, count: clips.clipCount, isCancelled: isCancelled,
                                          deadlineSeconds: 7 * 86400, requestClass: .background)
         })
+        self.jobs = jobs
         let router = ServiceRoutes.make(pipeline: pipeline, state: state, metrics: metrics, configuration: configuration, jobs: jobs)
         server = try HTTPServer(configuration: configuration.http, router: router, logger: logger) { completed in
             let route = router.routeName(for: completed.path)
@@ -124,6 +127,8 @@ public final class ClassificationService: Sendable {
             state.beginDraining()
             logger.info("draining: readiness is now 503")
         }
+        // Before the scheduler stops: a job's thread must not outlive the process's teardown.
+        jobs.shutdown(waitingUpTo: configuration.http.drainTimeoutSeconds)
         scheduler.shutdown()
         decoder.shutdown()
     }

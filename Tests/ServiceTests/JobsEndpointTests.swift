@@ -48,6 +48,8 @@ import TestSupport
     }
 
     static let video = { try! TestVideos.h264(seconds: 4) }()
+    /// 200 windows at a 0.1 s stride: still running while the test looks at it.
+    static let longVideo = { try! TestVideos.h264(seconds: 20) }()
 
     @Test func aJobRunsToDoneWithItsTimelineAndProgress() throws {
         let service = try TestService()
@@ -101,9 +103,9 @@ import TestSupport
         defer { _ = service.stop() }
         // Many small windows: long enough to still be live while the next requests arrive.
         let long = "/v1/jobs?stride_s=0.1&window_s=0.2"
-        let a = try Job(Self.request(service.port, "POST", long, body: Self.video).body)
-        let b = try Job(Self.request(service.port, "POST", long, body: Self.video).body)
-        let refused = try Self.request(service.port, "POST", long, body: Self.video)
+        let a = try Job(Self.request(service.port, "POST", long, body: Self.longVideo).body)
+        let b = try Job(Self.request(service.port, "POST", long, body: Self.longVideo).body)
+        let refused = try Self.request(service.port, "POST", long, body: Self.longVideo)
         #expect(refused.status == 503 && refused.headers["retry-after"] == "30")
         // b waits for a: cancelling it ends it at once.
         let cancelledB = try Self.request(service.port, "DELETE", "/v1/jobs/\(b.id)")
@@ -113,8 +115,18 @@ import TestSupport
         let cancelA = try Self.request(service.port, "DELETE", "/v1/jobs/\(a.id)")
         #expect([200, 202].contains(cancelA.status))
         let ended = try Self.waitFor(service.port, a.id) { $0.state != "queued" && $0.state != "running" }
-        #expect(ended.state == "cancelled" && ended.windows_done < 40)
+        #expect(ended.state == "cancelled" && ended.windows_done < 200)
         #expect(try Self.request(service.port, "POST", long, body: Self.video).status == 202)
+    }
+
+    @Test func aShutdownEndsARunningJobFailedAndTheServiceStops() async throws {
+        let service = try TestService()
+        let job = try Job(Self.request(service.port, "POST", "/v1/jobs?stride_s=0.1&window_s=0.2", body: Self.longVideo).body)
+        _ = try Self.waitFor(service.port, job.id) { $0.state == "running" }
+        let runner = service.service.jobs
+        #expect(service.stop())
+        let ended = try await runner.status(job.id)
+        #expect(ended?.state == .failed && ended?.error == JobRunner.podShutDown)
     }
 
     @Test func badOptionsAndBadVideosAreRefusedOrFail() throws {

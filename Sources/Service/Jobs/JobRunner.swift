@@ -72,6 +72,21 @@ public final class JobRunner: Sendable {
         return job?.effective(now: clock())
     }
 
+    /// Stops this pod's jobs for a shutdown: each ends failed (its client should submit it again) rather than
+    /// running on while the process exits under it. Waits up to `seconds` for them to stop.
+    public func shutdown(waitingUpTo seconds: Double) {
+        let jobs = local.withLock { Array($0.values) }
+        for job in jobs {
+            job.stopping.store(true, ordering: .releasing)
+            job.cancelRequested.store(true, ordering: .releasing)
+        }
+        let deadline = Date().addingTimeInterval(seconds)
+        while local.withLock({ !$0.isEmpty }) && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+    }
+
+    /// What a job stopped by its pod's shutdown reads as.
+    public static let podShutDown = "the pod running it shut down before it finished; submit it again"
+
     private func run(_ id: String, job: LocalJob, video: Data, options: TimelineOptions) async {
         let heartbeat = Task { [self] in
             while !Task.isCancelled {
@@ -102,7 +117,8 @@ public final class JobRunner: Sendable {
                                         { job.cancelRequested.load(ordering: .acquiring) })
             outcome = job.cancelRequested.load(ordering: .acquiring) ? .cancelled : .done(try JSONValue(encoding: answer))
         } catch {
-            if job.cancelRequested.load(ordering: .acquiring) { outcome = .cancelled }
+            if job.stopping.load(ordering: .acquiring) { outcome = .failed(Self.podShutDown) }
+            else if job.cancelRequested.load(ordering: .acquiring) { outcome = .cancelled }
             else if let error = error as? ServiceError { outcome = .failed(error.detail) }
             else {
                 logger.error("job failed", metadata: ["job.id": "\(id)", "error": "\(error)"])
@@ -151,6 +167,8 @@ public final class JobRunner: Sendable {
 /// What this pod knows of a job it runs, between heartbeats: the work's progress and the cancel flag.
 final class LocalJob: Sendable {
     let cancelRequested = Atomic<Bool>(false)
+    /// Set with `cancelRequested` when the pod shuts down: the job then ends failed, not cancelled.
+    let stopping = Atomic<Bool>(false)
     private let counts = Mutex<(done: Int, total: Int, state: JobState)>((0, 0, .queued))
 
     var windows: (Int, Int) { counts.withLock { ($0.done, $0.total) } }
