@@ -49,7 +49,7 @@ loaded=$(python3 scripts/load.py --port "$port" --video "$video" --concurrency 1
 echo "$loaded"
 status=$(curl -s "http://127.0.0.1:$port/v1/jobs/$id")
 after=$(echo "$status" | field windows_done)
-echo "job $(echo "$status" | field state): $after of $total windows ($((after - before)) during the ${seconds}s; its progress is written every lease/3 = 10 s)"
+echo "job $(echo "$status" | field state): $after of $total windows ($((after - before)) during the ${seconds}s; its progress is written every second)"
 curl -s -X DELETE "http://127.0.0.1:$port/v1/jobs/$id" >/dev/null
 python3 - "$idle" "$loaded" <<'PY'
 import json, sys

@@ -15,6 +15,7 @@ public struct JobSettings: Sendable, Equatable {
 
     public init() {}
 
-    /// The owner renews three times per lease, so one late renewal does not fail a job.
-    public var renewSeconds: Double { leaseSeconds / 3 }
+    /// The owner renews at least three times per lease, so one late renewal does not fail a job, and at least
+    /// every second, since each renewal also writes the progress and reads the cancel flag.
+    public var renewSeconds: Double { min(1, leaseSeconds / 3) }
 }
