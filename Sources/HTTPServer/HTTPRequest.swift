@@ -57,6 +57,8 @@ public struct RequestHead: Sendable {
 public struct HTTPRequest: Sendable {
     public var head: RequestHead
     public var body: Data
+    /// The values of the route's `{name}` path segments, set by the router.
+    public var parameters: [String: String] = [:]
 
     public var method: String { head.method }
     public var path: String { head.path }

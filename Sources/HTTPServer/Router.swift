@@ -17,20 +17,41 @@ public struct Router: Sendable {
     private var routes: [String: [String: Route]] = [:]
     /// Asked before any route is looked up: a response refuses the request (a missing credential, say).
     public var admission: (@Sendable (HTTPRequest) -> HTTPResponse?)?
+    /// Routes with `{name}` segments, tried in the order added, only when no exact route matches: exact paths
+    /// stay one dictionary lookup.
+    private var templates: [(template: PathTemplate, methods: [String: Route])] = []
 
     public init() {}
 
+    /// - Parameter path: an exact path, or a template whose `{name}` segments match any one non-empty segment,
+    ///   read by the handler from `request.parameters[name]`.
     public mutating func add(_ method: String, _ path: String, _ handler: @escaping Handler) {
-        routes[path, default: [:]][method.uppercased()] = .task(handler)
+        insert(method, path, .task(handler))
     }
 
     /// Adds a route whose handler must return at once: it runs on the event loop thread.
     public mutating func addInline(_ method: String, _ path: String, _ handler: @escaping InlineHandler) {
-        routes[path, default: [:]][method.uppercased()] = .inline(handler)
+        insert(method, path, .inline(handler))
     }
 
-    /// The route's name for metrics and logs: the path if it is routed, else "unmatched".
-    public func routeName(for path: String) -> String { routes[path] == nil ? "unmatched" : path }
+    private mutating func insert(_ method: String, _ path: String, _ route: Route) {
+        guard let template = PathTemplate(path) else {
+            routes[path, default: [:]][method.uppercased()] = route
+            return
+        }
+        if let i = templates.firstIndex(where: { $0.template == template }) {
+            templates[i].methods[method.uppercased()] = route
+        } else {
+            templates.append((template, [method.uppercased(): route]))
+        }
+    }
+
+    /// The route's name for metrics and logs: the path if it is routed exactly, the template (`/v1/jobs/{id}`)
+    /// if one matches, so ids never become label values; else "unmatched".
+    public func routeName(for path: String) -> String {
+        if routes[path] != nil { return path }
+        return templates.first { $0.template.match(path) != nil }?.template.text ?? "unmatched"
+    }
 
     /// How a request is answered: at once (an inline route, 404, 405), or by work to run off the event loop.
     public enum Dispatch: Sendable {
@@ -41,7 +62,10 @@ public struct Router: Sendable {
     /// Finds the request's route once and says how it is answered; handler errors become problem responses.
     public func dispatch(_ request: HTTPRequest, context: RequestContext) -> Dispatch {
         if let refusal = admission?(request) { return .now(refusal) }
-        switch lookup(request) {
+        var routed = request
+        let found = lookup(&routed)
+        let request = routed
+        switch found {
         case .refused(let response): return .now(response)
         case .route(.inline(let handler)): return .now(Self.answer(context) { try handler(request, context) })
         case .route(.task(let handler)):
@@ -56,8 +80,18 @@ public struct Router: Sendable {
         case route(Route)
     }
 
-    private func lookup(_ request: HTTPRequest) -> Lookup {
-        guard let methods = routes[request.path] else {
+    private func lookup(_ request: inout HTTPRequest) -> Lookup {
+        var found = routes[request.path]
+        if found == nil {
+            for entry in templates {
+                if let parameters = entry.template.match(request.path) {
+                    request.parameters = parameters
+                    found = entry.methods
+                    break
+                }
+            }
+        }
+        guard let methods = found else {
             return .refused(.problem(status: .notFound, detail: "no resource at \(request.path)"))
         }
         let method = request.method == "HEAD" && methods["HEAD"] == nil ? "GET" : request.method

@@ -26,6 +26,12 @@ public final class BatchScheduler: @unchecked Sendable {
         public var maxDelaySeconds = 0.010
         /// Clips waiting at most; a request that does not fit is refused with 503.
         public var queueCapacity = 64
+        /// Most clips of background jobs per forward pass: small, so a request arriving meanwhile waits little.
+        public var backgroundMaxBatch = 1
+        /// Interactive batches in a row at most while background clips wait.
+        public var backgroundEvery = 4
+        /// How long background clips give way to an interactive request decoding or just answered.
+        public var backgroundGraceSeconds = 0.1
 
         public init() {}
     }
@@ -53,7 +59,9 @@ public final class BatchScheduler: @unchecked Sendable {
         self.metrics = metrics
         self.forward = forward
         self.incoming = incoming
-        queue = BatchQueue(maxBatch: settings.maxBatch, maxDelaySeconds: settings.maxDelaySeconds, capacity: settings.queueCapacity)
+        queue = BatchQueue(maxBatch: settings.maxBatch, maxDelaySeconds: settings.maxDelaySeconds, capacity: settings.queueCapacity,
+                           backgroundMaxBatch: settings.backgroundMaxBatch, backgroundEvery: settings.backgroundEvery,
+                           backgroundGraceSeconds: settings.backgroundGraceSeconds)
         metrics.gauge(MetricName.queueDepth, help: "Clips waiting for a forward pass.") { [weak self] in Double(self?.depth ?? 0) }
         let held = held
         metrics.gauge(MetricName.requestsHeld, help: "Requests whose clips the batch scheduler still holds.") { Double(held.value) }
@@ -82,16 +90,18 @@ public final class BatchScheduler: @unchecked Sendable {
     /// - Parameters:
     ///   - clips: `count` clips, concatenated.
     ///   - isCancelled: true once nobody waits for the answer; the clips are then dropped before compute.
+    ///   - requestClass: interactive requests go before background jobs (see `BatchQueue`).
     /// - Throws: `ServiceError.overloaded` when the queue cannot take them, `.deadlineExceeded` when `deadline`
     ///   passes first; `CancellationError` when the client went away.
     public func classify(_ clips: [Float], count: Int, isCancelled: @escaping @Sendable () -> Bool,
-                         deadlineSeconds: Double) async throws -> ClipLogits {
+                         deadlineSeconds: Double, requestClass: RequestClass = .interactive) async throws -> ClipLogits {
         // Already past its deadline (decoding took it all): never queued, so no worker can pick it up.
         guard deadlineSeconds > 0 else {
             metrics.increment(MetricName.clipsDropped, labels: ["reason": "deadline"], by: Double(count))
             throw ServiceError.deadlineExceeded(seconds: deadlineSeconds)
         }
-        let request = PendingRequest(clips: clips, count: count, isCancelled: isCancelled, submitted: Self.now(), held: held)
+        let request = PendingRequest(clips: clips, count: count, isCancelled: isCancelled, submitted: Self.now(), held: held,
+                                     requestClass: requestClass)
         return try await withCheckedThrowingContinuation { continuation in
             request.continuation = continuation
             let accepted = condition.withLock {

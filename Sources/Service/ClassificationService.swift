@@ -16,6 +16,8 @@ public final class ClassificationService: Sendable {
     private let network: R2Plus1D18
     private let scheduler: BatchScheduler
     private let decoder: DecodePool
+    /// This process's async jobs.
+    public let jobs: JobRunner
     private let server: HTTPServer
     private let logger: Logger
     private let state = ServiceState()
@@ -77,8 +79,16 @@ public final class ClassificationService: Sendable {
                 return result
             },
             labels: labels, model: model, timeoutSeconds: configuration.requestTimeoutSeconds)
+        let background = ClassificationPipeline(decode: pipeline.decode, walk: pipeline.walk, forward: { clips, _, isCancelled in
+            // A job's forward passes queue as background work, and its windows wait as long as the job runs.
+            try await scheduler.classify(clips.values, count: clips.clipCount, isCancelled: isCancelled,
+                                         deadlineSeconds: 7 * 86400, requestClass: .background)
+        }, labels: pipeline.labels, model: pipeline.model)
+        let jobs = try JobRunner(store: Self.jobStore(configuration), settings: configuration.jobs, metrics: metrics, logger: logger,
+                                 work: TimelineJobWork.make(pipeline: background))
+        self.jobs = jobs
         var routes = ServiceRoutes.make(pipeline: pipeline, state: state, metrics: metrics, configuration: configuration,
-                                        features: network.architecture.featureCount)
+                                        features: network.architecture.featureCount, jobs: jobs)
         let authentication = try Authentication.admission(configuration, metrics: metrics, logger: logger)
         routes.admission = { request in authentication?(request) ?? KServeRoutes.unknownModel(request) }
         let router = routes
@@ -133,6 +143,8 @@ public final class ClassificationService: Sendable {
             state.beginDraining()
             logger.info("draining: readiness is now 503")
         }
+        // Before the scheduler stops: a job's thread must not outlive the process's teardown.
+        jobs.shutdown(waitingUpTo: configuration.http.drainTimeoutSeconds)
         scheduler.shutdown()
         decoder.shutdown()
     }

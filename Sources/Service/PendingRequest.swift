@@ -8,6 +8,7 @@ final class PendingRequest: @unchecked Sendable {
     let clipSize: Int
     let isCancelled: @Sendable () -> Bool
     let submitted: UInt64
+    let requestClass: RequestClass
     var continuation: CheckedContinuation<ClipLogits, Error>?
     private let lock = NSLock()
     private var logits: [[Float]?]
@@ -17,13 +18,15 @@ final class PendingRequest: @unchecked Sendable {
     private var lastEnd: UInt64 = 0
     private let held: HeldRequests
 
-    init(clips: [Float], count: Int, isCancelled: @escaping @Sendable () -> Bool, submitted: UInt64, held: HeldRequests) {
+    init(clips: [Float], count: Int, isCancelled: @escaping @Sendable () -> Bool, submitted: UInt64, held: HeldRequests,
+         requestClass: RequestClass = .interactive) {
         precondition(count >= 1 && clips.count % count == 0)
         self.clips = clips
         self.count = count
         clipSize = clips.count / count
         self.isCancelled = isCancelled
         self.submitted = submitted
+        self.requestClass = requestClass
         self.held = held
         logits = Array(repeating: nil, count: count)
         remaining = count

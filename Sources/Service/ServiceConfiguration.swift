@@ -36,6 +36,9 @@ public struct ServiceConfiguration: Sendable {
     public var authTokenFile: String?
     /// With tokens, whether /metrics needs one too.
     public var protectMetrics = true
+    /// Async jobs: where they are kept ("memory", or "redis://host:port[/db]" to share them between pods).
+    public var jobsStore = "memory"
+    public var jobs = JobSettings()
 
     public init(weights: WeightsSource, labelsPath: String? = nil) {
         self.weights = weights

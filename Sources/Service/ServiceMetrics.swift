@@ -17,6 +17,8 @@ enum MetricName {
     static let decodeBusy = "r2plus1d_decode_workers_busy"
     static let decodeWorkerRestarts = "r2plus1d_decode_worker_restarts_total"
     static let timelineWindows = "r2plus1d_timeline_windows_total"
+    static let jobs = "r2plus1d_jobs_total"
+    static let jobsLive = "r2plus1d_jobs"
 }
 
 extension MetricsRegistry {

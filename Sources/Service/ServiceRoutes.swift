@@ -5,7 +5,7 @@ import Logging
 /// Every route of the service. Each handler captures the parts it uses, nothing more.
 enum ServiceRoutes {
     static func make(pipeline: ClassificationPipeline, state: ServiceState, metrics: MetricsRegistry,
-                     configuration: ServiceConfiguration, features: Int = 512) -> Router {
+                     configuration: ServiceConfiguration, features: Int = 512, jobs: JobRunner? = nil) -> Router {
         var router = Router()
         KServeRoutes.add(to: &router, pipeline: pipeline, state: state, configuration: configuration, features: features)
         let labels = pipeline.labels.names
@@ -58,6 +58,7 @@ enum ServiceRoutes {
             .text(metrics.render(), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         if configuration.webUI { WebUI().register(on: &router) }
+        if let jobs { JobRoutes.add(to: &router, jobs: jobs, classes: labels.count, state: state) }
         return router
     }
 

@@ -57,6 +57,15 @@ struct Serve: ParsableCommand {
     var authTokenFile: String?
     @Flag(help: "With --auth-token-file, leave /metrics open (for a scraper without a token). Env R2PLUS1D_METRICS_WITHOUT_AUTH=1.")
     var metricsWithoutAuth = false
+    @Option(help: "Where async jobs are kept: memory (this process), or redis://host:port[/db] to share them between replicas.")
+    var jobsStore = environment("JOBS_STORE", "memory")
+    @Option(help: "Queued and running jobs at most (across replicas sharing the store); beyond it, 503.")
+    var maxJobs = environment("MAX_JOBS", Self.defaults.jobs.maxLiveJobs)
+    @Option(help: "Seconds a finished job stays readable.") var jobRetentionS = environment("JOB_RETENTION_S", Self.defaults.jobs.retentionSeconds)
+    @Option(help: "Seconds without a lease renewal after which a job reads as failed (its replica stopped).")
+    var jobLeaseS = environment("JOB_LEASE_S", Self.defaults.jobs.leaseSeconds)
+    @Option(help: "Jobs this replica runs at once; the rest of its jobs wait queued.")
+    var jobConcurrency = environment("JOB_CONCURRENCY", Self.defaults.jobs.concurrency)
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = environment("LOG_LEVEL", "info")
 
     /// The library's defaults, which the options' defaults are.
@@ -72,7 +81,8 @@ struct Serve: ParsableCommand {
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("give --tls-cert and --tls-key together") }
         guard maxBatch >= 1, workers >= 1, decodeWorkerRequests >= 1, decodeWorkerMemoryMb >= 64, threads >= 1, decodeThreads >= 1, queueSize >= 1, maxClips >= 1, maxUploadMb >= 1,
               timeoutS > 0, maxDelayMs >= 0, maxConnections >= 1, headerTimeoutS > 0, bodyTimeoutS > 0, minBodyRate >= 0,
-              idleTimeoutS > 0, writeTimeoutS > 0, drainDelayS >= 0, drainTimeoutS >= 0 else {
+              idleTimeoutS > 0, writeTimeoutS > 0, drainDelayS >= 0, drainTimeoutS >= 0,
+              maxJobs >= 1, jobRetentionS > 0, jobLeaseS >= 0.3, jobConcurrency >= 1 else {
             throw ValidationError("sizes, counts and timeouts must be positive")
         }
     }
@@ -116,6 +126,11 @@ struct Serve: ParsableCommand {
         configuration.authTokenFile = authTokenFile
         // Read here: a flag whose default came from the environment could be true, which ArgumentParser refuses.
         configuration.protectMetrics = !(metricsWithoutAuth || environment("METRICS_WITHOUT_AUTH", 0) == 1)
+        configuration.jobsStore = jobsStore
+        configuration.jobs.maxLiveJobs = maxJobs
+        configuration.jobs.retentionSeconds = jobRetentionS
+        configuration.jobs.leaseSeconds = jobLeaseS
+        configuration.jobs.concurrency = jobConcurrency
         let service: ClassificationService
         do {
             service = try ClassificationService(configuration: configuration, logger: logger)
@@ -127,6 +142,8 @@ struct Serve: ParsableCommand {
             throw ValidationError(error.description)
         } catch let error as AuthError {
             throw ValidationError(error.description)
+        } catch let error as JobError {
+            throw ValidationError(error.detail)
         }
         if service.model.demo {
             logger.warning("serving DEMO weights: predictions are meaningless; see weights/README.md for the real ones")

@@ -1,0 +1,101 @@
+import Foundation
+import Logging
+@testable import Service
+import Synchronization
+import Testing
+
+/// Two runners sharing one store, as two pods share Redis, with a fake job work that computes one window per
+/// `Gate` step: progress reaches the store through the lease renewals, and a cancel on the other pod reaches
+/// the work.
+@Suite(.serialized) struct JobRunnerTests {
+    /// Windows the fake work has done; the test lets it go one window at a time.
+    final class Gate: Sendable {
+        let allowed = Atomic<Int>(0)
+        let done = Atomic<Int>(0)
+        let sawCancel = Atomic<Bool>(false)
+    }
+
+    static func settings() -> JobSettings {
+        var s = JobSettings()
+        s.leaseSeconds = 0.3
+        s.retentionSeconds = 60
+        return s
+    }
+
+    static func runner(_ store: any JobStore, pod: String, gate: Gate, total: Int = 10) -> JobRunner {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        return JobRunner(store: store, settings: settings(), pod: pod, metrics: MetricsRegistry(), logger: logger) { _, _, progress, isCancelled in
+            progress(0, total)
+            while gate.done.load(ordering: .relaxed) < total {
+                if isCancelled() {
+                    gate.sawCancel.store(true, ordering: .relaxed)
+                    throw CancellationError()
+                }
+                if gate.done.load(ordering: .relaxed) < gate.allowed.load(ordering: .relaxed) {
+                    let done = gate.done.add(1, ordering: .relaxed).newValue
+                    progress(done, total)
+                } else {
+                    try await Task.sleep(nanoseconds: 5_000_000)
+                }
+            }
+            return Classification(predictions: [], clips: [],
+                                  info: .init(container: "c", codec: "h264", width: 1, height: 1, fps: 1, durationSeconds: 1, rotation: 0),
+                                  model: ModelInfo(source: .demo(seed: 1), sha256: nil), timing: .init(decode: 0, queue: 0, inference: 0, total: 0))
+        }
+    }
+
+    static func waitUntil(seconds: Double = 5, _ condition: () async throws -> Bool) async throws -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try await condition() { return true }
+            try await Task.sleep(nanoseconds: 10_000_000)
+        }
+        return false
+    }
+
+    @Test func progressReachesTheOtherPodThroughTheLeaseRenewals() async throws {
+        let store = InMemoryJobStore(settings: Self.settings())
+        let gate = Gate()
+        let a = Self.runner(store, pod: "a", gate: gate), b = Self.runner(store, pod: "b", gate: Gate())
+        let job = try await a.submit(video: Data([1]), options: TimelineOptions(), idempotency: nil).job
+        gate.allowed.store(4, ordering: .relaxed)
+        #expect(try await Self.waitUntil { try await b.status(job.id)?.windows_done == 4 })
+        #expect(try await b.status(job.id)?.progress == 0.4)
+        // Held at 4 windows for several lease lengths: the renewals keep the job running, not failed.
+        try await Task.sleep(nanoseconds: 1_000_000_000)
+        #expect(try await b.status(job.id)?.state == .running)
+        gate.allowed.store(10, ordering: .relaxed)
+        #expect(try await Self.waitUntil { try await b.status(job.id)?.state == .done })
+        #expect(try await b.status(job.id)?.progress == 1)
+    }
+
+    @Test func aCancelOnTheOtherPodStopsTheWork() async throws {
+        let store = InMemoryJobStore(settings: Self.settings())
+        let gate = Gate()
+        let a = Self.runner(store, pod: "a", gate: gate), b = Self.runner(store, pod: "b", gate: Gate())
+        let job = try await a.submit(video: Data([1]), options: TimelineOptions(), idempotency: nil).job
+        gate.allowed.store(2, ordering: .relaxed)
+        #expect(try await Self.waitUntil { try await b.status(job.id)?.windows_done == 2 })
+        let asked = try await b.cancel(job.id)
+        #expect(asked?.state == .running && asked?.cancel_requested == true)
+        #expect(try await Self.waitUntil { try await b.status(job.id)?.state == .cancelled })
+        let sawCancel = gate.sawCancel.load(ordering: .relaxed), done = gate.done.load(ordering: .relaxed)
+        #expect(sawCancel && done == 2)
+    }
+
+    @Test func theSameKeyOnEitherPodIsOneJobRunOnce() async throws {
+        let store = InMemoryJobStore(settings: Self.settings())
+        let gate = Gate(), other = Gate()
+        let a = Self.runner(store, pod: "a", gate: gate), b = Self.runner(store, pod: "b", gate: other)
+        let claim = IdempotencyClaim(scopedKey: "k", fingerprint: "f")
+        let first = try await a.submit(video: Data([1]), options: TimelineOptions(), idempotency: claim)
+        let second = try await b.submit(video: Data([1]), options: TimelineOptions(), idempotency: claim)
+        #expect(first.created && !second.created && first.job.id == second.job.id)
+        gate.allowed.store(10, ordering: .relaxed)
+        other.allowed.store(10, ordering: .relaxed)
+        #expect(try await Self.waitUntil { try await b.status(first.job.id)?.state == .done })
+        let ranOnB = other.done.load(ordering: .relaxed)
+        #expect(ranOnB == 0, "the second pod ran the job too")
+    }
+}
