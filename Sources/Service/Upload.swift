@@ -25,11 +25,15 @@ struct ClassifyRequest {
         video = try Self.video(request)
     }
 
-    static func timelineOptions(_ request: HTTPRequest, topK: Int, start: Double?, end: Double?) throws -> TimelineOptions? {
-        switch request.head.queryValue("timeline") {
-        case nil, "0", "false": return nil
-        case "1", "true": break
-        case let other?: throw ServiceError.badParameter("timeline must be 1 or 0, got '\(other.prefix(40))'")
+    /// The timeline options of the query, or nil without `timeline=1` (unless `implied`: a job is always one).
+    static func timelineOptions(_ request: HTTPRequest, topK: Int, start: Double?, end: Double?,
+                                implied: Bool = false) throws -> TimelineOptions? {
+        if !implied {
+            switch request.head.queryValue("timeline") {
+            case nil, "0", "false": return nil
+            case "1", "true": break
+            case let other?: throw ServiceError.badParameter("timeline must be 1 or 0, got '\(other.prefix(40))'")
+            }
         }
         var options = TimelineOptions()
         options.topK = topK

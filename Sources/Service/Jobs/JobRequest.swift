@@ -12,16 +12,9 @@ struct JobRequest {
     /// - Throws: `ServiceError.badParameter`, `.malformedBody`, `.unsupportedMediaType`; `MultipartError`;
     ///   `JobError.badIdempotencyKey`.
     init(_ request: HTTPRequest, classes: Int) throws {
-        var options = TimelineOptions()
-        options.topK = try ClassifyRequest.integer(request, "top_k", default: 5, range: 1...classes)
-        if let window = try ClassifyRequest.seconds(request, "window_s") { options.windowSeconds = window }
-        options.strideSeconds = try ClassifyRequest.seconds(request, "stride_s")
-        options.startSeconds = try ClassifyRequest.seconds(request, "start_s") ?? 0
-        options.endSeconds = try ClassifyRequest.seconds(request, "end_s")
-        if let threshold = try ClassifyRequest.seconds(request, "threshold") { options.threshold = threshold }
-        options.minSegmentSeconds = try ClassifyRequest.seconds(request, "min_segment_s") ?? 0
-        try options.validate()
-        self.options = options
+        let topK = try ClassifyRequest.integer(request, "top_k", default: 5, range: 1...classes)
+        options = try ClassifyRequest.timelineOptions(request, topK: topK, start: try ClassifyRequest.seconds(request, "start_s"),
+                                                      end: try ClassifyRequest.seconds(request, "end_s"), implied: true)!
         video = try ClassifyRequest.video(request)
         if let key = request.headers["Idempotency-Key"] {
             guard (1...255).contains(key.utf8.count), key.utf8.allSatisfy({ (0x20...0x7e).contains($0) }) else {
