@@ -98,7 +98,8 @@ def test_metadata_and_readiness(client):
     model = client.get_model_metadata(MODEL, "1", headers=auth())
     assert model["name"] == MODEL and model["versions"] == ["1"]
     assert {t["name"]: t["shape"] for t in model["inputs"]} == {"VIDEO": [1], "CLIPS": [-1, 3, 16, 112, 112]}
-    assert {t["name"]: t["shape"] for t in model["outputs"]} == {"LOGITS": [-1, 400], "PROBS": [400], "EMBEDDING": [-1, 512]}
+    assert {t["name"]: t["shape"] for t in model["outputs"]} == {"LOGITS": [-1, 400], "PROBS": [400], "EMBEDDING": [-1, 512],
+                                                                  "TIMELINE": [1]}
 
 
 @pytest.mark.parametrize("binary", [True, False])
@@ -130,6 +131,23 @@ def test_classification_extension(client):
         value, index, label = entry.split(":", 2)
         assert abs(float(value) - expected[int(index)]) <= TOLERANCE and label
     assert int(top[0].split(":")[1]) == int(np.argmax(expected))
+
+
+def test_timeline_parameters_give_classifys_timeline(client):
+    parameters = {"timeline": True, "window_s": 1, "stride_s": 0.5, "top_k": 2}
+    result = client.infer(MODEL, [video_input(True)], outputs=[triton_http.InferRequestedOutput("TIMELINE")],
+                          parameters=parameters, headers=auth())
+    (raw,) = result.as_numpy("TIMELINE")
+    answer = json.loads(raw)
+    request = urllib.request.Request(f"{BASE}/v1/classify?timeline=1&window_s=1&stride_s=0.5&top_k=2", data=VIDEO,
+                                     headers={"Content-Type": "video/mp4", **auth()})
+    with urllib.request.urlopen(request, timeout=120) as response:
+        expected = json.load(response)
+    assert len(answer["timeline"]) == len(expected["timeline"]) > 1
+    for ours, theirs in zip(answer["timeline"], expected["timeline"]):
+        assert [p["index"] for p in ours["predictions"]] == [p["index"] for p in theirs["predictions"]]
+        assert max(abs(a["score"] - b["score"]) for a, b in zip(ours["predictions"], theirs["predictions"])) <= TOLERANCE
+    assert [s["index"] for s in answer["segments"]] == [s["index"] for s in expected["segments"]]
 
 
 def test_timeout_parameter_is_the_deadline(client):

@@ -123,6 +123,35 @@ import Testing
         }
     }
 
+    @Test func aTimelineIsTheTimelineOutputAndEqualsClassifys() throws {
+        let video = try TestVideos.h264(seconds: 6, gop: 30)
+        let test = try TestService()
+        defer { #expect(test.stop()) }
+        let request = Self.binaryVideoRequest(video, parameters: #"{"timeline":true,"stride_s":0.5,"window_s":1,"top_k":3}"#)
+        let response = try Self.post(test, "/v2/models/r2plus1d_18/infer", body: request.body,
+                                     headers: ["Inference-Header-Content-Length: \(request.headerLength)"])
+        #expect(response.status == 200, "\(response.body)")
+        let output = try #require(try Self.outputs(response.body)["TIMELINE"])
+        #expect(output.shape == [1])
+        let viaKServe = try TimelineAnswer(try #require(output.data.first as? String))
+        let direct = try TimelineAnswer(test.post("/v1/classify?timeline=1&stride_s=0.5&window_s=1&top_k=3", body: video,
+                                                  contentType: "video/mp4").body)
+        #expect(viaKServe.timeline.count == 12 && viaKServe.timeline.count == direct.timeline.count)
+        for (a, b) in zip(viaKServe.timeline, direct.timeline) {
+            #expect(a.predictions.map(\.index) == b.predictions.map(\.index) && a.start_s == b.start_s)
+            #expect(zip(a.predictions, b.predictions).allSatisfy { abs($0.score - $1.score) < 1e-5 })
+        }
+        #expect(viaKServe.segments.map(\.index) == direct.segments.map(\.index))
+        // The timeline's one output is TIMELINE, which needs the parameter and a video.
+        for (parameters, outputs, words) in [(#"{"timeline":true}"#, #","outputs":[{"name":"LOGITS"}]"#, "the one output is TIMELINE"),
+                                             (#"{"timeline":false}"#, #","outputs":[{"name":"TIMELINE"}]"#, "needs parameters.timeline"),
+                                             (#"{"timeline":true,"stride_s":0.01}"#, "", "stride_s")] {
+            let json = #"{"inputs":[{"name":"VIDEO","datatype":"BYTES","shape":[1],"data":["\#(video.base64EncodedString())"]}],"parameters":\#(parameters)\#(outputs)}"#
+            let refused = try Self.post(test, "/v2/models/r2plus1d_18/infer", body: Data(json.utf8))
+            #expect(refused.status == 400 && refused.body.contains(words), "\(refused.body)")
+        }
+    }
+
     @Test func errorsAreJSONWithAnErrorField() throws {
         let test = try TestService()
         defer { #expect(test.stop()) }

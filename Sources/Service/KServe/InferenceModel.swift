@@ -6,12 +6,14 @@ import VideoDecode
 ///
 /// Inputs: VIDEO (BYTES [1], an encoded video decoded and sampled in the server) or CLIPS (FP32 [N,3,16,112,112],
 /// already preprocessed). Outputs: LOGITS [N,classes], PROBS [classes] (softmax averaged over the clips, as
-/// /classify computes it) and EMBEDDING [N,features] (the pooled features before `fc`).
+/// /classify computes it) and EMBEDDING [N,features] (the pooled features before `fc`); with
+/// `parameters.timeline`, TIMELINE instead: BYTES [1], the JSON answer of `/v1/classify?timeline=1`.
 struct InferenceModel: Sendable {
     static let name = "r2plus1d_18"
     static let version = "1"
     static let platform = "swift_r2plus1d"
     static let outputNames = ["LOGITS", "PROBS", "EMBEDDING"]
+    static let timelineOutput = "TIMELINE"
 
     let classes: Int
     let features: Int
@@ -66,7 +68,16 @@ struct InferenceModel: Sendable {
         if let topK = request.topK, !(1...classes).contains(topK) {
             throw ServiceError.badParameter("parameters.top_k must be an integer from 1 to \(classes), got \(topK)")
         }
+        if request.timeline != nil {
+            guard request.outputs.allSatisfy({ $0.name == Self.timelineOutput && $0.classification == nil }) else {
+                throw ServiceError.badParameter("with parameters.timeline the one output is \(Self.timelineOutput)")
+            }
+            return
+        }
         for output in request.outputs {
+            guard output.name != Self.timelineOutput else {
+                throw ServiceError.badParameter("\(Self.timelineOutput) needs parameters.timeline: true")
+            }
             guard Self.outputNames.contains(output.name) else {
                 throw ServiceError.badParameter("unknown output '\(output.name.prefix(40))'; this model has \(Self.outputNames.joined(separator: ", "))")
             }
@@ -106,6 +117,15 @@ struct InferenceModel: Sendable {
         }
     }
 
+    /// A timeline's answer as the TIMELINE output: the same JSON `/v1/classify?timeline=1` answers.
+    func timelineOutput(for request: InferenceRequest, answer: Classification) -> InferenceResponse.Output {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let json = (try? encoder.encode(answer)) ?? Data("{}".utf8)
+        return .init(name: Self.timelineOutput, datatype: .bytes, shape: [1], values: .bytes([json]),
+                     binary: request.outputs.first?.binary ?? request.binaryDataOutput)
+    }
+
     /// Softmax of each clip's logits, averaged over the clips, in Double as `Classification` computes it.
     static func meanSoftmax(_ logits: [[Float]]) -> [Float] {
         guard let classes = logits.first?.count else { return [] }
@@ -135,7 +155,8 @@ struct InferenceModel: Sendable {
                                  .init(name: "CLIPS", datatype: "FP32", shape: [-1] + clip)],
                         outputs: [.init(name: "LOGITS", datatype: "FP32", shape: [-1, classes]),
                                   .init(name: "PROBS", datatype: "FP32", shape: [classes]),
-                                  .init(name: "EMBEDDING", datatype: "FP32", shape: [-1, features])])
+                                  .init(name: "EMBEDDING", datatype: "FP32", shape: [-1, features]),
+                                  .init(name: Self.timelineOutput, datatype: "BYTES", shape: [1])])
     }
 
     struct Metadata: Encodable {

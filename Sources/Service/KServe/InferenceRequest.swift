@@ -45,6 +45,8 @@ struct InferenceRequest {
     var timeoutMicroseconds: Int?
     var topK: Int?
     var clips: Int?
+    /// `parameters.timeline`: what happens when, with the timeline options of `/v1/classify` as parameters.
+    var timeline: TimelineOptions?
 
     /// - Parameters:
     ///   - headerLength: `Inference-Header-Content-Length`; nil when the whole body is JSON.
@@ -69,6 +71,7 @@ struct InferenceRequest {
         timeoutMicroseconds = try Self.integer(parameters["timeout"], "parameters.timeout")
         topK = try Self.integer(parameters["top_k"], "parameters.top_k")
         clips = try Self.integer(parameters["clips"], "parameters.clips")
+        timeline = try Self.timelineOptions(parameters)
 
         guard let rawInputs = json["inputs"] as? [Any], !rawInputs.isEmpty else {
             throw ServiceError.malformedBody("the inference request needs a non-empty 'inputs' array")
@@ -181,6 +184,34 @@ struct InferenceRequest {
         guard let value, !(value is NSNull) else { return nil }
         guard let typed = value as? T else { throw ServiceError.malformedBody("\(name) has the wrong JSON type") }
         return typed
+    }
+
+    /// `timeline: true` (or 1) and the options beside it, named as `/v1/classify`'s query; nil without it.
+    static func timelineOptions(_ parameters: [String: Any]) throws -> TimelineOptions? {
+        switch parameters["timeline"] {
+        case nil, is NSNull: return nil
+        case let flag as NSNumber where flag == 0 || flag == 1:
+            guard flag == 1 else { return nil }
+        default: throw ServiceError.badParameter("parameters.timeline must be true or false")
+        }
+        var options = TimelineOptions()
+        if let window = try number(parameters["window_s"], "parameters.window_s") { options.windowSeconds = window }
+        options.strideSeconds = try number(parameters["stride_s"], "parameters.stride_s")
+        options.startSeconds = try number(parameters["start_s"], "parameters.start_s") ?? 0
+        options.endSeconds = try number(parameters["end_s"], "parameters.end_s")
+        if let threshold = try number(parameters["threshold"], "parameters.threshold") { options.threshold = threshold }
+        options.minSegmentSeconds = try number(parameters["min_segment_s"], "parameters.min_segment_s") ?? 0
+        try options.validate()
+        return options
+    }
+
+    /// A finite JSON number (not a boolean), or nil when absent.
+    static func number(_ value: Any?, _ name: String) throws -> Double? {
+        guard let value, !(value is NSNull) else { return nil }
+        guard let number = value as? NSNumber, !isBoolean(number), number.doubleValue.isFinite else {
+            throw ServiceError.badParameter("\(name) must be a number")
+        }
+        return number.doubleValue
     }
 
     /// JSONSerialization gives `true` and `1` both as NSNumber; only their classes differ.

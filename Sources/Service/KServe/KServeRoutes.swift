@@ -76,16 +76,20 @@ enum KServeRoutes {
             guard microseconds > 0 else { throw ServiceError.badParameter("parameters.timeout is in microseconds and must be positive") }
             timeout = Double(microseconds) / 1e6
         }
-        let result = try await state.classifying {
-            switch source {
-            case .video(let video, let clips):
-                try await pipeline.tensors(video, clips: clips, timeoutSeconds: timeout, isCancelled: { context.isCancelled })
-            case .clips(let values, let count):
-                try await pipeline.tensors(clips: values, count: count, timeoutSeconds: timeout, isCancelled: { context.isCancelled })
+        let outputs: [InferenceResponse.Output]
+        if var options = request.timeline {
+            guard case .video(let video, _) = source else { throw ServiceError.badParameter("parameters.timeline needs the VIDEO input") }
+            options.topK = request.topK ?? options.topK
+            let answer = try await state.classifying {
+                try await pipeline.timeline(video, options: options, isCancelled: { context.isCancelled })
             }
+            outputs = [model.timelineOutput(for: request, answer: answer)]
+        } else {
+            outputs = try await tensorOutputs(request, source: source, timeout: timeout, context: context, model: model,
+                                              pipeline: pipeline, state: state)
         }
         let response = InferenceResponse(modelName: InferenceModel.name, modelVersion: InferenceModel.version, id: request.id,
-                                         outputs: model.outputs(for: request, logits: result.logits, embeddings: result.embeddings))
+                                         outputs: outputs)
         let (body, length) = response.encoded()
         var answer = HTTPResponse(status: .ok, body: body)
         if let length {
@@ -95,6 +99,21 @@ enum KServeRoutes {
             answer.headers.set("Content-Type", "application/json")
         }
         return answer
+    }
+
+    /// LOGITS, PROBS and EMBEDDING, as asked, from the clips' forward pass.
+    private static func tensorOutputs(_ request: InferenceRequest, source: InferenceModel.Source, timeout: Double,
+                                      context: RequestContext, model: InferenceModel, pipeline: ClassificationPipeline,
+                                      state: ServiceState) async throws -> [InferenceResponse.Output] {
+        let result = try await state.classifying {
+            switch source {
+            case .video(let video, let clips):
+                try await pipeline.tensors(video, clips: clips, timeoutSeconds: timeout, isCancelled: { context.isCancelled })
+            case .clips(let values, let count):
+                try await pipeline.tensors(clips: values, count: count, timeoutSeconds: timeout, isCancelled: { context.isCancelled })
+            }
+        }
+        return model.outputs(for: request, logits: result.logits, embeddings: result.embeddings)
     }
 
     /// Every path these routes serve.
