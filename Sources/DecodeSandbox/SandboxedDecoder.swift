@@ -71,24 +71,15 @@ public final class SandboxedDecoder {
             ? worker.receive(within: configuration.limits.deadlineSeconds + Self.graceSeconds) : .gone
         switch answer {
         case .message(let message):
-            let reply: WorkerWire.Reply
-            do {
-                reply = try WorkerWire.decodeReply(message, for: request, maxDimension: configuration.limits.maxDimension)
-            } catch {
-                replace(worker, .protocolViolation)
-                throw DecodeError.decoderFailed(detail: "it sent a malformed reply")
+            let reply = try checked(worker) {
+                try WorkerWire.decodeReply(message, for: request, maxDimension: configuration.limits.maxDimension)
             }
             switch reply {
             case .failed(let error):
                 answered(worker)
                 throw error
             case .decoded(let decoded):
-                let count = clips * ClipSpec.kinetics.elementCount
-                let values = Array(UnsafeBufferPointer(start: worker.output.baseAddress!.assumingMemoryBound(to: Float.self), count: count))
-                guard Self.allFinite(values) else {
-                    replace(worker, .protocolViolation)
-                    throw DecodeError.decoderFailed(detail: "it produced values that are not numbers")
-                }
+                let values = try clipValues(worker, clips: clips)
                 answered(worker)
                 lastOverheadSeconds = max(0, Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9 - decoded.decodeSeconds)
                 return DecodedClips(values: values, clipCount: clips, info: decoded.info, frameTimes: decoded.frameTimes,
@@ -118,12 +109,8 @@ public final class SandboxedDecoder {
         while true {
             let answer = worker.receive(within: configuration.limits.deadlineSeconds + Self.graceSeconds)
             guard case .message(let message) = answer else { throw lost(worker, answer, bytes) }
-            let reply: WorkerWire.WalkReply
-            do {
-                reply = try WorkerWire.decodeWalkReply(message, for: walk, maxDimension: configuration.limits.maxDimension)
-            } catch {
-                replace(worker, .protocolViolation)
-                throw DecodeError.decoderFailed(detail: "it sent a malformed reply")
+            let reply = try checked(worker) {
+                try WorkerWire.decodeWalkReply(message, for: walk, maxDimension: configuration.limits.maxDimension)
             }
             switch reply {
             case .failed(let error):
@@ -143,12 +130,7 @@ public final class SandboxedDecoder {
                     guard worker.send(WorkerWire.encodeGoOn(sequence: walk.sequence, more: false)) else { throw lost(worker, .gone, bytes) }
                     continue
                 }
-                let values = Array(UnsafeBufferPointer(start: worker.output.baseAddress!.assumingMemoryBound(to: Float.self),
-                                                       count: decoded.clips * ClipSpec.kinetics.elementCount))
-                guard Self.allFinite(values) else {
-                    replace(worker, .protocolViolation)
-                    throw DecodeError.decoderFailed(detail: "it produced values that are not numbers")
-                }
+                let values = try clipValues(worker, clips: decoded.clips)
                 // The values are copied out: the worker may decode the next chunk while this one is used.
                 guard worker.send(WorkerWire.encodeGoOn(sequence: walk.sequence, more: true)) else { throw lost(worker, .gone, bytes) }
                 info = decoded.info
@@ -161,6 +143,28 @@ public final class SandboxedDecoder {
                 }
             }
         }
+    }
+
+    /// Reads a reply; one that fails its checks kills the worker that sent it.
+    private func checked<T>(_ worker: WorkerProcess, _ read: () throws -> T) throws -> T {
+        do {
+            return try read()
+        } catch {
+            replace(worker, .protocolViolation)
+            throw DecodeError.decoderFailed(detail: "it sent a malformed reply")
+        }
+    }
+
+    /// The clips a reply announced, copied out of the worker's output region; a value that is not a number kills
+    /// the worker.
+    private func clipValues(_ worker: WorkerProcess, clips: Int) throws -> [Float] {
+        let values = Array(UnsafeBufferPointer(start: worker.output.baseAddress!.assumingMemoryBound(to: Float.self),
+                                               count: clips * ClipSpec.kinetics.elementCount))
+        guard Self.allFinite(values) else {
+            replace(worker, .protocolViolation)
+            throw DecodeError.decoderFailed(detail: "it produced values that are not numbers")
+        }
+        return values
     }
 
     /// The checks every upload passes, then a live worker with the upload in its input region and a new sequence.
