@@ -149,4 +149,34 @@ import TestSupport
         let reference = try Self.expected().videos.first { $0.path == "Tai_Chi/a.mp4" }!
         #expect(report.videos.count == 1 && report.videos[0].target == 3 && report.videos[0].top5 == reference.top5)
     }
+
+    @Test func ctrlCPrintsThePartialResult() throws {
+        let out = try TemporaryFolder()
+        // Long enough to be interrupted: the set's decodable videos forty times over.
+        let rows = try Self.expected().videos.map { "\"\(Self.data)/\($0.path)\",\"\($0.path.split(separator: "/")[0])\"\n" }.joined()
+        try out.write("list.csv", String(repeating: rows, count: 40))
+        try out.write("out", "")
+        try out.write("err", "")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Executable.r2plus1d)
+        process.arguments = ["eval", out.file("list.csv"), "--labels", Self.labels, "--weights", Self.weights, "--clips", "3",
+                             "--progress-every-s", "0.05", "--json", out.file("r.json")]
+        process.standardOutput = FileHandle(forWritingAtPath: out.file("out"))
+        process.standardError = FileHandle(forWritingAtPath: out.file("err"))
+        try process.run()
+        let started = Date()
+        while process.isRunning, !((try? String(contentsOfFile: out.file("err"), encoding: .utf8)) ?? "").contains("progress:"),
+              Date().timeIntervalSince(started) < 60 {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        #expect(process.isRunning, "finished before it could be interrupted")
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        let stdout = try String(contentsOfFile: out.file("out"), encoding: .utf8)
+        #expect(process.terminationStatus == 130)
+        #expect(stdout.contains("INTERRUPTED: partial result") && stdout.contains("video top-1"), "\(stdout)")
+        let report = try JSONDecoder().decode(Report.self, from: Data(contentsOf: URL(fileURLWithPath: out.file("r.json"))))
+        #expect(report.summary.evaluated > 0 && report.summary.evaluated < 400)
+        #expect(report.summary.clip.count == 3 * report.summary.evaluated)
+    }
 }
