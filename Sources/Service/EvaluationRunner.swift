@@ -15,13 +15,16 @@ public final class EvaluationRunner: Sendable {
     /// Videos read, decoded, queued or computed at once.
     private let window: Int
 
-    /// Loads the weights; starts the decode threads (and their workers) and the batch workers.
+    /// Loads the weights and warms the network up; starts the decode threads (and their workers) and the batch
+    /// workers.
     /// - Parameter configuration: `serve`'s settings; the HTTP ones are not used.
     /// - Throws: `WeightError`, or `WorkerStartError` where decode workers cannot run.
     public init(configuration: ServiceConfiguration, clipsPerVideo: Int) throws {
         BLASThreads.set(configuration.blasThreads)
         let network = try R2Plus1D18(weights: configuration.weights.load())
         classes = network.architecture.classes
+        // As `serve` does before it is ready: the first pass pays for page faults, not for the set's clips.
+        _ = network.forward(Tensor(zeros: [1] + ClipSpec.kinetics.shape))
         var configuration = configuration
         window = 2 * configuration.decodeThreads + max(2, configuration.batching.maxBatch / max(1, clipsPerVideo))
         // Every video in flight may have its clips queued at once: never refused for lack of room.
