@@ -26,7 +26,10 @@ public final class EvaluationRunner: Sendable {
         // As `serve` does before it is ready: the first pass pays for page faults, not for the set's clips.
         _ = network.forward(Tensor(zeros: [1] + ClipSpec.kinetics.shape))
         var configuration = configuration
-        window = 2 * configuration.decodeThreads + max(2, configuration.batching.maxBatch / max(1, clipsPerVideo))
+        // Two batches' worth of videos beyond those decoding: when a forward pass ends, its videos' replacements
+        // are only starting to decode, and the next batch must still be full (an odd batch leaves a core idle).
+        let batchVideos = (configuration.batching.maxBatch + clipsPerVideo - 1) / clipsPerVideo
+        window = 2 * configuration.decodeThreads + 2 * batchVideos
         // Every video in flight may have its clips queued at once: never refused for lack of room.
         configuration.batching.queueCapacity = max(configuration.batching.queueCapacity, window * clipsPerVideo)
         configuration.decodeQueue = max(configuration.decodeQueue, window)

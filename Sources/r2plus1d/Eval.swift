@@ -61,7 +61,9 @@ struct Eval: ParsableCommand {
         var metrics = EvaluationMetrics(labels: names)
         var records: [String: EvaluationRecord] = [:]
         let output = try predictionsOutput(classes: runner.classes, into: &records)
-        for record in records.values { metrics.add(record) }
+        // Only this data's videos count: a predictions file of another set adds nothing but its lines.
+        let planned = Set(plan.videos.map(\.item.path))
+        for record in records.values where planned.contains(record.path) { metrics.add(record) }
         let todo = plan.videos.filter { records[$0.item.path] == nil }
         let resumed = plan.videos.count - todo.count
         FileHandle.standardError.write(Data((
