@@ -232,7 +232,9 @@ struct Eval: ParsableCommand {
             (self.metrics, self.records, self.output, self.total, self.terminal, self.every) = (metrics, records, output, total, terminal, every)
         }
 
-        var seconds: Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+        private var finished: Double?
+        /// Since the run started; after `finishProgress`, the run's length, so reports written later agree.
+        var seconds: Double { finished ?? Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
 
         func add(_ record: EvaluationRecord) {
             metrics.add(record)
@@ -254,6 +256,7 @@ struct Eval: ParsableCommand {
         }
 
         func finishProgress() {
+            finished = seconds
             show()
             if terminal { FileHandle.standardError.write(Data("\n".utf8)) }
         }
