@@ -4,8 +4,7 @@ import VideoDecode
 
 /// Runs a labelled set through the same pieces as `serve`: the decode pool (sandboxed workers, or in-process),
 /// the batch scheduler that gathers clips of many videos into one forward pass, and the pipeline between them.
-/// Enough videos are in flight that the decode threads never wait for the batch worker and the batch worker
-/// never waits for decoded clips.
+/// Enough videos are in flight that decoding overlaps the forward passes and each pass finds a full batch queued.
 public final class EvaluationRunner: Sendable {
     public let classes: Int
     private let pipeline: ClassificationPipeline
