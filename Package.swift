@@ -84,6 +84,11 @@ let package = Package(
             dependencies: ["Service", "R2Plus1D", "HTTPServer", "TestSupport"]
         ),
         .testTarget(
+            name: "EvaluationTests",
+            dependencies: ["Service", "TestSupport"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
             name: "DecodeSandboxTests",
             dependencies: ["DecodeSandbox", "VideoDecode", "TestSupport"]
         ),

@@ -108,7 +108,7 @@ public final class ClassificationService: Sendable {
         metrics.gauge(MetricName.inFlight, help: "Classifications being decoded, queued or computed.") { Double(state.inFlightCount) }
     }
 
-    private static func workerConfiguration(_ c: ServiceConfiguration) -> WorkerConfiguration {
+    static func workerConfiguration(_ c: ServiceConfiguration) -> WorkerConfiguration {
         var worker = WorkerConfiguration(inputBytes: c.http.limits.maxBodyBytes, maxClips: c.maxClips, limits: c.decodeLimits)
         worker.memoryBytes = c.workerMemoryBytes
         worker.testFaults = c.workerTestFaults
@@ -116,7 +116,7 @@ public final class ClassificationService: Sendable {
     }
 
     /// One decoder per decode thread: a sandboxed worker each, or in-process.
-    private static func decoders(_ c: ServiceConfiguration, metrics: MetricsRegistry) -> @Sendable (Int) -> UploadDecoder {
+    static func decoders(_ c: ServiceConfiguration, metrics: MetricsRegistry) -> @Sendable (Int) -> UploadDecoder {
         guard c.decodeInWorkers else { return { _ in InProcessDecoder(limits: c.decodeLimits) } }
         let worker = workerConfiguration(c)
         let shared = SandboxedDecoder.Shared { reason in
