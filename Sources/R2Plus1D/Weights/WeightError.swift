@@ -46,7 +46,7 @@ public struct WeightError: Error, Equatable, CustomStringConvertible {
         case .unreadable(let path, let reason):
             "cannot read weight file \(path): \(reason)"
         case .unknownFormat(let detail):
-            "not a weight file this program reads (safetensors, or a PyTorch .pth state dict, zip or legacy): \(detail)"
+            "not a weight file this program reads (safetensors, a PyTorch .pth state dict, zip or legacy, or a MindSpore .ckpt): \(detail)"
         case .truncated(let detail):
             "the weight file is truncated: \(detail); download it again"
         case .corrupt(let detail):
@@ -60,7 +60,7 @@ public struct WeightError: Error, Equatable, CustomStringConvertible {
         case .shapeMismatch(let name, let expected, let got):
             "tensor '\(name)' has shape \(got), expected \(expected)"
         case .noWeightFile(let directory):
-            "no weight file (.pth or .safetensors) in \(directory), the weights/ folder of the working directory: "
+            "no weight file (.pth, .safetensors or .ckpt) in \(directory), the weights/ folder of the working directory: "
                 + "pass --weights FILE, put r2plus1d_18-91a641e6.pth there (scripts/fetch-weights.sh downloads it; see "
                 + "weights/README.md), or run with --demo-weights to try it with meaningless predictions"
         }
