@@ -102,13 +102,13 @@ public enum MindSporeCheckpoint {
     /// The tensors of a file, in file order, with split tensors joined.
     /// - Parameter keep: which tags to read; the others are checked for structure only, their contents neither
     ///   copied nor converted.
-    /// - Throws: `WeightError.unknownFormat` (encrypted), `.truncated`, `.corrupt` (bad varint, wire type, CRC,
+    /// - Throws: `WeightError.encrypted`, `.truncated`, `.corrupt` (bad varint, wire type, CRC,
     ///   or dims that disagree with the byte count).
     public static func entries(_ bytes: Data, keep: (String) -> Bool = { _ in true }) throws -> [Entry] {
         if isEncrypted(bytes) {
-            throw WeightError.unknownFormat(
-                detail: "this MindSpore checkpoint is encrypted (saved with enc_key): decrypt it with MindSpore "
-                    + "(mindspore.load_checkpoint with dec_key, then save_checkpoint without enc_key) and pass that file")
+            throw WeightError.encrypted(
+                detail: "a MindSpore checkpoint saved with enc_key; decrypt it with MindSpore (load_checkpoint with "
+                    + "dec_key, then save_checkpoint without enc_key) and pass that file")
         }
         var end = bytes.count
         if end >= trailerLength, bytes[bytes.startIndex + end - trailerLength..<bytes.startIndex + end - 10]
