@@ -69,6 +69,7 @@ let package = Package(
         .executableTarget(name: "FuzzHTTPParser", dependencies: ["HTTPServer", "FuzzSupport"], path: "fuzz/Sources/HTTPParser"),
         .executableTarget(name: "FuzzMultipart", dependencies: ["HTTPServer", "FuzzSupport"], path: "fuzz/Sources/Multipart"),
         .executableTarget(name: "FuzzDecode", dependencies: ["VideoDecode", "FuzzSupport"], path: "fuzz/Sources/Decode"),
+        .executableTarget(name: "FuzzCheckpoint", dependencies: ["R2Plus1D", "FuzzSupport"], path: "fuzz/Sources/Checkpoint"),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(
             name: "R2Plus1DTests",

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs one libFuzzer target (sources in fuzz/Sources/, seeds and dictionaries beside them) for a bounded time.
-# Usage: scripts/fuzz.sh TARGET SECONDS     TARGET: http-parser | multipart | decode | decode-malloc-check
+# Usage: scripts/fuzz.sh TARGET SECONDS     TARGET: http-parser | multipart | decode | decode-malloc-check | checkpoint
 # Builds with -sanitize=fuzzer,address into .build-fuzz (lld: gold trips over the sanitizer runtime's DWARF),
 # grows a working corpus in .build-fuzz/corpus/TARGET from the committed seeds in fuzz/TARGET/seeds, and writes
 # any crashing input to fuzz-artifacts/TARGET/. Exits non-zero if a crash was found. Prints libFuzzer's stats.
@@ -17,12 +17,13 @@ case $target in
   http-parser) product=FuzzHTTPParser ;;
   multipart) product=FuzzMultipart ;;
   decode) product=FuzzDecode ;;
+  checkpoint) product=FuzzCheckpoint ;;
   decode-malloc-check)
     product=FuzzDecode scratch=.build-fuzz-malloc sanitizers=fuzzer corpus_name=decode
     malloc_debug=/lib/$(uname -m)-linux-gnu/libc_malloc_debug.so.0
     [[ -f $malloc_debug ]] || { echo "no $malloc_debug (glibc 2.34 or later has it)" >&2; exit 2; }
     run=(env LD_PRELOAD="$malloc_debug" MALLOC_CHECK_=3) ;;
-  *) echo "unknown target $target (http-parser, multipart, decode, decode-malloc-check)" >&2; exit 2 ;;
+  *) echo "unknown target $target (http-parser, multipart, decode, decode-malloc-check, checkpoint)" >&2; exit 2 ;;
 esac
 swift build --scratch-path "$scratch" -c release -Xswiftc -sanitize="$sanitizers" -Xswiftc -DFUZZING \
   --toolset "$PWD/fuzz/toolset.json" --product "$product" >&2

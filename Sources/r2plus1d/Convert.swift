@@ -3,7 +3,7 @@ import R2Plus1D
 
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Convert a weight file (safetensors, or .pth zip or legacy) to F32 safetensors with torchvision's names.")
+        abstract: "Convert a weight file (safetensors, .pth zip or legacy, or MindSpore .ckpt) to F32 safetensors with torchvision's names.")
 
     @Argument(help: "The weight file to read.")
     var input: String

@@ -5,7 +5,7 @@ import R2Plus1D
 /// `--weights FILE | --demo-weights`, shared by every subcommand that runs the model; without either, the
 /// environment's R2PLUS1D_WEIGHTS or R2PLUS1D_DEMO_WEIGHTS=1, then the first weight file in weights/.
 struct WeightsOptions: ParsableArguments {
-    @Option(name: .long, help: "Weight file: safetensors, or a PyTorch .pth state dict (zip or legacy). Default: the first .pth or .safetensors in weights/. Env R2PLUS1D_WEIGHTS.")
+    @Option(name: .long, help: "Weight file: safetensors, a PyTorch .pth state dict (zip or legacy), or a MindSpore .ckpt (r2plus1d_mindspore's names or torchvision's). Default: the first .pth, .safetensors or .ckpt in weights/. Env R2PLUS1D_WEIGHTS.")
     var weights: String?
 
     @Flag(name: .long, help: "Use deterministic demo weights (predictions are meaningless). Env R2PLUS1D_DEMO_WEIGHTS=1.")

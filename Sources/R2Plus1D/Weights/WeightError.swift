@@ -7,6 +7,7 @@ public struct WeightError: Error, Equatable, CustomStringConvertible {
     private enum Kind: Equatable {
         case unreadable(path: String, reason: String)
         case unknownFormat(detail: String)
+        case encrypted(detail: String)
         case truncated(detail: String)
         case corrupt(detail: String)
         case unsupportedDType(name: String, dtype: String)
@@ -24,6 +25,8 @@ public struct WeightError: Error, Equatable, CustomStringConvertible {
     public static func unreadable(path: String, reason: String) -> Self { Self(.unreadable(path: path, reason: reason)) }
     /// The bytes are no format this program reads.
     public static func unknownFormat(detail: String) -> Self { Self(.unknownFormat(detail: detail)) }
+    /// The file is encrypted; `detail` says how to get a plain one.
+    public static func encrypted(detail: String) -> Self { Self(.encrypted(detail: detail)) }
     /// The file ends before its contents do.
     public static func truncated(detail: String) -> Self { Self(.truncated(detail: detail)) }
     /// The file's structure is inconsistent.
@@ -46,7 +49,9 @@ public struct WeightError: Error, Equatable, CustomStringConvertible {
         case .unreadable(let path, let reason):
             "cannot read weight file \(path): \(reason)"
         case .unknownFormat(let detail):
-            "not a weight file this program reads (safetensors, or a PyTorch .pth state dict, zip or legacy): \(detail)"
+            "not a weight file this program reads (safetensors, a PyTorch .pth state dict, zip or legacy, or a MindSpore .ckpt): \(detail)"
+        case .encrypted(let detail):
+            "the weight file is encrypted: \(detail)"
         case .truncated(let detail):
             "the weight file is truncated: \(detail); download it again"
         case .corrupt(let detail):
@@ -60,7 +65,7 @@ public struct WeightError: Error, Equatable, CustomStringConvertible {
         case .shapeMismatch(let name, let expected, let got):
             "tensor '\(name)' has shape \(got), expected \(expected)"
         case .noWeightFile(let directory):
-            "no weight file (.pth or .safetensors) in \(directory), the weights/ folder of the working directory: "
+            "no weight file (.pth, .safetensors or .ckpt) in \(directory), the weights/ folder of the working directory: "
                 + "pass --weights FILE, put r2plus1d_18-91a641e6.pth there (scripts/fetch-weights.sh downloads it; see "
                 + "weights/README.md), or run with --demo-weights to try it with meaningless predictions"
         }

@@ -13,6 +13,7 @@ public enum WeightFile {
         if TorchCheckpoint.isZip(bytes) || TorchCheckpoint.isLegacy(bytes) { return try TorchCheckpoint.decode(bytes) }
         // safetensors: an 8-byte length, then a JSON object.
         if bytes.count >= 9, bytes[bytes.startIndex + 8] == UInt8(ascii: "{") { return try Safetensors.decode(bytes).tensors }
+        if MindSporeCheckpoint.isCheckpoint(bytes) { return try MindSporeCheckpoint.decode(bytes) }
         throw WeightError.unknownFormat(detail: "the first bytes match no known format")
     }
 }

@@ -14,11 +14,11 @@ public enum WeightsSource: Sendable, Equatable {
     }
 
     /// The weights `r2plus1d serve` uses when told none: in `directory` (relative paths from the working
-    /// directory), the first `r2plus1d_18-*` file ending in .pth or .safetensors, else the first such file by name.
+    /// directory), the first `r2plus1d_18-*` file ending in .pth, .safetensors or .ckpt, else the first such file by name.
     /// - Throws: `WeightError.noWeightFile` with the directory's absolute path.
     public static func discover(in directory: String = "weights") throws -> WeightsSource {
         let files = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
-            .filter { $0.hasSuffix(".pth") || $0.hasSuffix(".safetensors") }.sorted()
+            .filter { $0.hasSuffix(".pth") || $0.hasSuffix(".safetensors") || $0.hasSuffix(".ckpt") }.sorted()
         guard let chosen = files.first(where: { $0.hasPrefix("r2plus1d_18-") }) ?? files.first else {
             throw WeightError.noWeightFile(directory: URL(fileURLWithPath: directory).standardizedFileURL.path)
         }
