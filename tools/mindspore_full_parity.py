@@ -17,10 +17,10 @@ import sys
 
 import mindspore as ms
 import numpy as np
-from make_mindspore_fixtures import SeedR2Plus1D, logits, randomise, train_one_step  # tools/ is first on sys.path
+from logit_parity import verdict  # tools/ is first on sys.path
+from make_mindspore_fixtures import SeedR2Plus1D, logits, randomise, train_one_step
 from safetensors.numpy import load_file, save_file
 
-TOLERANCE = 1e-4  # max |difference| relative to max |logit|: the engine's parity target
 
 
 def make(out, batch):
@@ -48,12 +48,7 @@ def compare(out, ours):
             print(f"{stem}: shape {list(got.shape)}, MindSpore {list(want.shape)}")
             failed = True
             continue
-        diff = np.abs(got - want).max()
-        same_top5 = all(set(np.argsort(a)[-5:]) == set(np.argsort(b)[-5:]) for a, b in zip(got, want))
-        ok = diff <= TOLERANCE * scale and same_top5
-        failed |= not ok
-        print(f"{stem}.ckpt: max |logit difference| {diff:.3g}, max |logit| {scale:.3g}, relative {diff / scale:.3g}, "
-              f"same top-5 {same_top5}: {'ok' if ok else 'FAILED'}")
+        failed |= not verdict(f"{stem}.ckpt", got, want, scale)
     return 1 if failed else 0
 
 
