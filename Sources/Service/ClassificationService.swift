@@ -52,6 +52,15 @@ public final class ClassificationService: Sendable {
         let decoder = DecodePool(threads: configuration.decodeThreads, capacity: configuration.decodeQueue,
                                  makeDecoder: Self.decoders(configuration, metrics: metrics))
         self.decoder = decoder
+        let classes = network.architecture.classes
+        /// Through the batch scheduler, whose rows carry `[logits | features]`, split apart here for every caller.
+        let forward: @Sendable (DecodedClips, Double, @escaping @Sendable () -> Bool, RequestClass) async throws -> ClipLogits = {
+            decoded, deadline, isCancelled, requestClass in
+            let result = try await scheduler.classify(decoded.values, count: decoded.clipCount, isCancelled: isCancelled,
+                                                      deadlineSeconds: deadline, requestClass: requestClass)
+            metrics.observe(MetricName.queueDuration, result.queueSeconds)
+            return result.splittingEmbeddings(classes: classes)
+        }
         let pipeline = ClassificationPipeline(
             decode: { video, clips, range in
                 let start = DispatchTime.now().uptimeNanoseconds
@@ -72,17 +81,11 @@ public final class ClassificationService: Sendable {
                     throw ServiceError(error)
                 }
             },
-            forward: { decoded, deadline, isCancelled in
-                let result = try await scheduler.classify(decoded.values, count: decoded.clipCount, isCancelled: isCancelled,
-                                                          deadlineSeconds: deadline).splittingEmbeddings(classes: network.architecture.classes)
-                metrics.observe(MetricName.queueDuration, result.queueSeconds)
-                return result
-            },
+            forward: { decoded, deadline, isCancelled in try await forward(decoded, deadline, isCancelled, .interactive) },
             labels: labels, model: model, timeoutSeconds: configuration.requestTimeoutSeconds)
+        // A job's forward passes queue as background work, and its windows wait as long as the job runs.
         let background = ClassificationPipeline(decode: pipeline.decode, walk: pipeline.walk, forward: { clips, _, isCancelled in
-            // A job's forward passes queue as background work, and its windows wait as long as the job runs.
-            try await scheduler.classify(clips.values, count: clips.clipCount, isCancelled: isCancelled,
-                                         deadlineSeconds: 7 * 86400, requestClass: .background)
+            try await forward(clips, 7 * 86400, isCancelled, .background)
         }, labels: pipeline.labels, model: pipeline.model)
         let jobs = try JobRunner(store: Self.jobStore(configuration), settings: configuration.jobs, metrics: metrics, logger: logger,
                                  work: TimelineJobWork.make(pipeline: background))

@@ -68,6 +68,12 @@ import TestSupport
         #expect(done.result?.timeline?.count == 8)
         #expect(done.result?.predictions.count == 2)
         #expect(try service.metric(#"r2plus1d_jobs_total{state="done"}"#) == 1)
+        // A job's answer is the same timeline as a request's.
+        let direct = try TimelineAnswer(service.post("/v1/classify?timeline=1&stride_s=0.5&top_k=2", body: Self.video,
+                                                     contentType: "video/mp4").body)
+        let predictions = try #require(done.result?.predictions)
+        #expect(predictions.map(\.index) == direct.predictions.map(\.index), "\(predictions) against \(direct.predictions)")
+        #expect(zip(predictions, direct.predictions).allSatisfy { abs($0.score - $1.score) < 1e-5 })
     }
 
     @Test func unknownAndMalformedIdsAre404() throws {
