@@ -36,11 +36,18 @@ public struct HTTPResponse: Sendable {
         return response
     }
 
-    struct Problem: Encodable {
-        var type = "about:blank"
-        var title: String
-        var status: Int
-        var detail: String
+    /// The RFC 9457 fields, for bodies that carry a problem inside something else (a stream's last line).
+    public struct Problem: Encodable, Sendable {
+        public var type = "about:blank"
+        public var title: String
+        public var status: Int
+        public var detail: String
+
+        public init(title: String, status: Int, detail: String) {
+            self.title = title
+            self.status = status
+            self.detail = detail
+        }
     }
 }
 

@@ -30,6 +30,20 @@ public struct TimelineOptions: Sendable, Equatable {
         guard minSegmentSeconds >= 0 else { throw ServiceError.badParameter("min_segment_s must be at least 0") }
     }
 
+    /// The options named as the API names them (`window_s`, `stride_s`, `start_s`, `end_s`, `threshold`,
+    /// `min_segment_s`), each read by `number` (nil when absent), then validated.
+    /// - Throws: what `number` throws; `ServiceError.badParameter` for values out of range.
+    init(topK: Int, number: (String) throws -> Double?) throws {
+        self.topK = topK
+        if let window = try number("window_s") { windowSeconds = window }
+        strideSeconds = try number("stride_s")
+        startSeconds = try number("start_s") ?? 0
+        endSeconds = try number("end_s")
+        if let threshold = try number("threshold") { self.threshold = threshold }
+        if let minimum = try number("min_segment_s") { minSegmentSeconds = minimum }
+        try validate()
+    }
+
     /// Where the windows fall.
     public var grid: WindowGrid {
         WindowGrid(windowSeconds: windowSeconds, strideSeconds: stride, startSeconds: startSeconds, endSeconds: endSeconds)

@@ -57,14 +57,7 @@ enum TimelineStream {
         case is CancellationError: (.clientClosedRequest, "the client closed the connection")
         default: (.internalServerError, "internal error")
         }
-        return encode(["error": Problem(title: status.reasonPhrase, status: status.code, detail: detail)])
-    }
-
-    struct Problem: Encodable {
-        var type = "about:blank"
-        var title: String
-        var status: Int
-        var detail: String
+        return encode(["error": HTTPResponse.Problem(title: status.reasonPhrase, status: status.code, detail: detail)])
     }
 
     static func encode(_ value: some Encodable) -> Data {

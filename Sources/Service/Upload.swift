@@ -21,13 +21,12 @@ struct ClassifyRequest {
             guard from < to else { throw ServiceError.badParameter("start_s must be below end_s") }
             range = from...to
         }
-        timeline = try Self.timelineOptions(request, topK: topK, start: start, end: end)
+        timeline = try Self.timelineOptions(request, topK: topK)
         video = try Self.video(request)
     }
 
     /// The timeline options of the query, or nil without `timeline=1` (unless `implied`: a job is always one).
-    static func timelineOptions(_ request: HTTPRequest, topK: Int, start: Double?, end: Double?,
-                                implied: Bool = false) throws -> TimelineOptions? {
+    static func timelineOptions(_ request: HTTPRequest, topK: Int, implied: Bool = false) throws -> TimelineOptions? {
         if !implied {
             switch request.head.queryValue("timeline") {
             case nil, "0", "false": return nil
@@ -35,16 +34,7 @@ struct ClassifyRequest {
             case let other?: throw ServiceError.badParameter("timeline must be 1 or 0, got '\(other.prefix(40))'")
             }
         }
-        var options = TimelineOptions()
-        options.topK = topK
-        options.startSeconds = start ?? 0
-        options.endSeconds = end
-        if let window = try seconds(request, "window_s") { options.windowSeconds = window }
-        options.strideSeconds = try seconds(request, "stride_s")
-        if let threshold = try seconds(request, "threshold") { options.threshold = threshold }
-        if let minimum = try seconds(request, "min_segment_s") { options.minSegmentSeconds = minimum }
-        try options.validate()
-        return options
+        return try TimelineOptions(topK: topK) { try seconds(request, $0) }
     }
 
     /// A query integer within `range`, or the default when absent.

@@ -13,8 +13,7 @@ struct JobRequest {
     ///   `JobError.badIdempotencyKey`.
     init(_ request: HTTPRequest, classes: Int) throws {
         let topK = try ClassifyRequest.integer(request, "top_k", default: 5, range: 1...classes)
-        options = try ClassifyRequest.timelineOptions(request, topK: topK, start: try ClassifyRequest.seconds(request, "start_s"),
-                                                      end: try ClassifyRequest.seconds(request, "end_s"), implied: true)!
+        options = try ClassifyRequest.timelineOptions(request, topK: topK, implied: true)!
         video = try ClassifyRequest.video(request)
         if let key = request.headers["Idempotency-Key"] {
             guard (1...255).contains(key.utf8.count), key.utf8.allSatisfy({ (0x20...0x7e).contains($0) }) else {

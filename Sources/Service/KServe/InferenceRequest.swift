@@ -194,15 +194,7 @@ struct InferenceRequest {
             guard flag == 1 else { return nil }
         default: throw ServiceError.badParameter("parameters.timeline must be true or false")
         }
-        var options = TimelineOptions()
-        if let window = try number(parameters["window_s"], "parameters.window_s") { options.windowSeconds = window }
-        options.strideSeconds = try number(parameters["stride_s"], "parameters.stride_s")
-        options.startSeconds = try number(parameters["start_s"], "parameters.start_s") ?? 0
-        options.endSeconds = try number(parameters["end_s"], "parameters.end_s")
-        if let threshold = try number(parameters["threshold"], "parameters.threshold") { options.threshold = threshold }
-        options.minSegmentSeconds = try number(parameters["min_segment_s"], "parameters.min_segment_s") ?? 0
-        try options.validate()
-        return options
+        return try TimelineOptions(topK: TimelineOptions().topK) { try number(parameters[$0], "parameters.\($0)") }
     }
 
     /// A finite JSON number (not a boolean), or nil when absent.
