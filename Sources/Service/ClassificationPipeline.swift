@@ -61,8 +61,9 @@ public struct ClassificationPipeline: Sendable {
         try options.validate()
         let arrived = Self.now()
         let builder = Mutex(TimelineBuilder(labels: labels, topK: options.topK))
-        /// Seconds spent waiting for decoded chunks, in the batch queue and in forward passes.
-        let clock = Mutex((decode: 0.0, queue: 0.0, inference: 0.0, waitingSince: arrived))
+        /// Seconds spent waiting for decoded chunks, in the batch queue and in forward passes; the window count once
+        /// the video's length is known.
+        let clock = Mutex((decode: 0.0, queue: 0.0, inference: 0.0, waitingSince: arrived, total: nil as Int?))
         let (forward, timeoutSeconds, grid) = (self.forward, self.timeoutSeconds, options.grid)
         let info = try await walk(video, grid, chunk) { clips in
             clock.withLock { $0.decode += Self.seconds(since: $0.waitingSince) }
@@ -74,7 +75,10 @@ public struct ClassificationPipeline: Sendable {
                 $0.inference += result.inferenceSeconds
                 $0.waitingSince = Self.now()
             }
-            let total = grid.windows(duration: clips.info.durationSeconds).count
+            let total = clock.withLock { state in
+                if state.total == nil { state.total = grid.windows(duration: clips.info.durationSeconds).count }
+                return state.total!
+            }
             for window in windows { onWindow(window, total) }
             return !isCancelled()
         }
