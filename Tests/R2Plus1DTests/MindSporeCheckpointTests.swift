@@ -137,6 +137,16 @@ enum CheckpointBytes {
         }
     }
 
+    /// Found by the fuzzer: an empty tensor whose other dimensions multiply past Int.max.
+    @Test func anEmptyTensorWithHugeDimensionsIsReadWithoutOverflow() {
+        let bytes = Data([0x0a, 0x26, 0x0a, 0x05, 0x63, 0x6f, 0x6e, 0x76, 0x31, 0x12, 0x1d, 0x08, 0x53, 0x12, 0x07, 0x46, 0x6c, 0x6f, 0x61, 0x74, 0x36, 0x34, 0x0a, 0x10, 0x55, 0x55, 0x66, 0x3f, 0x00, 0x61, 0x6e, 0x73, 0x20, 0x55, 0xc0, 0xed, 0x24, 0x0a, 0x05, 0x74])
+        do {
+            _ = try MindSporeCheckpoint.decode(bytes)
+        } catch {
+            #expect(error is WeightError, "\(error)")
+        }
+    }
+
     @Test func hostileVarintsAndLengths() {
         let cases: [(bytes: [UInt8], message: String)] = [
             ([0x0A] + [UInt8](repeating: 0xFF, count: 10) + [0x01], "longer than 64 bits"),  // an 11-byte length

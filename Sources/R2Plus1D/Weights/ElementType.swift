@@ -60,6 +60,8 @@ enum ElementType: String, Sendable {
     }
 
     static func contiguousStrides(_ shape: [Int]) -> [Int] {
+        // An empty tensor is read nowhere, and the product of its other dimensions may overflow.
+        if shape.contains(0) { return [Int](repeating: 0, count: shape.count) }
         var strides = [Int](repeating: 1, count: shape.count)
         var running = 1
         for d in stride(from: shape.count - 1, through: 0, by: -1) {
