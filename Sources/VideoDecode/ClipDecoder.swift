@@ -40,8 +40,11 @@ public struct ClipSpan: Sendable, Equatable, Encodable {
 
 /// Bytes of an uploaded video in memory -> clip tensors. The only entry point of this module.
 public enum ClipDecoder {
-    /// Query times further apart than this are reached by seeking rather than by decoding through the gap.
+    /// Without a keyframe index, query times further apart than this are reached by seeking rather than by
+    /// decoding through the gap.
     static let seekGapSeconds = 1.5
+    /// With an index, a seek must pass over more than this: it empties the decoder's threads of frames under way.
+    static let seekSavingSeconds = 0.2
 
     /// - Parameters:
     ///   - bytes: the whole file.
@@ -50,8 +53,15 @@ public enum ClipDecoder {
     /// - Throws: `DecodeError` (every case).
     public static func decode(_ bytes: Data, clips: Int, range: ClosedRange<Double>? = nil,
                               limits: DecodeLimits = .default) throws -> DecodedClips {
+        try decode(bytes, clips: clips, range: range, limits: limits, usesShortcuts: true)
+    }
+
+    /// `usesShortcuts: false` decodes every frame on the way and seeks only over long gaps: the plain way, which
+    /// dropping frames and seeking by the keyframe index must equal.
+    static func decode(_ bytes: Data, clips: Int, range: ClosedRange<Double>? = nil, limits: DecodeLimits,
+                       usesShortcuts: Bool) throws -> DecodedClips {
         precondition(clips >= 1)
-        var run = try ClipRun(bytes, limits: limits)
+        var run = try ClipRun(bytes, limits: limits, usesShortcuts: usesShortcuts)
         let duration = run.info.durationSeconds
         let start = min(range?.lowerBound ?? 0, duration), end = min(range?.upperBound ?? duration, duration)
         let starts = ClipSampling.clipStarts(duration: max(0, end - start), count: clips).map { start + $0 }
@@ -69,9 +79,16 @@ public enum ClipDecoder {
     @discardableResult
     public static func walk(_ bytes: Data, chunk: Int, limits: DecodeLimits = .default, starts: (Double) -> [Double],
                             body: (DecodedClips) throws -> Bool) throws -> VideoInfo {
+        try walk(bytes, chunk: chunk, limits: limits, usesShortcuts: true, starts: starts, body: body)
+    }
+
+    @discardableResult
+    static func walk(_ bytes: Data, chunk: Int, limits: DecodeLimits = .default, usesShortcuts: Bool,
+                     starts: (Double) -> [Double], body: (DecodedClips) throws -> Bool) throws -> VideoInfo {
         precondition(chunk >= 1)
-        var run = try ClipRun(bytes, limits: limits)
+        var run = try ClipRun(bytes, limits: limits, usesShortcuts: usesShortcuts)
         let all = starts(run.info.durationSeconds)
+        run.plan(starts: all)
         var next = 0
         while next < all.count {
             let slice = Array(all[next..<min(all.count, next + chunk)])
@@ -108,10 +125,16 @@ private struct ClipRun {
     /// The time of the last frame decoded, and whether nothing has been decoded since the start.
     private var position = 0.0
     private var atStart = true
+    /// Whether `plan` has told the demuxer every query time of the pass.
+    private var planned = false
+    /// Whether the decoder may drop non-reference frames no query needs, and seeks wherever a keyframe saves
+    /// work: the same frames and pixels, for less decoding.
+    private let usesShortcuts: Bool
 
     static let planeSize = TorchvisionTransform.crop * TorchvisionTransform.crop
 
-    init(_ bytes: Data, limits: DecodeLimits) throws {
+    init(_ bytes: Data, limits: DecodeLimits, usesShortcuts: Bool) throws {
+        self.usesShortcuts = usesShortcuts
         let deadline = Deadline(seconds: limits.deadlineSeconds)
         self.deadline = deadline
         demuxer = try Demuxer(bytes, limits: limits, deadline: deadline)
@@ -134,7 +157,25 @@ private struct ClipRun {
         budgetFrames = 0
     }
 
+    /// Every query time of this pass, ascending, `decode` calls to come included: a dropped frame is one none of
+    /// them needs.
+    mutating func plan(starts: [Double]) {
+        planned = true
+        guard usesShortcuts else { return }
+        let times = starts.flatMap(ClipSampling.gridTimes(start:)).sorted()
+        demuxer.unneeded = { from, to in
+            // The frame at `from` answers a query t when from <= t + tolerance < the next frame's time.
+            var low = 0, high = times.count
+            while low < high {
+                let middle = (low + high) / 2
+                if times[middle] >= from - ClipSampling.tieTolerance { high = middle } else { low = middle + 1 }
+            }
+            return low == times.count || times[low] >= to - ClipSampling.tieTolerance
+        }
+    }
+
     mutating func decode(starts: [Double]) throws -> DecodedClips {
+        if !planned { plan(starts: starts) }
         let clips = starts.count
         values = [Float](repeating: 0, count: clips * ClipSpec.kinetics.elementCount)
         frameTimes = Array(repeating: Array(repeating: 0, count: ClipSampling.framesPerClip), count: clips)
@@ -144,37 +185,68 @@ private struct ClipRun {
             for (k, t) in ClipSampling.gridTimes(start: start).enumerated() { queries.append((t, clip * ClipSampling.framesPerClip + k)) }
         }
         queries.sort { $0.time < $1.time }
-        // Runs of queries close enough to decode straight through; a new run seeks.
+        // Runs of queries to decode straight through: a run ends before a keyframe or a long gap, where a seek may
+        // save work.
         var runs: [[(time: Double, slot: Int)]] = []
         for q in queries {
-            if let last = runs.last?.last, q.time - last.time <= ClipDecoder.seekGapSeconds {
+            if let last = runs.last?.last, q.time - last.time <= ClipDecoder.seekGapSeconds,
+               indexedKeyframe(atOrBefore: q.time).map({ $0 <= last.time }) ?? true {
                 runs[runs.count - 1].append(q)
             } else {
                 runs.append([q])
             }
         }
         for run in runs {
-            let first = run[0].time
-            var seeked = false
-            // Decode on from where the last run stopped when its frames can still answer this one.
-            let continues = candidateTime != nil && first >= (candidateTime ?? 0) && first - position <= ClipDecoder.seekGapSeconds
-            if !(atStart && first <= ClipDecoder.seekGapSeconds) && !continues {
-                seeked = demuxer.seek(to: first)
-                if seeked { forgetFrames() }
-            }
-            var selector = FrameSelector(queries: run)
-            if try !decodeRun(&selector, seeked: seeked) && seeked {
-                // The seek landed after the first query (some containers seek imprecisely): decode from the start.
-                guard demuxer.seek(to: 0) else { throw DecodeError.nothingDecodable(detail: "cannot seek") }
-                forgetFrames()
-                selector = FrameSelector(queries: run)
-                _ = try decodeRun(&selector, seeked: false)
+            do {
+                try answer(run, mustSeek: false)
+            } catch is DroppedFrameMismatch {
+                // A dropped frame may have been needed after all: this run again, every frame decoded.
+                demuxer.unneeded = nil
+                try answer(run, mustSeek: true)
             }
             atStart = false
         }
         let spans = starts.map { ClipSpan(start_s: $0, end_s: $0 + ClipSampling.clipSeconds) }
         return DecodedClips(values: values, clipCount: clips, info: info, frameTimes: frameTimes, spans: spans,
                             decodedFrames: decodedFrames - firstFrame)
+    }
+
+    /// Decodes the frames for one run of queries, seeking first unless decoding on from here is cheaper.
+    private mutating func answer(_ run: [(time: Double, slot: Int)], mustSeek: Bool) throws {
+        let first = run[0].time
+        // Where decoding would go on from, if the frames held can still answer this run.
+        let here: Double? = atStart ? 0 : candidateTime.flatMap { first >= $0 ? position : nil }
+        var shouldSeek = true
+        if let here, !mustSeek {
+            // With an index, seek only when a keyframe lies between here and the run; else by distance.
+            if let keyframe = indexedKeyframe(atOrBefore: first) {
+                shouldSeek = keyframe - here > ClipDecoder.seekSavingSeconds
+            } else {
+                shouldSeek = first - here > ClipDecoder.seekGapSeconds
+            }
+        }
+        var seeked = false
+        if shouldSeek {
+            seeked = demuxer.seek(to: first)
+            if seeked {
+                forgetFrames()
+            } else if mustSeek {
+                guard demuxer.seek(to: 0) else { throw DecodeError.nothingDecodable(detail: "cannot seek") }
+                forgetFrames()
+            }
+        }
+        var selector = FrameSelector(queries: run)
+        if try !decodeRun(&selector, seeked: seeked) && seeked {
+            // The seek landed after the first query (some containers seek imprecisely): decode from the start.
+            guard demuxer.seek(to: 0) else { throw DecodeError.nothingDecodable(detail: "cannot seek") }
+            forgetFrames()
+            selector = FrameSelector(queries: run)
+            _ = try decodeRun(&selector, seeked: false)
+        }
+    }
+
+    private func indexedKeyframe(atOrBefore time: Double) -> Double? {
+        usesShortcuts ? demuxer.indexedKeyframe(atOrBefore: time) : nil
     }
 
     /// After a seek the frames held belong to another part of the video.
@@ -186,7 +258,8 @@ private struct ClipRun {
     }
 
     /// Decodes until every query of the run is answered.
-    /// - Returns: false if a seek landed after the run's first query (the caller rewinds and retries).
+    /// - Returns: false if a seek landed after the run's first query or found no frame (the caller rewinds and
+    ///   retries).
     private mutating func decodeRun(_ selector: inout FrameSelector, seeked: Bool) throws -> Bool {
         while !selector.isDone {
             let time: Double
@@ -218,6 +291,8 @@ private struct ClipRun {
         }
         if !selector.isDone {
             guard let time = candidateTime else {
+                // A seek that found nothing to decode is retried from the start, as one that landed too late.
+                if seeked { return false }
                 throw DecodeError.nothingDecodable(detail: "the video stream gave no frame")
             }
             try emit(candidate, time: time, slots: selector.remainingSlots())

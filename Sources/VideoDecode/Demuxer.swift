@@ -30,6 +30,18 @@ final class Demuxer {
     let hasDuration: Bool
     private var draining = false
     private let limits: DecodeLimits
+    /// Whether the decoder honours `AVDISCARD_NONREF` as "drop what no other frame refers to", after seeks that
+    /// land on keyframes.
+    private let canDropFrames: Bool
+    /// Whether seeks land on keyframes and the index lists keyframes only (MP4 and Matroska); other demuxers'
+    /// index entries are wherever a seek once landed.
+    private let seeksToKeyframes: Bool
+    /// Set to let the decoder drop non-reference frames no query needs: whether no query asks for a frame in
+    /// [first, second) seconds. nil decodes every frame.
+    var unneeded: ((Double, Double) -> Bool)? {
+        didSet { if !canDropFrames { unneeded = nil } }
+    }
+    private var ledger = FrameSkipLedger()
 
     /// FFmpeg's own log is silenced once: every failure reaches the caller as a `DecodeError` instead.
     private static let quietLogs: Void = av_log_set_level(AV_LOG_QUIET)
@@ -95,6 +107,10 @@ final class Demuxer {
         codec.pointee.pkt_timebase = stream.pointee.time_base
         codec.pointee.codec_whitelist = av_strdup(Self.decoders)
         try check(avcodec_open2(codec, decoder, nil)) { .nothingDecodable(detail: $0) }
+        let containerName = String(cString: format.pointee.iformat.pointee.name)
+        seeksToKeyframes = ["mov,", "matroska"].contains { containerName.hasPrefix($0) }
+        // Elsewhere a seek may land between keyframes, where the frames a drop relies on do not decode.
+        canDropFrames = seeksToKeyframes && [AV_CODEC_ID_H264, AV_CODEC_ID_HEVC].contains(parameters.pointee.codec_id)
         packetOwner = try Packet()
         self.formatContext = formatContext
         self.codecContext = codecContext
@@ -113,7 +129,7 @@ final class Demuxer {
         if let duration, duration > limits.maxDurationSeconds {
             throw DecodeError.tooLong(seconds: duration, limit: limits.maxDurationSeconds)
         }
-        info = VideoInfo(container: String(cString: format.pointee.iformat.pointee.name), codec: decoderName,
+        info = VideoInfo(container: containerName, codec: decoderName,
                          width: width, height: height, fps: fps, durationSeconds: duration ?? 0,
                          rotation: Self.rotation(of: stream))
     }
@@ -140,19 +156,51 @@ final class Demuxer {
         let result = avformat_seek_file(format, streamIndex, Int64.min, target, target, 0)
         avcodec_flush_buffers(codec)
         draining = false
+        ledger.reset()
         return result >= 0
+    }
+
+    /// The time of the last keyframe shown at or before `seconds` by the container's index; nil without an index
+    /// that covers that time. Only decides whether a seek saves work: a wrong answer costs time, never a frame.
+    func indexedKeyframe(atOrBefore seconds: Double) -> Double? {
+        // MP4 reads its whole sample table when it opens; Matroska its cues at the first seek, and until then
+        // knows only the keyframes read so far.
+        let complete = info.container.hasPrefix("mov,")
+        guard seeksToKeyframes, let stream = format.pointee.streams[Int(streamIndex)] else { return nil }
+        let count = avformat_index_get_entries_count(stream)
+        guard count > 0, let first = avformat_index_get_entry(stream, 0), let last = avformat_index_get_entry(stream, count - 1) else {
+            return nil
+        }
+        // MP4's index holds decode timestamps. Keyframes show the reorder delay later, which the first keyframe,
+        // shown at the stream's start, reveals.
+        let delay = max(0, startTimestamp - first.pointee.timestamp)
+        let target = startTimestamp + Int64((seconds / av_q2d(timeBase)).rounded(.down)) - delay
+        guard complete || last.pointee.timestamp >= target,
+              let entry = avformat_index_get_entry_from_timestamp(stream, target, AVSEEK_FLAG_BACKWARD) else { return nil }
+        return self.seconds(entry.pointee.timestamp + delay)
     }
 
     /// Decodes the next frame into `frame` (which it unreferences first).
     /// - Returns: false at the end of the stream.
-    /// - Throws: `DecodeError.deadlineExceeded`; decoding errors in single packets are skipped, not thrown.
+    /// - Throws: `DecodeError.deadlineExceeded`; `DroppedFrameMismatch` when a frame dropped for `unneeded` may have
+    ///   been needed after all. Decoding errors in single packets are skipped, not thrown.
     func decodeNext(into frame: UnsafeMutablePointer<AVFrame>, deadline: Deadline) throws -> Bool {
         av_frame_unref(frame)
         while true {
             if deadline.hasPassed { throw DecodeError.deadlineExceeded(seconds: deadline.seconds) }
             let received = avcodec_receive_frame(codec, frame)
-            if received >= 0 { return true }
-            if received == averrorEOF || draining { return false }
+            if received >= 0 {
+                // The caller times frames by their best-effort timestamp, the ledger by their packets'.
+                let timestamp = frame.pointee.pts
+                guard !ledger.isActive
+                    || timestamp != noTimestamp && frame.pointee.best_effort_timestamp == timestamp && ledger.output(timestamp)
+                else { throw DroppedFrameMismatch() }
+                return true
+            }
+            if received == averrorEOF || draining {
+                guard !ledger.isActive || ledger.isBorneOutAtEnd else { throw DroppedFrameMismatch() }
+                return false
+            }
             // The decoder wants input: the next packet of our stream, or a flush at the end of the file.
             let read = av_read_frame(format, packet)
             if read < 0 {
@@ -163,7 +211,16 @@ final class Demuxer {
             }
             defer { av_packet_unref(packet) }
             guard packet.pointee.stream_index == streamIndex else { continue }
+            var drop = false
+            if let unneeded, packet.pointee.pts != noTimestamp {
+                drop = ledger.send(packet.pointee.pts) { unneeded(seconds($0), seconds($1)) }
+            }
+            // Frame threads copy this setting per packet.
+            codec.pointee.skip_frame = drop ? AVDISCARD_NONREF : AVDISCARD_DEFAULT
             _ = avcodec_send_packet(codec, packet)  // a corrupt packet is skipped; later ones may decode
         }
     }
 }
+
+/// A frame dropped as unneeded may have been needed: the frames that came out do not bear the choice out.
+struct DroppedFrameMismatch: Error {}

@@ -1,0 +1,95 @@
+import Foundation
+import TestSupport
+import Testing
+@testable import VideoDecode
+
+/// Dropping non-reference frames no query needs and seeking by the keyframe index change how much is decoded,
+/// never what comes out: on every kind of stream the clips are bit for bit those of decoding every frame.
+@Suite struct DecodeShortcutTests {
+    struct Source: Sendable, CustomTestStringConvertible {
+        var name: String
+        var arguments: [String]
+        /// Whether the shortcuts save frames here: B-frames to drop or a keyframe index to seek by.
+        var savesFrames: Bool
+        var testDescription: String { name }
+    }
+
+    static func x264(_ name: String, rate: Int = 30, seconds: Int = 10, _ options: [String], savesFrames: Bool = true) -> Source {
+        Source(name: name, arguments: TestVideos.lavfi("testsrc2=size=320x240:rate=\(rate)") + ["-t", "\(seconds)", "-c:v", "libx264",
+               "-pix_fmt", "yuv420p"] + options, savesFrames: savesFrames)
+    }
+
+    static let sources: [Source] = [
+        x264("x264-bpyramid.mp4", ["-preset", "veryfast", "-bf", "2", "-g", "60"]),
+        x264("x264-bpyramid-3b-scenecut.mp4", rate: 25, ["-preset", "medium", "-bf", "3", "-g", "50", "-keyint_min", "10"]),
+        x264("x264-nopyramid.mp4", ["-preset", "veryfast", "-bf", "2", "-g", "45", "-x264-params", "b-pyramid=none"]),
+        x264("x264-opengop.mp4", ["-preset", "veryfast", "-bf", "3", "-g", "40", "-x264-params", "open-gop=1"]),
+        x264("x264-60fps.mp4", rate: 60, seconds: 6, ["-preset", "veryfast", "-bf", "2", "-g", "120"]),
+        x264("x264-10fps.mp4", rate: 10, ["-preset", "veryfast", "-bf", "2", "-g", "20"]),
+        x264("x264-bframes.mkv", ["-preset", "veryfast", "-bf", "2", "-g", "60"]),
+        // MPEG-TS seeks land between keyframes: no shortcut applies, and the clips must still be the same.
+        x264("x264-bframes.ts", ["-preset", "veryfast", "-bf", "2", "-g", "60", "-f", "mpegts"], savesFrames: false),
+        Source(name: "x264-vfr.mkv", arguments: TestVideos.lavfi("testsrc2=size=320x240:rate=30") + ["-t", "6", "-vf",
+               "select='lt(n\\,60)+not(mod(n\\,3))'", "-fps_mode", "vfr", "-c:v", "libx264", "-preset", "veryfast", "-bf", "2"],
+               savesFrames: true),
+        Source(name: "x264-nobframes.mp4", arguments: TestVideos.lavfi("testsrc2=size=320x240:rate=30") + ["-t", "10", "-c:v", "libx264",
+               "-preset", "veryfast", "-bf", "0", "-g", "60"], savesFrames: false),
+        Source(name: "x265-bframes.mp4", arguments: TestVideos.lavfi("testsrc2=size=320x240:rate=30") + ["-t", "6", "-c:v", "libx265",
+               "-preset", "ultrafast", "-x265-params", "bframes=3:keyint=45:log-level=error"], savesFrames: true),
+    ]
+
+    /// Equal frame times and equal values; `#expect` on the arrays themselves would print megabytes.
+    static func same(_ a: DecodedClips, _ b: DecodedClips) -> Bool {
+        a.frameTimes == b.frameTimes && a.values == b.values
+    }
+
+    @Test(arguments: sources)
+    func clipsAreThoseOfDecodingEveryFrame(_ source: Source) throws {
+        let bytes = try TestVideos.make(source.name, source.arguments)
+        var savedFrames = 0
+        for clips in [1, 2, 5, 9] {
+            let fast = try ClipDecoder.decode(bytes, clips: clips, limits: .default, usesShortcuts: true)
+            let plain = try ClipDecoder.decode(bytes, clips: clips, limits: .default, usesShortcuts: false)
+            #expect(Self.same(fast, plain), "\(clips) clips")
+            #expect(fast.decodedFrames <= plain.decodedFrames, "\(clips) clips: \(fast.decodedFrames) > \(plain.decodedFrames) frames")
+            savedFrames += plain.decodedFrames - fast.decodedFrames
+        }
+        // A range inside the video, as timelines and `start_s` ask.
+        let fast = try ClipDecoder.decode(bytes, clips: 3, range: 1.3...4.9, limits: .default, usesShortcuts: true)
+        let plain = try ClipDecoder.decode(bytes, clips: 3, range: 1.3...4.9, limits: .default, usesShortcuts: false)
+        #expect(Self.same(fast, plain))
+        if source.savesFrames { #expect(savedFrames > 0) }
+    }
+
+    @Test(arguments: [sources[0], sources[3], sources[8]])
+    func walksAreThoseOfDecodingEveryFrame(_ source: Source) throws {
+        let bytes = try TestVideos.make(source.name, source.arguments)
+        func walk(_ shortcuts: Bool) throws -> [DecodedClips] {
+            var chunks: [DecodedClips] = []
+            try ClipDecoder.walk(bytes, chunk: 3, usesShortcuts: shortcuts, starts: { duration in
+                stride(from: 0, to: duration, by: 0.4).map { $0 }
+            }) { chunks.append($0); return true }
+            return chunks
+        }
+        let fast = try walk(true), plain = try walk(false)
+        #expect(fast.count == plain.count)
+        for (a, b) in zip(fast, plain) { #expect(Self.same(a, b)) }
+    }
+
+    /// Damaged packets: the decoder loses frames that dropped frames may have counted on, and the run is
+    /// decoded again without dropping. One centred clip, which both ways reach by the same seek (error
+    /// concealment depends on what was decoded before, so other seeks may conceal differently).
+    @Test func lostFramesFallBackToDecodingEveryFrame() throws {
+        var bytes = try TestVideos.make(Self.sources[0].name, Self.sources[0].arguments)
+        guard let mdat = bytes.range(of: Data("mdat".utf8)) else { Issue.record("no mdat box"); return }
+        let start = mdat.upperBound + (bytes.count - mdat.upperBound) / 3
+        for k in 0..<8 {
+            let at = start + k * (bytes.count - start) / 10
+            bytes.replaceSubrange(at..<min(bytes.count, at + 400), with: Data(repeating: 0, count: min(400, bytes.count - at)))
+        }
+        let fast = try ClipDecoder.decode(bytes, clips: 1, limits: .default, usesShortcuts: true)
+        let plain = try ClipDecoder.decode(bytes, clips: 1, limits: .default, usesShortcuts: false)
+        #expect(Self.same(fast, plain))
+        for clips in [5, 9] { ClipDecoderTests.expectUsable(try ClipDecoder.decode(bytes, clips: clips), clips: clips) }
+    }
+}
