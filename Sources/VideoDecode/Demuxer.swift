@@ -73,9 +73,11 @@ final class Demuxer {
             let stream = format.pointee.streams[i]!
             if stream.pointee.codecpar.pointee.codec_type != AVMEDIA_TYPE_VIDEO { stream.pointee.discard = AVDISCARD_ALL }
         }
-        let found = avformat_find_stream_info(format, nil)
-        if deadline.hasPassed { throw DecodeError.deadlineExceeded(seconds: deadline.seconds) }
-        if found < 0 { throw DecodeError.nothingDecodable(detail: ffmpegErrorString(found)) }
+        if !Self.headerSuffices(format) {
+            let found = avformat_find_stream_info(format, nil)
+            if deadline.hasPassed { throw DecodeError.deadlineExceeded(seconds: deadline.seconds) }
+            if found < 0 { throw DecodeError.nothingDecodable(detail: ffmpegErrorString(found)) }
+        }
 
         let best = av_find_best_stream(format, AVMEDIA_TYPE_VIDEO, -1, -1, nil, 0)
         guard best >= 0, let stream = format.pointee.streams[Int(best)],
@@ -132,6 +134,23 @@ final class Demuxer {
         info = VideoInfo(container: containerName, codec: decoderName,
                          width: width, height: height, fps: fps, durationSeconds: duration ?? 0,
                          rotation: Self.rotation(of: stream))
+    }
+
+    /// Whether the header alone says all that is used of the video stream, so `avformat_find_stream_info` need
+    /// not decode its first frames (single-threaded, before the decoder proper decodes them again).
+    ///
+    /// MP4's header reads the sample table, so its start time, duration and frame rate are the ones probing would
+    /// give. Probing also fills in the pixel format, which the decoder learns from the first frame, and the
+    /// reorder delay, which H.264 and HEVC decoders take from the sequence header when it states one (HEVC's
+    /// always does; for H.264 without it the decoder starts from the delay MP4 derives from the timestamps).
+    private static func headerSuffices(_ format: UnsafeMutablePointer<AVFormatContext>) -> Bool {
+        guard String(cString: format.pointee.iformat.pointee.name).hasPrefix("mov,") else { return false }
+        let best = av_find_best_stream(format, AVMEDIA_TYPE_VIDEO, -1, -1, nil, 0)
+        guard best >= 0, let stream = format.pointee.streams[Int(best)], let parameters = stream.pointee.codecpar else { return false }
+        return [AV_CODEC_ID_H264, AV_CODEC_ID_HEVC].contains(parameters.pointee.codec_id)
+            && parameters.pointee.extradata_size > 0 && parameters.pointee.width > 0 && parameters.pointee.height > 0
+            && stream.pointee.start_time != noTimestamp && stream.pointee.duration > 0 && stream.pointee.avg_frame_rate.num > 0
+            && stream.pointee.avg_frame_rate.den > 0
     }
 
     /// Clockwise display rotation from the display matrix, normalised to 0, 90, 180 or 270.
