@@ -49,29 +49,29 @@ struct TorchvisionTransform {
     func apply(rgb: UnsafePointer<UInt8>, linesize: Int, rotation: Int, output: UnsafeMutablePointer<Float>, planeStride: Int) {
         let storedWidth = rotation % 180 == 0 ? displayWidth : displayHeight
         let storedHeight = rotation % 180 == 0 ? displayHeight : displayWidth
-        // Display (x, y) -> byte offset of the stored pixel.
-        @inline(__always) func offset(_ x: Int, _ y: Int) -> Int {
-            switch rotation {
-            case 90: return (storedHeight - 1 - x) * linesize + y * 3
-            case 180: return (storedHeight - 1 - y) * linesize + (storedWidth - 1 - x) * 3
-            case 270: return x * linesize + (storedWidth - 1 - y) * 3
-            default: return y * linesize + x * 3
-            }
+        // Display (x, y) -> byte offset of the stored pixel, a part in x plus a part in y: each computed once per
+        // column or row rather than once per pixel.
+        let (xTerm, yTerm): ((Int) -> Int, (Int) -> Int)
+        switch rotation {
+        case 90: (xTerm, yTerm) = ({ (storedHeight - 1 - $0) * linesize }, { $0 * 3 })
+        case 180: (xTerm, yTerm) = ({ (storedWidth - 1 - $0) * 3 }, { (storedHeight - 1 - $0) * linesize })
+        case 270: (xTerm, yTerm) = ({ $0 * linesize }, { (storedWidth - 1 - $0) * 3 })
+        default: (xTerm, yTerm) = ({ $0 * 3 }, { $0 * linesize })
         }
-        var scale: [Float] = [], shift: [Float] = []
+        let x0 = columns.map { xTerm($0.i0) }, x1 = columns.map { xTerm($0.i1) }
+        let crop = Self.crop
         for c in 0..<3 {
-            scale.append(1 / (255 * Self.std[c]))
-            shift.append(Self.mean[c] / Self.std[c])
-        }
-        for (oy, r) in rows.enumerated() {
-            for (ox, col) in columns.enumerated() {
-                let p00 = offset(col.i0, r.i0), p01 = offset(col.i1, r.i0)
-                let p10 = offset(col.i0, r.i1), p11 = offset(col.i1, r.i1)
-                for c in 0..<3 {
-                    let top = col.w0 * Float(rgb[p00 + c]) + col.w1 * Float(rgb[p01 + c])
-                    let bottom = col.w0 * Float(rgb[p10 + c]) + col.w1 * Float(rgb[p11 + c])
-                    let value = min(max((r.w0 * top + r.w1 * bottom).rounded(.toNearestOrEven), 0), 255)
-                    output[c * planeStride + oy * Self.crop + ox] = value * scale[c] - shift[c]
+            let scale = 1 / (255 * Self.std[c]), shift = Self.mean[c] / Self.std[c]
+            let plane = output + c * planeStride
+            for (oy, r) in rows.enumerated() {
+                let top = rgb + yTerm(r.i0) + c, bottom = rgb + yTerm(r.i1) + c
+                let line = plane + oy * crop
+                for ox in 0..<crop {
+                    let w0 = columns[ox].w0, w1 = columns[ox].w1
+                    let upper = w0 * Float(top[x0[ox]]) + w1 * Float(top[x1[ox]])
+                    let lower = w0 * Float(bottom[x0[ox]]) + w1 * Float(bottom[x1[ox]])
+                    let value = min(max((r.w0 * upper + r.w1 * lower).rounded(.toNearestOrEven), 0), 255)
+                    line[ox] = value * scale - shift
                 }
             }
         }
