@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# The decode stage against torchcodec (+ torchvision's preset) and PyAV, in one run, on 10 s H.264 clips
-# (GOP 60, B-frames) at 1920x1080 and 640x360 made from ../shared/clips/bigbuckbunny.mp4.
-# Usage: scripts/bench-decode.sh [REPS]   Needs ffmpeg, the reference venv (scripts/make-reference-venv.sh) and
-# decode_bench.py from ../shared/tools (or $REFERENCE_TOOLS).
+# The decode stage against torchcodec (+ torchvision's preset), in alternated rounds, on 10 s H.264 clips
+# (GOP 60, B-frames) at 1920x1080 and 640x360 made from ../shared/clips/bigbuckbunny.mp4. Each round runs both
+# sides on every case, the order reversed every other round; the summary gives each side's median and the
+# per-round ratios (ours / torchcodec, lower is faster).
+# Usage: scripts/bench-decode.sh [REPS] [ROUNDS]   Needs ffmpeg, the reference venv (scripts/make-reference-venv.sh)
+# and decode_bench.py from ../shared/tools (or $REFERENCE_TOOLS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 reps=${1:-5}
+rounds=${2:-1}
 source scripts/lib/reference-venv.sh
 require_reference_venv
 tools=${REFERENCE_TOOLS:-../shared/tools}
@@ -17,11 +20,29 @@ for size in 1920x1080 640x360; do
     -vf "scale=${size/x/:},fps=30" -c:v libx264 -preset medium -g 60 -bf 2 -pix_fmt yuv420p "$out"
 done
 swift build -c release --product r2plus1d >/dev/null
-for clips in 1 5; do
-  for size in 1920x1080 640x360; do
-    video="$work/bbb_$size.mp4"
-    echo "== $size, $clips clip(s)"
-    .build/release/r2plus1d bench-decode "$video" --clips "$clips" --reps "$reps" --threads 0
-    "$python" "$tools/decode_bench.py" "$video" --clips "$clips" --reps "$reps"
+echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
+results=$work/results.jsonl
+: >"$results"
+ours() { .build/release/r2plus1d bench-decode "$1" --clips "$2" --reps "$reps" --threads 0 --json; }
+theirs() { "$python" "$tools/decode_bench.py" "$1" --clips "$2" --reps "$reps" --json; }
+for round in $(seq 1 "$rounds"); do
+  for clips in 1 5; do
+    for size in 1920x1080 640x360; do
+      video="$work/bbb_$size.mp4"
+      if (( round % 2 )); then a=$(ours "$video" "$clips"); b=$(theirs "$video" "$clips")
+      else b=$(theirs "$video" "$clips"); a=$(ours "$video" "$clips"); fi
+      echo "{\"round\": $round, \"case\": \"$size, $clips clip(s)\", \"ours\": $a, \"theirs\": $b}" >>"$results"
+    done
   done
 done
+"$python" - "$results" <<'PY'
+import json, statistics, sys
+rows = [json.loads(line) for line in open(sys.argv[1])]
+for case in dict.fromkeys(r["case"] for r in rows):
+    mine = [r["ours"]["ms"] for r in rows if r["case"] == case]
+    ref = [next(x["ms"] for x in r["theirs"]["results"] if x["reference"].startswith("torchcodec")) for r in rows if r["case"] == case]
+    ratios = [a / b for a, b in zip(mine, ref)]
+    frames = rows[[r["case"] for r in rows].index(case)]["ours"]["decoded_frames"]
+    print(f"{case:22s} r2plus1d {statistics.median(mine):7.1f} ms ({frames} frames)  torchcodec {statistics.median(ref):7.1f} ms  "
+          f"ratio {statistics.median(ratios):.2f}x  per round {', '.join(f'{x:.2f}' for x in ratios)}")
+PY
