@@ -60,9 +60,10 @@ struct ClassifyRequest {
         let contentType = request.headers["Content-Type"] ?? ""
         let bytes: Data
         if let boundary = Multipart.boundary(contentType: contentType) {
-            let parts = try Multipart.parse(request.body, boundary: boundary)
-            guard let part = parts.first(where: { ["video", "file", "data"].contains($0.name ?? "") }) else {
-                throw ServiceError.malformedBody("the form has no field named video, file or data")
+            let parts = try Multipart.parse(request.body, boundary: boundary).filter { ["video", "file", "data"].contains($0.name ?? "") }
+            guard let part = parts.first else { throw ServiceError.malformedBody("the form has no field named video, file or data") }
+            if let empty = parts.first(where: { $0.body.isEmpty }) {
+                throw ServiceError.malformedBody("the form's field \(empty.name ?? "video") is empty")
             }
             bytes = part.body
         } else {

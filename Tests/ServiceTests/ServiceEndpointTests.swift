@@ -73,6 +73,12 @@ import Testing
         #expect(try status("/classify", Data("--b\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\nx\r\n--b--".utf8),
                            "multipart/form-data; boundary=b").0 == 400)
         #expect(try status("/classify", Data("--b\r\ngarbage".utf8), "multipart/form-data; boundary=b").0 == 400)
+        // A video field present but empty is refused even when another field holds bytes (the schema's minLength).
+        let emptyVideoField = Data(("--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n\r\n0\r\n"
+            + "--b\r\nContent-Disposition: form-data; name=\"video\"; filename=\"v\"\r\n\r\n\r\n--b--\r\n").utf8)
+        for path in ["/classify", "/v1/jobs"] {
+            #expect(try status(path, emptyVideoField, "multipart/form-data; boundary=b").0 == 400, "\(path)")
+        }
         #expect(try status("/classify", video, "multipart/form-data").0 == 400)
         #expect(try status("/classify", video, "application/json").0 == 415)
         #expect(try status("/classify", Data("just text, not a video".utf8), "video/mp4").0 == 415)
