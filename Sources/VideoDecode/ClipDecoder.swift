@@ -61,11 +61,38 @@ public enum ClipDecoder {
     static func decode(_ bytes: Data, clips: Int, range: ClosedRange<Double>? = nil, limits: DecodeLimits,
                        usesShortcuts: Bool) throws -> DecodedClips {
         precondition(clips >= 1)
+        let began = DispatchTime.now().uptimeNanoseconds
         var run = try ClipRun(bytes, limits: limits, usesShortcuts: usesShortcuts)
         let duration = run.info.durationSeconds
         let start = min(range?.lowerBound ?? 0, duration), end = min(range?.upperBound ?? duration, duration)
         let starts = ClipSampling.clipStarts(duration: max(0, end - start), count: clips).map { start + $0 }
-        return try run.decode(starts: starts)
+        let groups = run.independentGroups(starts)
+        // A video without a stated duration was read once to learn it: no second reader repeats that.
+        guard usesShortcuts, limits.decoderThreads != 1, groups.count > 1, run.demuxer.hasDuration else {
+            return try run.decode(starts: starts)
+        }
+        return try decodeInParallel(bytes, groups: groups, limits: limits, budget: run.budget, began: began, info: run.info)
+    }
+
+    /// Groups of clips that each begin with a seek, decoded at once by single-threaded decoders: a seek empties
+    /// a frame-threaded decoder and restarts it on a keyframe, where separate decoders keep every core busy.
+    private static func decodeInParallel(_ bytes: Data, groups: [[Double]], limits: DecodeLimits, budget: FrameBudget,
+                                         began: UInt64, info: VideoInfo) throws -> DecodedClips {
+        let results = GroupResults(count: groups.count)
+        DispatchQueue.concurrentPerform(iterations: groups.count) { i in
+            var single = limits
+            single.decoderThreads = 1
+            single.deadlineSeconds = limits.deadlineSeconds - Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
+            results.set(i, Result {
+                guard single.deadlineSeconds > 0 else { throw DecodeError.deadlineExceeded(seconds: limits.deadlineSeconds) }
+                var run = try ClipRun(bytes, limits: single, usesShortcuts: true, budget: budget)
+                return try run.decode(starts: groups[i])
+            })
+        }
+        let parts = try results.all.map { try $0!.get() }
+        return DecodedClips(values: parts.flatMap(\.values), clipCount: parts.reduce(0) { $0 + $1.clipCount }, info: info,
+                            frameTimes: parts.flatMap(\.frameTimes), spans: parts.flatMap(\.spans),
+                            decodedFrames: parts.reduce(0) { $0 + $1.decodedFrames })
     }
 
     /// Decodes the clips of many windows walking the video forward once, `chunk` clips at a time, so memory
@@ -100,253 +127,22 @@ public enum ClipDecoder {
     }
 }
 
-/// One pass over a video: the demuxer, the frames held between runs of queries, the output being filled.
-private struct ClipRun {
-    let demuxer: Demuxer
-    let limits: DecodeLimits
-    private let deadline: Deadline
-    let converter: RGBConverter
-    private(set) var info: VideoInfo
-    var transform: TorchvisionTransform?
-    var values: [Float] = []
-    var frameTimes: [[Double]] = []
-    var decodedFrames = 0
-    /// Frames decoded for the current budget (`limits.maxDecodedFrames`).
-    private var budgetFrames = 0
-    private let frameOwner: Frame
-    private let candidateOwner: Frame
-    var frame: UnsafeMutablePointer<AVFrame> { frameOwner.frame }
-    var candidate: UnsafeMutablePointer<AVFrame> { candidateOwner.frame }
-    /// The time of the frame in `candidate`: the last one at or before every query answered so far.
-    private var candidateTime: Double?
-    /// The time of the frame in `frame` when it was decoded but not yet compared with queries: the frame after
-    /// the last answered query, which a later run that continues without a seek needs first.
-    private var pendingTime: Double?
-    /// The time of the last frame decoded, and whether nothing has been decoded since the start.
-    private var position = 0.0
-    private var atStart = true
-    /// Whether `plan` has told the demuxer every query time of the pass.
-    private var planned = false
-    /// Whether the decoder may drop non-reference frames no query needs, and seeks wherever a keyframe saves
-    /// work: the same frames and pixels, for less decoding.
-    private let usesShortcuts: Bool
+/// Each parallel group's outcome, written by the thread that decoded it.
+private final class GroupResults: @unchecked Sendable {
+    private var results: [Result<DecodedClips, Error>?]
+    private let lock = NSLock()
 
-    static let planeSize = TorchvisionTransform.crop * TorchvisionTransform.crop
+    init(count: Int) { results = Array(repeating: nil, count: count) }
 
-    init(_ bytes: Data, limits: DecodeLimits, usesShortcuts: Bool) throws {
-        self.usesShortcuts = usesShortcuts
-        let deadline = Deadline(seconds: limits.deadlineSeconds)
-        self.deadline = deadline
-        demuxer = try Demuxer(bytes, limits: limits, deadline: deadline)
-        self.limits = limits
-        frameOwner = try Frame()
-        candidateOwner = try Frame()
-        converter = try RGBConverter()
-        info = demuxer.info
-        // Without a known duration the clips cannot be placed before decoding: read every frame's time first.
-        if !demuxer.hasDuration {
-            info.durationSeconds = try measureDuration()
-            guard demuxer.seek(to: 0) else { throw DecodeError.nothingDecodable(detail: "cannot rewind a stream without duration") }
-            budgetFrames = 0
-        }
+    func set(_ index: Int, _ result: Result<DecodedClips, Error>) {
+        lock.lock()
+        results[index] = result
+        lock.unlock()
     }
 
-    /// A fresh deadline and frame budget for the next clips.
-    mutating func restartBudget() {
-        deadline.restart()
-        budgetFrames = 0
-    }
-
-    /// Every query time of this pass, ascending, `decode` calls to come included: a dropped frame is one none of
-    /// them needs.
-    mutating func plan(starts: [Double]) {
-        planned = true
-        guard usesShortcuts else { return }
-        let times = starts.flatMap(ClipSampling.gridTimes(start:)).sorted()
-        demuxer.unneeded = { from, to in
-            // The frame at `from` answers a query t when from <= t + tolerance < the next frame's time.
-            var low = 0, high = times.count
-            while low < high {
-                let middle = (low + high) / 2
-                if times[middle] >= from - ClipSampling.tieTolerance { high = middle } else { low = middle + 1 }
-            }
-            return low == times.count || times[low] >= to - ClipSampling.tieTolerance
-        }
-    }
-
-    mutating func decode(starts: [Double]) throws -> DecodedClips {
-        if !planned { plan(starts: starts) }
-        let clips = starts.count
-        values = [Float](repeating: 0, count: clips * ClipSpec.kinetics.elementCount)
-        frameTimes = Array(repeating: Array(repeating: 0, count: ClipSampling.framesPerClip), count: clips)
-        let firstFrame = decodedFrames
-        var queries: [(time: Double, slot: Int)] = []
-        for (clip, start) in starts.enumerated() {
-            for (k, t) in ClipSampling.gridTimes(start: start).enumerated() { queries.append((t, clip * ClipSampling.framesPerClip + k)) }
-        }
-        queries.sort { $0.time < $1.time }
-        // Runs of queries to decode straight through: a run ends before a keyframe or a long gap, where a seek may
-        // save work.
-        var runs: [[(time: Double, slot: Int)]] = []
-        for q in queries {
-            if let last = runs.last?.last, q.time - last.time <= ClipDecoder.seekGapSeconds,
-               indexedKeyframe(atOrBefore: q.time).map({ $0 <= last.time }) ?? true {
-                runs[runs.count - 1].append(q)
-            } else {
-                runs.append([q])
-            }
-        }
-        for run in runs {
-            do {
-                try answer(run, mustSeek: false)
-            } catch is DroppedFrameMismatch {
-                // A dropped frame may have been needed after all: this run again, every frame decoded.
-                demuxer.unneeded = nil
-                try answer(run, mustSeek: true)
-            }
-            atStart = false
-        }
-        let spans = starts.map { ClipSpan(start_s: $0, end_s: $0 + ClipSampling.clipSeconds) }
-        return DecodedClips(values: values, clipCount: clips, info: info, frameTimes: frameTimes, spans: spans,
-                            decodedFrames: decodedFrames - firstFrame)
-    }
-
-    /// Decodes the frames for one run of queries, seeking first unless decoding on from here is cheaper.
-    private mutating func answer(_ run: [(time: Double, slot: Int)], mustSeek: Bool) throws {
-        let first = run[0].time
-        // Where decoding would go on from, if the frames held can still answer this run.
-        let here: Double? = atStart ? 0 : candidateTime.flatMap { first >= $0 ? position : nil }
-        var shouldSeek = true
-        if let here, !mustSeek {
-            // With an index, seek only when a keyframe lies between here and the run; else by distance.
-            if let keyframe = indexedKeyframe(atOrBefore: first) {
-                shouldSeek = keyframe - here > ClipDecoder.seekSavingSeconds
-            } else {
-                shouldSeek = first - here > ClipDecoder.seekGapSeconds
-            }
-        }
-        var seeked = false
-        if shouldSeek {
-            seeked = demuxer.seek(to: first)
-            if seeked {
-                forgetFrames()
-            } else if mustSeek {
-                guard demuxer.seek(to: 0) else { throw DecodeError.nothingDecodable(detail: "cannot seek") }
-                forgetFrames()
-            }
-        }
-        var selector = FrameSelector(queries: run)
-        if try !decodeRun(&selector, seeked: seeked) && seeked {
-            // The seek landed after the first query (some containers seek imprecisely): decode from the start.
-            guard demuxer.seek(to: 0) else { throw DecodeError.nothingDecodable(detail: "cannot seek") }
-            forgetFrames()
-            selector = FrameSelector(queries: run)
-            _ = try decodeRun(&selector, seeked: false)
-        }
-    }
-
-    private func indexedKeyframe(atOrBefore time: Double) -> Double? {
-        usesShortcuts ? demuxer.indexedKeyframe(atOrBefore: time) : nil
-    }
-
-    /// After a seek the frames held belong to another part of the video.
-    private mutating func forgetFrames() {
-        av_frame_unref(candidate)
-        av_frame_unref(frame)
-        candidateTime = nil
-        pendingTime = nil
-    }
-
-    /// Decodes until every query of the run is answered.
-    /// - Returns: false if a seek landed after the run's first query or found no frame (the caller rewinds and
-    ///   retries).
-    private mutating func decodeRun(_ selector: inout FrameSelector, seeked: Bool) throws -> Bool {
-        while !selector.isDone {
-            let time: Double
-            if let pending = pendingTime {
-                time = pending
-                pendingTime = nil
-            } else {
-                guard try demuxer.decodeNext(into: frame, deadline: deadline) else { break }
-                decodedFrames += 1
-                budgetFrames += 1
-                if budgetFrames > limits.maxDecodedFrames { throw DecodeError.tooManyFrames(limit: limits.maxDecodedFrames) }
-                time = frameTime(frame, previous: candidateTime)
-                position = time
-            }
-            if candidateTime == nil {
-                if seeked, let first = selector.nextQueryTime, time > first + ClipSampling.tieTolerance, first > 0 { return false }
-            } else {
-                let slots = selector.slotsBefore(time)
-                if !slots.isEmpty { try emit(candidate, time: candidateTime!, slots: slots) }
-                // Done: this frame is the next run's first to compare, if that run goes on without a seek.
-                if selector.isDone {
-                    pendingTime = time
-                    return true
-                }
-            }
-            av_frame_unref(candidate)
-            av_frame_move_ref(candidate, frame)
-            candidateTime = time
-        }
-        if !selector.isDone {
-            guard let time = candidateTime else {
-                // A seek that found nothing to decode is retried from the start, as one that landed too late.
-                if seeked { return false }
-                throw DecodeError.nothingDecodable(detail: "the video stream gave no frame")
-            }
-            try emit(candidate, time: time, slots: selector.remainingSlots())
-        }
-        return true
-    }
-
-    /// A frame's time: its best-effort timestamp, or the previous frame's time plus one frame period.
-    private func frameTime(_ frame: UnsafeMutablePointer<AVFrame>, previous: Double?) -> Double {
-        let timestamp = frame.pointee.best_effort_timestamp
-        if timestamp != noTimestamp { return demuxer.seconds(timestamp) }
-        let period = demuxer.info.fps > 0 ? 1 / demuxer.info.fps : 1 / ClipSampling.gridRate
-        return previous.map { $0 + period } ?? 0
-    }
-
-    /// Transforms one frame once and writes it to every slot it answers.
-    private mutating func emit(_ frame: UnsafeMutablePointer<AVFrame>, time: Double, slots: [Int]) throws {
-        let rgb = try converter.convert(frame, limits: limits)
-        let rotation = demuxer.info.rotation
-        let width = Int(frame.pointee.width), height = Int(frame.pointee.height)
-        let (displayWidth, displayHeight) = rotation % 180 == 0 ? (width, height) : (height, width)
-        if transform?.displayWidth != displayWidth || transform?.displayHeight != displayHeight {
-            transform = TorchvisionTransform(displayWidth: displayWidth, displayHeight: displayHeight)
-        }
-        let frames = ClipSampling.framesPerClip
-        values.withUnsafeMutableBufferPointer { out in
-            let first = slots[0]
-            let base = out.baseAddress! + (first / frames) * 3 * frames * Self.planeSize + (first % frames) * Self.planeSize
-            transform!.apply(rgb: rgb, linesize: converter.linesize, rotation: rotation, output: base,
-                             planeStride: frames * Self.planeSize)
-            for slot in slots.dropFirst() {
-                let target = out.baseAddress! + (slot / frames) * 3 * frames * Self.planeSize + (slot % frames) * Self.planeSize
-                for c in 0..<3 {
-                    (target + c * frames * Self.planeSize).update(from: base + c * frames * Self.planeSize, count: Self.planeSize)
-                }
-            }
-        }
-        for slot in slots { frameTimes[slot / frames][slot % frames] = time }
-    }
-
-    /// Decodes every frame to find the duration: last frame time plus one frame period.
-    private mutating func measureDuration() throws -> Double {
-        var last: Double?
-        var previous: Double?
-        while try demuxer.decodeNext(into: frame, deadline: deadline) {
-            decodedFrames += 1
-            if decodedFrames > limits.maxDecodedFrames { throw DecodeError.tooManyFrames(limit: limits.maxDecodedFrames) }
-            let t = frameTime(frame, previous: previous)
-            previous = t
-            last = max(last ?? t, t)
-            if t > limits.maxDurationSeconds { throw DecodeError.tooLong(seconds: t, limit: limits.maxDurationSeconds) }
-        }
-        guard let last else { throw DecodeError.nothingDecodable(detail: "the video stream gave no frame") }
-        let period = demuxer.info.fps > 0 ? 1 / demuxer.info.fps : 0
-        return last + period
+    var all: [Result<DecodedClips, Error>?] {
+        lock.lock()
+        defer { lock.unlock() }
+        return results
     }
 }

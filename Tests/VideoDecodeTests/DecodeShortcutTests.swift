@@ -47,10 +47,15 @@ import Testing
     func clipsAreThoseOfDecodingEveryFrame(_ source: Source) throws {
         let bytes = try TestVideos.make(source.name, source.arguments)
         var savedFrames = 0
+        var threaded = DecodeLimits()
+        threaded.decoderThreads = 0
         for clips in [1, 2, 5, 9] {
             let fast = try ClipDecoder.decode(bytes, clips: clips, limits: .default, usesShortcuts: true)
             let plain = try ClipDecoder.decode(bytes, clips: clips, limits: .default, usesShortcuts: false)
             #expect(Self.same(fast, plain), "\(clips) clips")
+            // With threads to spare, clips that begin with a seek are decoded in parallel.
+            let parallel = try ClipDecoder.decode(bytes, clips: clips, limits: threaded, usesShortcuts: true)
+            #expect(Self.same(parallel, plain), "\(clips) clips in parallel")
             #expect(fast.decodedFrames <= plain.decodedFrames, "\(clips) clips: \(fast.decodedFrames) > \(plain.decodedFrames) frames")
             savedFrames += plain.decodedFrames - fast.decodedFrames
         }
