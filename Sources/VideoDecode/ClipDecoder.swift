@@ -66,33 +66,40 @@ public enum ClipDecoder {
         let duration = run.info.durationSeconds
         let start = min(range?.lowerBound ?? 0, duration), end = min(range?.upperBound ?? duration, duration)
         let starts = ClipSampling.clipStarts(duration: max(0, end - start), count: clips).map { start + $0 }
-        let groups = run.independentGroups(starts)
+        let stretches = run.independentStretches(starts)
+        let cores = limits.decoderThreads == 0 ? ProcessInfo.processInfo.activeProcessorCount : limits.decoderThreads
+        let total = stretches.reduce(0) { $0 + $1.work }, longest = stretches.map(\.work).max() ?? 0
+        // Frame threads decode one stream about 1.3-1.5x faster on 2 cores: parallel stretches must beat that.
         // A video without a stated duration was read once to learn it: no second reader repeats that.
-        guard usesShortcuts, limits.decoderThreads != 1, groups.count > 1, run.demuxer.hasDuration else {
+        guard usesShortcuts, cores > 1, stretches.count > 1, max(longest, total / Double(cores)) * 1.5 < total,
+              run.demuxer.hasDuration else {
             return try run.decode(starts: starts)
         }
-        return try decodeInParallel(bytes, groups: groups, limits: limits, budget: run.budget, began: began, info: run.info)
+        return try decodeInParallel(bytes, starts: starts, stretches: stretches, limits: limits, budget: run.budget,
+                                    began: began, info: run.info)
     }
 
-    /// Groups of clips that each begin with a seek, decoded at once by single-threaded decoders: a seek empties
-    /// a frame-threaded decoder and restarts it on a keyframe, where separate decoders keep every core busy.
-    private static func decodeInParallel(_ bytes: Data, groups: [[Double]], limits: DecodeLimits, budget: FrameBudget,
-                                         began: UInt64, info: VideoInfo) throws -> DecodedClips {
-        let results = GroupResults(count: groups.count)
-        DispatchQueue.concurrentPerform(iterations: groups.count) { i in
+    /// Stretches of the video that each begin with a seek, decoded at once by single-threaded decoders, longest
+    /// first: a seek empties a frame-threaded decoder and restarts it on a keyframe, where separate decoders
+    /// keep every core busy.
+    private static func decodeInParallel(_ bytes: Data, starts: [Double], stretches: [(window: Range<Double>, work: Double)],
+                                         limits: DecodeLimits, budget: FrameBudget, began: UInt64, info: VideoInfo) throws -> DecodedClips {
+        let order = stretches.indices.sorted { stretches[$0].work > stretches[$1].work }
+        let output = ParallelOutput(starts: starts)
+        DispatchQueue.concurrentPerform(iterations: order.count) { i in
+            let window = stretches[order[i]].window
             var single = limits
             single.decoderThreads = 1
             single.deadlineSeconds = limits.deadlineSeconds - Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
-            results.set(i, Result {
+            do {
                 guard single.deadlineSeconds > 0 else { throw DecodeError.deadlineExceeded(seconds: limits.deadlineSeconds) }
                 var run = try ClipRun(bytes, limits: single, usesShortcuts: true, budget: budget)
-                return try run.decode(starts: groups[i])
-            })
+                output.absorb(try run.decode(starts: starts, window: window), window: window)
+            } catch {
+                output.fail(error, stretch: order[i])
+            }
         }
-        let parts = try results.all.map { try $0!.get() }
-        return DecodedClips(values: parts.flatMap(\.values), clipCount: parts.reduce(0) { $0 + $1.clipCount }, info: info,
-                            frameTimes: parts.flatMap(\.frameTimes), spans: parts.flatMap(\.spans),
-                            decodedFrames: parts.reduce(0) { $0 + $1.decodedFrames })
+        return try output.result(info: info)
     }
 
     /// Decodes the clips of many windows walking the video forward once, `chunk` clips at a time, so memory
@@ -127,22 +134,51 @@ public enum ClipDecoder {
     }
 }
 
-/// Each parallel group's outcome, written by the thread that decoded it.
-private final class GroupResults: @unchecked Sendable {
-    private var results: [Result<DecodedClips, Error>?]
+/// The clips being filled by parallel decoders, each writing the slots of its stretch of time.
+private final class ParallelOutput: @unchecked Sendable {
+    private let starts: [Double]
+    private var values: [Float]
+    private var frameTimes: [[Double]]
+    private var decodedFrames = 0
+    /// The failure of the earliest stretch that failed.
+    private var failure: (stretch: Int, error: Error)?
     private let lock = NSLock()
 
-    init(count: Int) { results = Array(repeating: nil, count: count) }
-
-    func set(_ index: Int, _ result: Result<DecodedClips, Error>) {
-        lock.lock()
-        results[index] = result
-        lock.unlock()
+    init(starts: [Double]) {
+        self.starts = starts
+        values = [Float](repeating: 0, count: starts.count * ClipSpec.kinetics.elementCount)
+        frameTimes = Array(repeating: Array(repeating: 0, count: ClipSampling.framesPerClip), count: starts.count)
     }
 
-    var all: [Result<DecodedClips, Error>?] {
+    /// Copies the slots whose grid times lie in `window`.
+    func absorb(_ part: DecodedClips, window: Range<Double>) {
+        let frames = ClipSampling.framesPerClip, plane = ClipSpec.kinetics.crop * ClipSpec.kinetics.crop
         lock.lock()
         defer { lock.unlock() }
-        return results
+        for (clip, start) in starts.enumerated() {
+            for (k, t) in ClipSampling.gridTimes(start: start).enumerated() where window.contains(t) {
+                frameTimes[clip][k] = part.frameTimes[clip][k]
+                for c in 0..<3 {
+                    let at = ((clip * 3 + c) * frames + k) * plane
+                    values.replaceSubrange(at..<at + plane, with: part.values[at..<at + plane])
+                }
+            }
+        }
+        decodedFrames += part.decodedFrames
+    }
+
+    func fail(_ error: Error, stretch: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        if failure.map({ stretch < $0.stretch }) ?? true { failure = (stretch, error) }
+    }
+
+    func result(info: VideoInfo) throws -> DecodedClips {
+        lock.lock()
+        defer { lock.unlock() }
+        if let failure { throw failure.error }
+        let spans = starts.map { ClipSpan(start_s: $0, end_s: $0 + ClipSampling.clipSeconds) }
+        return DecodedClips(values: values, clipCount: starts.count, info: info, frameTimes: frameTimes, spans: spans,
+                            decodedFrames: decodedFrames)
     }
 }

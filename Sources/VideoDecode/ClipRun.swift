@@ -61,10 +61,10 @@ struct ClipRun {
 
     /// Every query time of this pass, ascending, `decode` calls to come included: a dropped frame is one none of
     /// them needs.
-    mutating func plan(starts: [Double]) {
+    mutating func plan(starts: [Double], window: Range<Double>? = nil) {
         planned = true
         guard usesShortcuts else { return }
-        let times = starts.flatMap(ClipSampling.gridTimes(start:)).sorted()
+        let times = starts.flatMap(ClipSampling.gridTimes(start:)).filter { window?.contains($0) ?? true }.sorted()
         demuxer.unneeded = { from, to in
             // The frame at `from` answers a query t when from <= t + tolerance < the next frame's time.
             var low = 0, high = times.count
@@ -76,15 +76,18 @@ struct ClipRun {
         }
     }
 
-    mutating func decode(starts: [Double]) throws -> DecodedClips {
-        if !planned { plan(starts: starts) }
+    /// - Parameter window: answer only the grid times in it; the other slots stay zero.
+    mutating func decode(starts: [Double], window: Range<Double>? = nil) throws -> DecodedClips {
+        if !planned { plan(starts: starts, window: window) }
         let clips = starts.count
         values = [Float](repeating: 0, count: clips * ClipSpec.kinetics.elementCount)
         frameTimes = Array(repeating: Array(repeating: 0, count: ClipSampling.framesPerClip), count: clips)
         let firstFrame = decodedFrames
         var queries: [(time: Double, slot: Int)] = []
         for (clip, start) in starts.enumerated() {
-            for (k, t) in ClipSampling.gridTimes(start: start).enumerated() { queries.append((t, clip * ClipSampling.framesPerClip + k)) }
+            for (k, t) in ClipSampling.gridTimes(start: start).enumerated() where window?.contains(t) ?? true {
+                queries.append((t, clip * ClipSampling.framesPerClip + k))
+            }
         }
         queries.sort { $0.time < $1.time }
         // Runs of queries to decode straight through: a run ends before a keyframe or a long gap, where a seek may
@@ -147,23 +150,24 @@ struct ClipRun {
         }
     }
 
-    /// Splits ascending clip starts where the next clip is reached by a seek rather than by decoding on, as
-    /// `answer` would decide: each group can then be decoded on its own, with the same frames.
-    func independentGroups(_ starts: [Double]) -> [[Double]] {
-        var groups: [[Double]] = []
-        for start in starts {
-            if let previous = groups.last?.last {
-                let end = previous + ClipSampling.clipSeconds
-                let seeks = indexedKeyframe(atOrBefore: start).map { $0 - end > ClipDecoder.seekSavingSeconds }
-                    ?? (start - end > ClipDecoder.seekGapSeconds)
-                if !seeks {
-                    groups[groups.count - 1].append(start)
-                    continue
-                }
-            }
-            groups.append([start])
+    /// Splits the grid times of `starts` into stretches of time that can each be decoded on their own, with the
+    /// same frames: a stretch begins where a keyframe (by the index) follows the previous grid time, or where
+    /// the gap to it is long enough for `answer` to seek.
+    /// - Returns: the stretches in ascending order, with an estimate of each one's decoding in seconds of video.
+    func independentStretches(_ starts: [Double]) -> [(window: Range<Double>, work: Double)] {
+        let times = starts.flatMap(ClipSampling.gridTimes(start:)).sorted()
+        var stretches: [(window: Range<Double>, work: Double)] = []
+        var first = times[0], from = indexedKeyframe(atOrBefore: first) ?? 0
+        for (previous, time) in zip(times, times.dropFirst()) {
+            let keyframe = indexedKeyframe(atOrBefore: time)
+            guard keyframe.map({ $0 > previous + ClipSampling.tieTolerance }) ?? (time - previous > ClipDecoder.seekGapSeconds) else { continue }
+            stretches.append((first..<time, previous - from))
+            first = time
+            from = keyframe ?? time
         }
-        return groups
+        stretches.append((first..<Double.infinity, times[times.count - 1] - from))
+        stretches[0].window = -Double.infinity..<stretches[0].window.upperBound
+        return stretches
     }
 
     private func indexedKeyframe(atOrBefore time: Double) -> Double? {

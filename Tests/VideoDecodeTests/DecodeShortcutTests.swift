@@ -81,6 +81,18 @@ import Testing
         for (a, b) in zip(fast, plain) { #expect(Self.same(a, b)) }
     }
 
+    @Test func parallelStretchesShareTheFrameBudgetAndReportItsError() throws {
+        let bytes = try TestVideos.make(Self.sources[0].name, Self.sources[0].arguments)
+        var limits = DecodeLimits()
+        limits.decoderThreads = 0
+        let all = try ClipDecoder.decode(bytes, clips: 5, limits: limits, usesShortcuts: true)
+        // Each stretch alone needs fewer frames than this; together they need more.
+        limits.maxDecodedFrames = all.decodedFrames - 10
+        #expect(throws: DecodeError.tooManyFrames(limit: limits.maxDecodedFrames)) {
+            _ = try ClipDecoder.decode(bytes, clips: 5, limits: limits, usesShortcuts: true)
+        }
+    }
+
     /// Damaged packets: the decoder loses frames that dropped frames may have counted on, and the run is
     /// decoded again without dropping. One centred clip, which both ways reach by the same seek (error
     /// concealment depends on what was decoded before, so other seeks may conceal differently).
