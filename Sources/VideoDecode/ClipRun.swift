@@ -6,10 +6,8 @@ struct ClipRun {
     let demuxer: Demuxer
     let limits: DecodeLimits
     private let deadline: Deadline
-    let converter: RGBConverter
+    private let writer: FrameWriter
     private(set) var info: VideoInfo
-    var transform: TorchvisionTransform?
-    var values: [Float] = []
     var frameTimes: [[Double]] = []
     var decodedFrames = 0
     /// Frames decoded against `limits.maxDecodedFrames`, shared by the runs of one request.
@@ -32,7 +30,6 @@ struct ClipRun {
     /// work: the same frames and pixels, for less decoding.
     private let usesShortcuts: Bool
 
-    static let planeSize = TorchvisionTransform.crop * TorchvisionTransform.crop
 
     init(_ bytes: Data, limits: DecodeLimits, usesShortcuts: Bool, budget: FrameBudget? = nil) throws {
         self.usesShortcuts = usesShortcuts
@@ -43,7 +40,8 @@ struct ClipRun {
         self.limits = limits
         frameOwner = try Frame()
         candidateOwner = try Frame()
-        converter = try RGBConverter()
+        // With threads to spare, frames are converted while the next ones decode.
+        writer = try FrameWriter(limits: limits, rotation: demuxer.info.rotation, concurrent: limits.decoderThreads != 1)
         info = demuxer.info
         // Without a known duration the clips cannot be placed before decoding: read every frame's time first.
         if !demuxer.hasDuration {
@@ -80,7 +78,7 @@ struct ClipRun {
     mutating func decode(starts: [Double], window: Range<Double>? = nil) throws -> DecodedClips {
         if !planned { plan(starts: starts, window: window) }
         let clips = starts.count
-        values = [Float](repeating: 0, count: clips * ClipSpec.kinetics.elementCount)
+        writer.begin(clips: clips)
         frameTimes = Array(repeating: Array(repeating: 0, count: ClipSampling.framesPerClip), count: clips)
         let firstFrame = decodedFrames
         var queries: [(time: Double, slot: Int)] = []
@@ -112,7 +110,7 @@ struct ClipRun {
             atStart = false
         }
         let spans = starts.map { ClipSpan(start_s: $0, end_s: $0 + ClipSampling.clipSeconds) }
-        return DecodedClips(values: values, clipCount: clips, info: info, frameTimes: frameTimes, spans: spans,
+        return DecodedClips(values: try writer.finish(), clipCount: clips, info: info, frameTimes: frameTimes, spans: spans,
                             decodedFrames: decodedFrames - firstFrame)
     }
 
@@ -234,26 +232,8 @@ struct ClipRun {
 
     /// Transforms one frame once and writes it to every slot it answers.
     private mutating func emit(_ frame: UnsafeMutablePointer<AVFrame>, time: Double, slots: [Int]) throws {
-        let rgb = try converter.convert(frame, limits: limits)
-        let rotation = demuxer.info.rotation
-        let width = Int(frame.pointee.width), height = Int(frame.pointee.height)
-        let (displayWidth, displayHeight) = rotation % 180 == 0 ? (width, height) : (height, width)
-        if transform?.displayWidth != displayWidth || transform?.displayHeight != displayHeight {
-            transform = TorchvisionTransform(displayWidth: displayWidth, displayHeight: displayHeight)
-        }
+        try writer.write(frame, slots: slots)
         let frames = ClipSampling.framesPerClip
-        values.withUnsafeMutableBufferPointer { out in
-            let first = slots[0]
-            let base = out.baseAddress! + (first / frames) * 3 * frames * Self.planeSize + (first % frames) * Self.planeSize
-            transform!.apply(rgb: rgb, linesize: converter.linesize, rotation: rotation, output: base,
-                             planeStride: frames * Self.planeSize)
-            for slot in slots.dropFirst() {
-                let target = out.baseAddress! + (slot / frames) * 3 * frames * Self.planeSize + (slot % frames) * Self.planeSize
-                for c in 0..<3 {
-                    (target + c * frames * Self.planeSize).update(from: base + c * frames * Self.planeSize, count: Self.planeSize)
-                }
-            }
-        }
         for slot in slots { frameTimes[slot / frames][slot % frames] = time }
     }
 

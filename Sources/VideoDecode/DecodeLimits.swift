@@ -8,7 +8,9 @@ public struct DecodeLimits: Sendable, Equatable {
     public var maxDecodedFrames = 5000
     /// Wall-clock budget for the whole decode, enforced in the read callback and between packets.
     public var deadlineSeconds = 5.0
-    /// Decoder threads per video (FFmpeg's frame/slice threads); 0 lets FFmpeg choose.
+    /// Threads per video. 1: everything on the caller's thread (the service's decode workers, which run side by
+    /// side). 0 (one per core) or more: that many frame threads, frames converted on a thread of their own, and
+    /// stretches that each begin with a seek decoded in parallel.
     public var decoderThreads = 1
 
     public init() {}

@@ -105,7 +105,9 @@ final class Demuxer {
         guard let codec = avcodec_alloc_context3(decoder) else { throw DecodeError.internalFailure(detail: "out of memory") }
         let codecContext = CodecContext(codec)
         try check(avcodec_parameters_to_context(codec, parameters)) { .nothingDecodable(detail: $0) }
-        codec.pointee.thread_count = Int32(limits.decoderThreads)
+        // FFmpeg's own choice is one thread more than the cores; the frame writer's thread takes that share.
+        codec.pointee.thread_count = Int32(limits.decoderThreads == 0 ? min(ProcessInfo.processInfo.activeProcessorCount, 16)
+                                                                      : limits.decoderThreads)
         codec.pointee.pkt_timebase = stream.pointee.time_base
         codec.pointee.codec_whitelist = av_strdup(Self.decoders)
         try check(avcodec_open2(codec, decoder, nil)) { .nothingDecodable(detail: $0) }

@@ -17,7 +17,7 @@ struct BenchDecode: ParsableCommand {
     @Option(name: .long, help: "Timed calls, after one warm-up.")
     var reps = 5
 
-    @Option(name: .long, help: "Decoder threads (0: FFmpeg chooses).")
+    @Option(name: .long, help: "Decoding threads (0: one per core; 1: all on the calling thread, as a decode worker runs).")
     var threads = 1
 
     @Flag(name: .long, help: "Also decode through a sandboxed worker (as serve does), alternating with in-process calls.")
