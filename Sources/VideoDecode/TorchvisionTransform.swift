@@ -40,6 +40,13 @@ struct TorchvisionTransform {
         return Tap(i0: i0, i1: i1, w0: 1 - lambda, w1: lambda)
     }
 
+    /// `x.rounded(.toNearestOrEven)` for 0 <= x < 2^22, without the libm call Swift makes for it: past 1.5 * 2^23
+    /// floats are whole numbers, so the addition rounds x to one (ties to even, the default) and the subtraction
+    /// is exact.
+    @inline(__always) static func roundedToEven(_ x: Float) -> Float {
+        (x + 12_582_912) - 12_582_912
+    }
+
     /// Writes the 3 normalised 112x112 planes of one frame.
     ///
     /// - Parameters:
@@ -70,7 +77,7 @@ struct TorchvisionTransform {
                     let w0 = columns[ox].w0, w1 = columns[ox].w1
                     let upper = w0 * Float(top[x0[ox]]) + w1 * Float(top[x1[ox]])
                     let lower = w0 * Float(bottom[x0[ox]]) + w1 * Float(bottom[x1[ox]])
-                    let value = min(max((r.w0 * upper + r.w1 * lower).rounded(.toNearestOrEven), 0), 255)
+                    let value = min(max(Self.roundedToEven(r.w0 * upper + r.w1 * lower), 0), 255)
                     line[ox] = value * scale - shift
                 }
             }
