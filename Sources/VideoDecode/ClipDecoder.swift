@@ -121,6 +121,7 @@ public enum ClipDecoder {
                      starts: (Double) -> [Double], body: (DecodedClips) throws -> Bool) throws -> VideoInfo {
         precondition(chunk >= 1)
         var run = try ClipRun(bytes, limits: limits, usesShortcuts: usesShortcuts)
+        run.drainsAtEnd = false
         let all = starts(run.info.durationSeconds)
         run.plan(starts: all)
         var next = 0

@@ -24,6 +24,8 @@ struct ClipRun {
     /// The time of the last frame decoded, and whether nothing has been decoded since the start.
     private var position = 0.0
     private var atStart = true
+    /// Whether a `decode` call is the pass's last, after which the decoder may stop early (a walk goes on).
+    var drainsAtEnd = true
     /// Whether `plan` has told the demuxer every query time of the pass.
     private var planned = false
     /// Whether the decoder may drop non-reference frames no query needs, and seeks wherever a keyframe saves
@@ -99,7 +101,10 @@ struct ClipRun {
                 runs.append([q])
             }
         }
-        for run in runs {
+        for (index, run) in runs.enumerated() {
+            // After the last query of a pass nothing is wanted: the decoder may be drained there.
+            demuxer.drainAfter = drainsAtEnd && usesShortcuts && index == runs.count - 1
+                ? run[run.count - 1].time + ClipSampling.tieTolerance : nil
             do {
                 try answer(run, mustSeek: false)
             } catch is DroppedFrameMismatch {

@@ -42,6 +42,12 @@ final class Demuxer {
         didSet { if !canDropFrames { unneeded = nil } }
     }
     private var ledger = FrameSkipLedger()
+    /// Set when no frame shown after this time (seconds) is wanted: at the first packet decoded after it, the
+    /// decoder is drained instead of fed, so the frames it holds back for reordering come out without decoding
+    /// those that follow. Only where decode timestamps are in order and precede presentation (MP4, Matroska).
+    var drainAfter: Double? {
+        didSet { if !seeksToKeyframes { drainAfter = nil } }
+    }
 
     /// FFmpeg's own log is silenced once: every failure reaches the caller as a `DecodeError` instead.
     private static let quietLogs: Void = av_log_set_level(AV_LOG_QUIET)
@@ -238,6 +244,12 @@ final class Demuxer {
             }
             defer { av_packet_unref(packet) }
             guard packet.pointee.stream_index == streamIndex else { continue }
+            // Every packet from here on is shown after `drainAfter` (presentation never precedes decoding).
+            if let drainAfter, packet.pointee.dts != noTimestamp, seconds(packet.pointee.dts) > drainAfter {
+                draining = true
+                _ = avcodec_send_packet(codec, nil)
+                continue
+            }
             var drop = false
             if let unneeded, packet.pointee.pts != noTimestamp {
                 drop = ledger.send(packet.pointee.pts) { unneeded(seconds($0), seconds($1)) }
