@@ -24,7 +24,9 @@ struct Preprocess: ParsableCommand {
         let bytes = try readVideo(video)
         let decoded: DecodedClips
         do {
-            decoded = try ClipDecoder.decode(bytes, clips: clips)
+            var limits = DecodeLimits()
+            limits.decoderThreads = 0  // the only work in the process: every core
+            decoded = try ClipDecoder.decode(bytes, clips: clips, limits: limits)
         } catch let error as DecodeError {
             throw ValidationError("\(video): \(error)")
         }
