@@ -66,15 +66,14 @@ public enum ClipDecoder {
         let duration = run.info.durationSeconds
         let start = min(range?.lowerBound ?? 0, duration), end = min(range?.upperBound ?? duration, duration)
         let starts = ClipSampling.clipStarts(duration: max(0, end - start), count: clips).map { start + $0 }
-        let stretches = run.independentStretches(starts)
         let cores = limits.decoderThreads == 0 ? ProcessInfo.processInfo.activeProcessorCount : limits.decoderThreads
-        let total = stretches.reduce(0) { $0 + $1.work }, longest = stretches.map(\.work).max() ?? 0
-        // Frame threads decode one stream about 1.3-1.5x faster on 2 cores: parallel stretches must beat that.
         // A video without a stated duration was read once to learn it: no second reader repeats that.
-        guard usesShortcuts, cores > 1, stretches.count > 1, max(longest, total / Double(cores)) * 1.5 < total,
-              run.demuxer.hasDuration else {
-            return try run.decode(starts: starts)
-        }
+        guard usesShortcuts, cores > 1, run.demuxer.hasDuration else { return try run.decode(starts: starts) }
+        let stretches = run.independentStretches(starts)
+        let total = stretches.reduce(0) { $0 + $1.work }, longest = stretches.map(\.work).max() ?? 0
+        // Frame threads decode one stream about 1.3x faster on 2 cores; parallel stretches must beat that with
+        // room to spare.
+        guard stretches.count > 1, max(longest, total / Double(cores)) * 1.5 < total else { return try run.decode(starts: starts) }
         return try decodeInParallel(bytes, starts: starts, stretches: stretches, limits: limits, budget: run.budget,
                                     began: began, info: run.info)
     }

@@ -10,7 +10,8 @@ final class FrameWriter: @unchecked Sendable {
     private var transform: TorchvisionTransform?
     private let limits: DecodeLimits
     private let rotation: Int
-    private var output: UnsafeMutableBufferPointer<Float> = .init(start: nil, count: 0)
+    /// Written only on the writing thread (or the caller's), and handed out after `pending` is empty.
+    private var output: [Float] = []
     private let queue: DispatchQueue?
     private let pending = DispatchGroup()
     /// Frames handed over and not yet written: each holds a decoded picture.
@@ -27,17 +28,12 @@ final class FrameWriter: @unchecked Sendable {
         queue = concurrent ? DispatchQueue(label: "r2plus1d.frame-writer") : nil
     }
 
-    deinit {
-        pending.wait()
-        output.deallocate()
-    }
+    deinit { pending.wait() }
 
     /// Zeroed room for `clips` clips; what an earlier call wrote is dropped.
     func begin(clips: Int) {
         pending.wait()
-        output.deallocate()
-        output = .allocate(capacity: clips * ClipSpec.kinetics.elementCount)
-        output.initialize(repeating: 0)
+        output = [Float](repeating: 0, count: clips * ClipSpec.kinetics.elementCount)
         failure = nil
     }
 
@@ -59,12 +55,13 @@ final class FrameWriter: @unchecked Sendable {
     }
 
     /// Waits for every frame handed over.
-    /// - Returns: the values written since `begin`.
+    /// - Returns: the values written since `begin`, handed over without a copy.
     /// - Throws: what writing a frame threw.
     func finish() throws -> [Float] {
         pending.wait()
         if let failure { throw failure }
-        return Array(output)
+        defer { output = [] }
+        return output
     }
 
     private func writeNow(_ frame: UnsafeMutablePointer<AVFrame>, slots: [Int]) throws {
@@ -74,14 +71,16 @@ final class FrameWriter: @unchecked Sendable {
         if transform?.displayWidth != displayWidth || transform?.displayHeight != displayHeight {
             transform = TorchvisionTransform(displayWidth: displayWidth, displayHeight: displayHeight)
         }
-        let frames = ClipSampling.framesPerClip, plane = Self.planeSize
-        func start(_ slot: Int) -> UnsafeMutablePointer<Float> {
-            output.baseAddress! + (slot / frames) * 3 * frames * plane + (slot % frames) * plane
-        }
-        let base = start(slots[0])
-        transform!.apply(rgb: rgb, linesize: converter.linesize, rotation: rotation, output: base, planeStride: frames * plane)
-        for slot in slots.dropFirst() {
-            for c in 0..<3 { (start(slot) + c * frames * plane).update(from: base + c * frames * plane, count: plane) }
+        let frames = ClipSampling.framesPerClip, plane = Self.planeSize, transform = transform!, linesize = converter.linesize
+        output.withUnsafeMutableBufferPointer { output in
+            func start(_ slot: Int) -> UnsafeMutablePointer<Float> {
+                output.baseAddress! + (slot / frames) * 3 * frames * plane + (slot % frames) * plane
+            }
+            let base = start(slots[0])
+            transform.apply(rgb: rgb, linesize: linesize, rotation: rotation, output: base, planeStride: frames * plane)
+            for slot in slots.dropFirst() {
+                for c in 0..<3 { (start(slot) + c * frames * plane).update(from: base + c * frames * plane, count: plane) }
+            }
         }
     }
 }
