@@ -7,10 +7,11 @@ import Testing
         var c: Int, m: Int, t: Int, h: Int, w: Int
         var geometry: Conv3dGeometry
         var tileBytes = 4 << 20
+        var cacheBytes = FoldedConv3d.defaultCacheBytes
         var winograd = true
         var block: WinogradTile? = nil
         var testDescription: String {
-            "C\(c) M\(m) \(t)x\(h)x\(w) \(geometry) tile \(tileBytes) \(algorithm)"
+            "C\(c) M\(m) \(t)x\(h)x\(w) \(geometry) tile \(tileBytes) cache \(cacheBytes) \(algorithm)"
         }
 
         /// The path the case is meant to run, by the kernel shapes each algorithm serves; every case here is
@@ -81,7 +82,40 @@ import Testing
         Case(c: 3, m: 5, t: 9, h: 3, w: 2, geometry: .init(kernel: (3, 1, 1), padding: (1, 0, 0)), block: .two),
         Case(c: 3, m: 4, t: 2, h: 2, w: 2, geometry: .init(kernel: (3, 1, 1), padding: (1, 0, 0)), block: .two),
         Case(c: 3, m: 4, t: 6, h: 2, w: 3, geometry: .init(kernel: (3, 1, 1), stride: (2, 1, 1), padding: (1, 0, 0))),
+        // Frames in spans that fit the cache: along time spans of 9, 9, 9 and 8 pixels (35 a frame); in space spans
+        // of rows of blocks (96 blocks at least), the last frame row partial, F(4,3) and F(2,3), one thread and a
+        // row split.
+        Case(c: 4, m: 6, t: 7, h: 5, w: 7, geometry: .init(kernel: (3, 1, 1), padding: (1, 0, 0)), cacheBytes: 1),
+        Case(c: 4, m: 6, t: 7, h: 5, w: 7, geometry: .init(kernel: (3, 1, 1), padding: (1, 0, 0)), cacheBytes: 1,
+             block: .two),
+        Case(c: 4, m: 24, t: 2, h: 5, w: 7, geometry: .init(kernel: (3, 1, 1), padding: (1, 0, 0)), cacheBytes: 1),
+        Case(c: 2, m: 3, t: 3, h: 39, w: 64, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1)), cacheBytes: 1),
+        Case(c: 2, m: 3, t: 2, h: 29, w: 31, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1)), cacheBytes: 1,
+             block: .two),
+        Case(c: 3, m: 24, t: 2, h: 39, w: 64, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1)), cacheBytes: 1),
     ]
+
+    /// The cases above that split frames into spans do split them, and in the spans they name.
+    @Test func spansSplitTheFrames() {
+        func conv(_ c: Int, _ m: Int, _ geometry: Conv3dGeometry, _ tile: WinogradTile) -> FoldedConv3d {
+            let count = m * c * geometry.kernel.t * geometry.kernel.h * geometry.kernel.w
+            return FoldedConv3d(weight: [Float](repeating: 0, count: count), bias: [Float](repeating: 0, count: m),
+                                outChannels: m, inChannels: c, geometry: geometry, cacheBytes: 1, winogradTile: tile)
+        }
+        let time = Conv3dGeometry(kernel: (3, 1, 1), padding: (1, 0, 0))
+        let space = Conv3dGeometry(kernel: (1, 3, 3), padding: (0, 1, 1))
+        #expect(conv(4, 6, time, .four).temporalSpan(hw: 35, tile: .four) == 9)
+        #expect(conv(4, 24, time, .four).temporalSpan(hw: 35, tile: .four) == 12)
+        // 10 rows of 16 blocks in spans of 6 rows at least: two of 5.
+        #expect(conv(2, 3, space, .four).winogradSpanRows(h: 39, w: 64, tile: .four) == 5)
+        // 15 rows of 16 blocks: three of 5.
+        #expect(conv(2, 3, space, .two).winogradSpanRows(h: 29, w: 31, tile: .two) == 5)
+        // layer1's spatial convolution at 56x56 (14 rows of 14 blocks): two spans of 7 rows; layer2's whole.
+        let layer1 = FoldedConv3d(weight: [Float](repeating: 0, count: 144 * 64 * 9), bias: [Float](repeating: 0, count: 144),
+                                  outChannels: 144, inChannels: 64, geometry: space)
+        #expect(layer1.winogradSpanRows(h: 56, w: 56, tile: .four) == 7)
+        #expect(layer1.winogradSpanRows(h: 28, w: 28, tile: .four) == 7)
+    }
 
     @Test(arguments: cases)
     func matchesNaiveConvolution(_ k: Case) {
@@ -89,7 +123,8 @@ import Testing
         let weight = Tensor.random(shape: [k.m, k.c, g.kernel.t, g.kernel.h, g.kernel.w], seed: 1)
         let bias = Tensor.random(shape: [k.m], seed: 2).data
         let conv = FoldedConv3d(weight: weight.data, bias: bias, outChannels: k.m, inChannels: k.c, geometry: g,
-                                tileBytes: k.tileBytes, winograd: k.winograd, winogradTile: k.block)
+                                tileBytes: k.tileBytes, cacheBytes: k.cacheBytes, winograd: k.winograd,
+                                winogradTile: k.block)
         #expect(conv.algorithm == k.algorithm)
         let batch = 2
         let input = Tensor.random(shape: [batch, k.c, k.t, k.h, k.w], seed: 3)

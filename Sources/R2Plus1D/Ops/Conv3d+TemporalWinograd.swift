@@ -43,6 +43,19 @@ extension FoldedConv3d {
         return max(1, 2 * tileBytes / (points * (inChannels + outChannels) * hw * MemoryLayout<Float>.size))
     }
 
+    /// Pixels per span of one group's frame planes: the whole plane, or spans whose transformed input and products
+    /// fit `cacheBytes`, so the transforms and the GEMMs pass them through a core's cache instead of memory (a
+    /// layer1 group's are 15 MB). A span stays wide enough that its GEMMs stream at least four times the data
+    /// they repack of the weights (U_i is repacked per call).
+    func temporalSpan(hw: Int, tile: WinogradTile) -> Int {
+        let (m, c) = (outChannels, inChannels)
+        let perPixel = tile.points1D * (c + m) * MemoryLayout<Float>.size
+        let wanted = max(cacheBytes / perPixel, 4 * m * c / (m + c), 8)
+        guard wanted < hw else { return hw }
+        let spans = (hw + wanted - 1) / wanted
+        return (hw + spans - 1) / spans
+    }
+
     // input (C, T, H, W), U (r + 2, M, C) -> output (M, T, H, W), output frames `range`.
     func temporalWinogradForward(
         _ input: UnsafePointer<Float>, t: Int, hw: Int,
@@ -52,9 +65,11 @@ extension FoldedConv3d {
         let (m, c) = (outChannels, inChannels)
         let r = tile.output, points = tile.points1D
         let groups = (range.count + r - 1) / r
-        let groupsPerTile = min(groups, temporalGroupsPerTile(hw: hw, tile: tile))
-        let v = UnsafeMutablePointer<Float>.allocate(capacity: points * c * groupsPerTile * hw)
-        let product = UnsafeMutablePointer<Float>.allocate(capacity: points * m * groupsPerTile * hw)
+        let span = temporalSpan(hw: hw, tile: tile)
+        // Several groups per tile only when one holds the whole plane.
+        let groupsPerTile = span < hw ? 1 : min(groups, temporalGroupsPerTile(hw: hw, tile: tile))
+        let v = UnsafeMutablePointer<Float>.allocate(capacity: points * c * groupsPerTile * span)
+        let product = UnsafeMutablePointer<Float>.allocate(capacity: points * m * groupsPerTile * span)
         let zeros = UnsafeMutablePointer<Float>.allocate(capacity: hw)
         zeros.initialize(repeating: 0, count: hw)
         defer {
@@ -63,25 +78,25 @@ extension FoldedConv3d {
             zeros.deallocate()
         }
         let plane = t * hw
-        var group0 = 0
-        while group0 < groups {
+        for (group0, x0) in Self.tiles(groups: groups, perTile: groupsPerTile, hw: hw, span: span) {
             let count = min(groupsPerTile, groups - group0)
-            let n = count * hw
-            // V_i [C][count][HW]
+            let width = min(span, hw - x0)
+            let n = count * width
+            // V_i [C][count][width]
             parallelFor(c, parts: rowParts) { ci in
                 for p in 0..<count {
                     let first = range.lowerBound + r * (group0 + p) - 1
                     @inline(__always) func frame(_ k: Int) -> UnsafePointer<Float> {
                         let f = first + k
-                        return f >= 0 && f < t ? input + (ci * t + f) * hw : UnsafePointer(zeros)
+                        return f >= 0 && f < t ? input + (ci * t + f) * hw + x0 : UnsafePointer(zeros)
                     }
-                    let base = v + ci * n + p * hw
+                    let base = v + ci * n + p * width
                     @inline(__always) func target(_ i: Int) -> UnsafeMutablePointer<Float> { base + i * c * n }
                     switch tile {
                     case .two:
                         let (d0, d1, d2, d3) = (frame(0), frame(1), frame(2), frame(3))
                         let (v0, v1, v2, v3) = (target(0), target(1), target(2), target(3))
-                        for x in 0..<hw {
+                        for x in 0..<width {
                             v0[x] = d0[x] - d2[x]
                             v1[x] = d1[x] + d2[x]
                             v2[x] = d2[x] - d1[x]
@@ -90,13 +105,13 @@ extension FoldedConv3d {
                     case .four:
                         let (d0, d1, d2, d3, d4, d5) = (frame(0), frame(1), frame(2), frame(3), frame(4), frame(5))
                         let (v0, v1, v2) = (target(0), target(1), target(2))
-                        for x in 0..<hw {
+                        for x in 0..<width {
                             v0[x] = 4 * d0[x] - 5 * d2[x] + d4[x]
                             v1[x] = (d3[x] + d4[x]) - 4 * (d1[x] + d2[x])
                             v2[x] = (d4[x] - d3[x]) + 4 * (d1[x] - d2[x])
                         }
                         let (v3, v4, v5) = (target(3), target(4), target(5))
-                        for x in 0..<hw {
+                        for x in 0..<width {
                             let u = d4[x] - d2[x], e = 2 * (d3[x] - d1[x])
                             v3[x] = u + e
                             v4[x] = u - e
@@ -109,33 +124,34 @@ extension FoldedConv3d {
             func finish(_ mo: Int) {
                 let value = bias[mo]
                 for p in 0..<count {
-                    let base = product + mo * n + p * hw
+                    let base = product + mo * n + p * width
                     @inline(__always) func source(_ i: Int) -> UnsafePointer<Float> { UnsafePointer(base + i * m * n) }
                     let to = range.lowerBound + r * (group0 + p)
                     for k in 0..<min(r, range.upperBound - to) {
-                        let y = output + mo * plane + (to + k) * hw
+                        let y = output + mo * plane + (to + k) * hw + x0
                         // A^T row k over the products, into y (before bias and the epilogue).
                         switch (tile, k) {
                         case (.two, 0):
                             let (m0, m1, m2) = (source(0), source(1), source(2))
-                            for x in 0..<hw { y[x] = m0[x] + m1[x] + m2[x] }
+                            for x in 0..<width { y[x] = m0[x] + m1[x] + m2[x] }
                         case (.two, _):
                             let (m1, m2, m3) = (source(1), source(2), source(3))
-                            for x in 0..<hw { y[x] = m1[x] - m2[x] - m3[x] }
+                            for x in 0..<width { y[x] = m1[x] - m2[x] - m3[x] }
                         case (.four, 0):
                             let (m0, m1, m2, m3, m4) = (source(0), source(1), source(2), source(3), source(4))
-                            for x in 0..<hw { y[x] = m0[x] + m1[x] + m2[x] + m3[x] + m4[x] }
+                            for x in 0..<width { y[x] = m0[x] + m1[x] + m2[x] + m3[x] + m4[x] }
                         case (.four, 1):
                             let (m1, m2, m3, m4) = (source(1), source(2), source(3), source(4))
-                            for x in 0..<hw { y[x] = (m1[x] - m2[x]) + 2 * (m3[x] - m4[x]) }
+                            for x in 0..<width { y[x] = (m1[x] - m2[x]) + 2 * (m3[x] - m4[x]) }
                         case (.four, 2):
                             let (m1, m2, m3, m4) = (source(1), source(2), source(3), source(4))
-                            for x in 0..<hw { y[x] = (m1[x] + m2[x]) + 4 * (m3[x] + m4[x]) }
+                            for x in 0..<width { y[x] = (m1[x] + m2[x]) + 4 * (m3[x] + m4[x]) }
                         case (.four, _):
                             let (m1, m2, m3, m4, m5) = (source(1), source(2), source(3), source(4), source(5))
-                            for x in 0..<hw { y[x] = (m1[x] - m2[x]) + 8 * (m3[x] - m4[x]) + m5[x] }
+                            for x in 0..<width { y[x] = (m1[x] - m2[x]) + 8 * (m3[x] - m4[x]) + m5[x] }
                         }
-                        epilogue.apply(y, into: y, count: hw, bias: value, residualOffset: mo * plane + (to + k) * hw)
+                        epilogue.apply(y, into: y, count: width, bias: value,
+                                       residualOffset: mo * plane + (to + k) * hw + x0)
                     }
                 }
             }
@@ -149,7 +165,11 @@ extension FoldedConv3d {
                     for mo in rows { finish(mo) }
                 }
             }
-            group0 += count
         }
+    }
+
+    /// The tiles in order: (first group, first pixel) for tiles of `perTile` groups by `span` pixels.
+    static func tiles(groups: Int, perTile: Int, hw: Int, span: Int) -> [(group: Int, pixel: Int)] {
+        stride(from: 0, to: groups, by: perTile).flatMap { g in stride(from: 0, to: hw, by: span).map { (g, $0) } }
     }
 }

@@ -81,6 +81,22 @@ extension FoldedConv3d {
         return max(1, 2 * tileBytes / (tile.points * (inChannels + outChannels) * blocks * MemoryLayout<Float>.size))
     }
 
+    /// Rows of blocks per span of one frame: all of them, or spans whose transformed input and products fit
+    /// `cacheBytes` (as `temporalSpan`), of at least `spanMinimumColumns` blocks. Of R(2+1)D-18's convolutions
+    /// only layer1's are split (in two spans of 98 blocks): with AVX-512 kernels, OpenBLAS ran those GEMMs 12%
+    /// faster than at 196 columns, and at the same speed with AVX2 kernels.
+    func winogradSpanRows(h: Int, w: Int, tile: WinogradTile) -> Int {
+        let r = tile.output
+        let tilesH = (h + r - 1) / r, tilesW = (w + r - 1) / r
+        let perRow = tile.points * (inChannels + outChannels) * tilesW * MemoryLayout<Float>.size
+        let wanted = max(cacheBytes / perRow, (Self.spanMinimumColumns + tilesW - 1) / tilesW, 1)
+        guard wanted < tilesH else { return tilesH }
+        let spans = (tilesH + wanted - 1) / wanted
+        return (tilesH + spans - 1) / spans
+    }
+
+    static let spanMinimumColumns = 96
+
     // input (C, T, H, W), U (points, M, C) -> output (M, T, H, W)
     func winogradForward(
         _ input: UnsafePointer<Float>, t: Int, h: Int, w: Int,
@@ -90,9 +106,11 @@ extension FoldedConv3d {
         let (m, c) = (outChannels, inChannels)
         let r = tile.output, points = tile.points
         let tilesH = (h + r - 1) / r, tilesW = (w + r - 1) / r
-        let blocks = tilesH * tilesW
-        let framesPerTile = min(range.count, winogradFramesPerTile(h: h, w: w, tile: tile))
-        let capacity = framesPerTile * blocks
+        let spanRows = winogradSpanRows(h: h, w: w, tile: tile)
+        // Several frames per tile only when a span is the whole frame.
+        let framesPerTile = spanRows < tilesH ? 1 : min(range.count, winogradFramesPerTile(h: h, w: w, tile: tile))
+        let spanCapacity = spanRows * tilesW
+        let capacity = framesPerTile * spanCapacity
         let v = UnsafeMutablePointer<Float>.allocate(capacity: points * c * capacity)
         // Eight floats of slack: the output transform reads eight blocks at a time, past the last one.
         let product = UnsafeMutablePointer<Float>.allocate(capacity: points * m * capacity + 8)
@@ -104,66 +122,68 @@ extension FoldedConv3d {
         // The transforms are split over the threads BLAS (or the row split) uses, so they do not leave those
         // threads idle.
         let parts = max(BLASThreads.current, rowParts)
-        var t0 = range.lowerBound
-        while t0 < range.upperBound {
-            let frames = min(framesPerTile, range.upperBound - t0)
-            let n = frames * blocks
-            let frameStart = t0
-            parallelRanges(c, parts: parts) { channels in
-                let padded = PaddedPlane(h: h, w: w, tilesH: tilesH, tilesW: tilesW, block: r)
-                for ci in channels {
+        for t0 in stride(from: range.lowerBound, to: range.upperBound, by: framesPerTile) {
+            for ty0 in stride(from: 0, to: tilesH, by: spanRows) {
+                let frames = min(framesPerTile, range.upperBound - t0)
+                let blockRows = ty0..<min(tilesH, ty0 + spanRows)
+                let blocks = blockRows.count * tilesW
+                let n = frames * blocks
+                let frameStart = t0
+                parallelRanges(c, parts: parts) { channels in
+                    let padded = PaddedPlane(h: h, w: w, tilesH: tilesH, tilesW: tilesW, block: r)
+                    for ci in channels {
+                        for f in 0..<frames {
+                            padded.load(input + (ci * t + frameStart + f) * plane, blockRows: blockRows)
+                            switch tile {
+                            case .two: padded.transformInput23(v: v + ci * points * n + f * blocks, stride: n, rows: blockRows)
+                            case .four: padded.transformInput43(v: v + ci * points * n + f * blocks, stride: n, rows: blockRows)
+                            }
+                        }
+                    }
+                }
+                // Output channel mi of these frames: the output transform, bias and the epilogue.
+                func finish(_ mi: Int, rows: borrowing OutputRows) {
                     for f in 0..<frames {
-                        padded.load(input + (ci * t + frameStart + f) * plane)
+                        let offset = (mi * t + frameStart + f) * plane
+                        // Output row y of this frame from k planes of one value per block of its row of blocks.
+                        func write(_ planes: UnsafePointer<Float>, _ k: Int, planeStride: Int, row y: Int) {
+                            epilogue.apply(planes: planes, k, planeStride: planeStride, into: output + offset + y * w,
+                                           width: w, bias: bias[mi], residualOffset: offset + y * w)
+                        }
+                        let block = product + mi * points * n + f * blocks
                         switch tile {
-                        case .two: padded.transformInput23(v: v + ci * points * n + f * blocks, stride: n)
-                        case .four: padded.transformInput43(v: v + ci * points * n + f * blocks, stride: n)
-                        }
-                    }
-                }
-            }
-            // Output channel mi of these frames: the output transform, bias and the epilogue.
-            func finish(_ mi: Int, rows: borrowing OutputRows) {
-                for f in 0..<frames {
-                    let offset = (mi * t + frameStart + f) * plane
-                    // Output row y of this frame from k planes of one value per block of its row of blocks.
-                    func write(_ planes: UnsafePointer<Float>, _ k: Int, planeStride: Int, row y: Int) {
-                        epilogue.apply(planes: planes, k, planeStride: planeStride, into: output + offset + y * w,
-                                       width: w, bias: bias[mi], residualOffset: offset + y * w)
-                    }
-                    let block = product + mi * points * n + f * blocks
-                    switch tile {
-                    case .two:
-                        for ty in 0..<tilesH {
-                            rows.transformOutput23(block + ty * tilesW, stride: n)
-                            for dy in 0..<min(2, h - 2 * ty) {
-                                write(rows.data + 2 * dy * rows.planeLength, 2, planeStride: rows.planeLength, row: 2 * ty + dy)
+                        case .two:
+                            for ty in blockRows {
+                                rows.transformOutput23(block + (ty - ty0) * tilesW, stride: n)
+                                for dy in 0..<min(2, h - 2 * ty) {
+                                    write(rows.data + 2 * dy * rows.planeLength, 2, planeStride: rows.planeLength, row: 2 * ty + dy)
+                                }
                             }
-                        }
-                    case .four:
-                        rows.transformOutput43(block, stride: n, blocks: blocks) { dy, y in
-                            // Output row 4ty + dy: column 4x + c is Y_c of block x of this row of blocks.
-                            for ty in 0..<tilesH where 4 * ty + dy < h {
-                                write(y + ty * tilesW, 4, planeStride: blocks, row: 4 * ty + dy)
+                        case .four:
+                            rows.transformOutput43(block, stride: n, blocks: blocks) { dy, y in
+                                // Output row 4ty + dy: column 4x + c is Y_c of block x of this row of blocks.
+                                for ty in blockRows where 4 * ty + dy < h {
+                                    write(y + (ty - ty0) * tilesW, 4, planeStride: blocks, row: 4 * ty + dy)
+                                }
                             }
                         }
                     }
                 }
-            }
-            weight.withUnsafeBufferPointer { u in
-                nonisolated(unsafe) let u = u.baseAddress!
-                inRowBands(rowParts) { rows in
-                    for xi in 0..<points {
-                        gemm(m: rows.count, n: n, k: c, a: u + (xi * m + rows.lowerBound) * c, lda: c, b: v + xi * n,
-                             ldb: points * n, c: product + rows.lowerBound * points * n + xi * n, ldc: points * n, beta: 0)
-                    }
-                    // One band for all channels: its output transforms split over the BLAS threads.
-                    parallelRanges(rows.count, parts: rows.count == m ? parts : 1) { channels in
-                        let scratch = OutputRows(tilesW: tilesW, block: r, blocks: blocks)
-                        for i in channels { finish(rows.lowerBound + i, rows: scratch) }
+                weight.withUnsafeBufferPointer { u in
+                    nonisolated(unsafe) let u = u.baseAddress!
+                    inRowBands(rowParts) { rows in
+                        for xi in 0..<points {
+                            gemm(m: rows.count, n: n, k: c, a: u + (xi * m + rows.lowerBound) * c, lda: c, b: v + xi * n,
+                                 ldb: points * n, c: product + rows.lowerBound * points * n + xi * n, ldc: points * n, beta: 0)
+                        }
+                        // One band for all channels: its output transforms split over the BLAS threads.
+                        parallelRanges(rows.count, parts: rows.count == m ? parts : 1) { channels in
+                            let scratch = OutputRows(tilesW: tilesW, block: r, blocks: blocks)
+                            for i in channels { finish(rows.lowerBound + i, rows: scratch) }
+                        }
                     }
                 }
             }
-            t0 += frames
         }
     }
 }
@@ -173,12 +193,14 @@ extension FoldedConv3d {
 /// columns further. F(4,3) also gets `rows`, room for six padded rows.
 struct PaddedPlane: ~Copyable {
     let h: Int, w: Int, tilesH: Int, tilesW: Int
+    /// Output block side r.
+    let block: Int
     let pitch: Int
     let data: UnsafeMutablePointer<Float>
     let rows: UnsafeMutablePointer<Float>
 
     init(h: Int, w: Int, tilesH: Int, tilesW: Int, block r: Int) {
-        (self.h, self.w, self.tilesH, self.tilesW) = (h, w, tilesH, tilesW)
+        (self.h, self.w, self.tilesH, self.tilesW, block) = (h, w, tilesH, tilesW, r)
         pitch = 8 * r * ((tilesW + 7) / 8) + r
         let count = (r * tilesH + 2) * pitch
         data = .allocate(capacity: count)
@@ -191,9 +213,12 @@ struct PaddedPlane: ~Copyable {
         rows.deallocate()
     }
 
-    /// Copies a (h, w) plane to rows 1...h, columns 1...w; the border stays zero.
-    func load(_ plane: UnsafePointer<Float>) {
-        for y in 0..<h { (data + (y + 1) * pitch + 1).update(from: plane + y * w, count: w) }
+    /// Copies the rows of a (h, w) plane that blocks in rows `blockRows` read to rows 1...h, columns 1...w; the
+    /// border stays zero.
+    func load(_ plane: UnsafePointer<Float>, blockRows: Range<Int>) {
+        for y in max(0, block * blockRows.lowerBound - 1)..<min(h, block * blockRows.upperBound + 1) {
+            (data + (y + 1) * pitch + 1).update(from: plane + y * w, count: w)
+        }
     }
 
     /// Eight transformed values, one per block, to v[0..<count] (count < 8 for a row's last group).

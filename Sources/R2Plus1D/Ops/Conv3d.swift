@@ -50,6 +50,8 @@ struct FoldedConv3d: Sendable {
     /// Bytes of im2col buffer per tile of frames (at least one frame): big enough for efficient GEMMs, small
     /// enough that the buffer never grows with the clip.
     let tileBytes: Int
+    /// Bytes of transformed input and products per span that Winograd keeps within one core's cache.
+    let cacheBytes: Int
 
     /// - Parameters:
     ///   - weight: PyTorch layout [M, C, kt, kh, kw].
@@ -57,7 +59,8 @@ struct FoldedConv3d: Sendable {
     ///   - winograd: use Winograd where the geometry allows it (false: im2col and taps, the reference paths).
     ///   - winogradTile: F(2,3) or F(4,3) (nil: by the weight count).
     init(weight: [Float], bias: [Float], outChannels: Int, inChannels: Int, geometry: Conv3dGeometry,
-         tileBytes: Int = 4 << 20, winograd: Bool = true, winogradTile: WinogradTile? = nil) {
+         tileBytes: Int = 4 << 20, cacheBytes: Int = FoldedConv3d.defaultCacheBytes, winograd: Bool = true,
+         winogradTile: WinogradTile? = nil) {
         precondition(weight.count == outChannels * inChannels * geometry.kernel.t * geometry.kernel.h * geometry.kernel.w)
         precondition(bias.count == outChannels)
         self.outChannels = outChannels
@@ -65,6 +68,7 @@ struct FoldedConv3d: Sendable {
         self.geometry = geometry
         self.bias = bias
         self.tileBytes = tileBytes
+        self.cacheBytes = cacheBytes
         algorithm = Algorithm(geometry: geometry, outChannels: outChannels, inChannels: inChannels, winograd: winograd,
                               tile: winogradTile)
         switch algorithm {
@@ -87,6 +91,10 @@ struct FoldedConv3d: Sendable {
             self.weight = Self.temporalWinogradWeights(weight, outChannels: outChannels, inChannels: inChannels, tile: tile)
         }
     }
+
+    /// About one core's L2 (1-2 MB on the CPUs measured): spans of 0.5, 1 and 2 MB ran layer1's temporal
+    /// convolutions equally fast, 10-16% faster than whole frames.
+    static let defaultCacheBytes = 1 << 20
 
     /// Runs the convolution on one clip.
     ///

@@ -3,10 +3,11 @@
 typealias Lanes4 = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
 
 extension PaddedPlane {
-    /// V = B^T d B for every 4x4 block; element xi of block p goes to v[xi * stride + p].
-    func transformInput23(v: UnsafeMutablePointer<Float>, stride: Int) {
+    /// V = B^T d B for every 4x4 block in rows `blockRows` of blocks; element xi of the p-th of them goes to
+    /// v[xi * stride + p].
+    func transformInput23(v: UnsafeMutablePointer<Float>, stride: Int, rows blockRows: Range<Int>) {
         let groups = (tilesW + 7) / 8
-        for ty in 0..<tilesH {
+        for ty in blockRows {
             for g in 0..<groups {
                 let top = UnsafeRawPointer(data + 2 * ty * pitch + 16 * g)
                 // Row r of the eight blocks: column k of block j is padded column 16g + 2j + k.
@@ -16,7 +17,7 @@ extension PaddedPlane {
                     return (a.evenHalf, a.oddHalf, b.evenHalf, b.oddHalf)
                 }
                 let d0 = row(0), d1 = row(1), d2 = row(2), d3 = row(3)
-                let base = v + ty * tilesW + 8 * g
+                let base = v + (ty - blockRows.lowerBound) * tilesW + 8 * g
                 let count = min(8, tilesW - 8 * g)
                 // (B^T d) B for row i of B^T d: the same combination across the columns.
                 @inline(__always) func put(_ i: Int, _ r: Lanes4) {

@@ -3,13 +3,14 @@
 ///   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
 ///   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
 extension PaddedPlane {
-    /// V = B^T d B for every 6x6 block; element xi of block p goes to v[xi * stride + p].
+    /// V = B^T d B for every 6x6 block in rows `blockRows` of blocks; element xi of the p-th of them goes to
+    /// v[xi * stride + p].
     ///
     /// Per row of blocks: B^T over the six input rows as loops along the row (vectorised by the compiler),
     /// then B across each block's six columns.
-    func transformInput43(v: UnsafeMutablePointer<Float>, stride: Int) {
+    func transformInput43(v: UnsafeMutablePointer<Float>, stride: Int, rows blockRows: Range<Int>) {
         let columns = 4 * tilesW + 2, t = rows
-        for ty in 0..<tilesH {
+        for ty in blockRows {
             let top = data + 4 * ty * pitch
             let (r0, r1, r2, r3, r4, r5) = (top, top + pitch, top + 2 * pitch, top + 3 * pitch, top + 4 * pitch, top + 5 * pitch)
             let (t0, t1, t2) = (t, t + pitch, t + 2 * pitch)
@@ -25,7 +26,7 @@ extension PaddedPlane {
                 t4[x] = u - e
                 t5[x] = 4 * r1[x] - 5 * r3[x] + r5[x]
             }
-            let base = v + ty * tilesW
+            let base = v + (ty - blockRows.lowerBound) * tilesW
             for i in 0..<6 {
                 let row = t + i * pitch
                 let (v0, v1, v2) = (base + 6 * i * stride, base + (6 * i + 1) * stride, base + (6 * i + 2) * stride)
