@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The engine against ONNX Runtime, OpenVINO (and PyTorch) on this machine, in one run, same thread count.
 # Usage: scripts/bench-engine.sh [BATCHES] [THREADS] [REPS] [ROUNDS]   (default 1,4  all cores  5  3)
+# BENCH_OPTIONS adds options to r2plus1d's side, e.g. BENCH_OPTIONS="--blas-kernels SkylakeX" for the kernel set
+# another machine kind picks (the references choose their own kernels either way).
 # Needs the reference venv (scripts/make-reference-venv.sh) and reference_bench.py from ../shared/tools
 # (or $REFERENCE_TOOLS).
 #
@@ -19,7 +21,11 @@ threads=${2:-$(nproc)}
 reps=${3:-5}
 rounds=${4:-3}
 source scripts/lib/reference.sh
-ours() { .build/release/r2plus1d bench --demo-weights --batch "$batches" --threads "$threads" --reps "$reps" --json; }
+read -r -a options <<<"${BENCH_OPTIONS:-}"
+ours() {
+    .build/release/r2plus1d bench --demo-weights --batch "$batches" --threads "$threads" --reps "$reps" --json \
+        ${options[@]+"${options[@]}"}
+}
 reference() {
     "$python" -W ignore "$tools/reference_bench.py" --batch "$batches" --threads "$threads" --reps "$reps" \
         --engines "$1" --json 2>/dev/null
@@ -28,7 +34,7 @@ reference() {
 # does not on every such CPU (and not where OPENBLAS_CORETYPE pins an AVX2 kernel set).
 echo "== CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(nproc) cores," \
     "AVX-512: $(grep -q -m 1 avx512f /proc/cpuinfo && echo yes || echo no), OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
-echo "== $(.build/release/r2plus1d bench --demo-weights --batch 1 --reps 1 | head -n 1)"
+echo "== $(.build/release/r2plus1d bench --demo-weights --batch 1 --reps 1 ${options[@]+"${options[@]}"} | head -n 1)"
 if "$python" -c 'import openvino' 2>/dev/null; then
     openvino=1
 else
