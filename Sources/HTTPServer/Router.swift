@@ -1,8 +1,9 @@
 import Foundation
 import Synchronization
 
-/// Method and path -> handler, with 404, 405 + Allow, HEAD served by GET, and thrown errors answered as
-/// problem+json through `HTTPResponseError` (anything else is a 500 that says nothing of internals).
+/// Method and path -> handler, with 404, 405 + Allow, HEAD served by GET, thrown errors answered as
+/// problem+json through `HTTPResponseError` (anything else is a 500 that says nothing of internals), and JSON and
+/// text answers compressed for clients that accept gzip or deflate (`ContentCoding.negotiate`).
 public struct Router: Sendable {
     public typealias Handler = @Sendable (HTTPRequest, RequestContext) async throws -> HTTPResponse
     /// A handler that answers at once without blocking (health, labels, metrics): it runs on the event loop
@@ -65,12 +66,16 @@ public struct Router: Sendable {
         var routed = request
         let found = lookup(&routed)
         let request = routed
+        let accepted = request.headers.values("Accept-Encoding")
         switch found {
-        case .refused(let response): return .now(response)
-        case .route(.inline(let handler)): return .now(Self.answer(context) { try handler(request, context) })
+        case .refused(let response): return .now(ContentCoding.negotiate(response, acceptEncoding: accepted))
+        case .route(.inline(let handler)):
+            return .now(ContentCoding.negotiate(Self.answer(context) { try handler(request, context) }, acceptEncoding: accepted))
         case .route(.task(let handler)):
             return .later {
-                do { return try await handler(request, context) } catch { return Self.response(for: error, context) }
+                let response: HTTPResponse
+                do { response = try await handler(request, context) } catch { response = Self.response(for: error, context) }
+                return ContentCoding.negotiate(response, acceptEncoding: accepted)
             }
         }
     }

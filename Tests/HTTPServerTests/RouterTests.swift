@@ -65,3 +65,68 @@ import Testing
         #expect(PathTemplate("/v1/{}/x") == nil)
     }
 }
+
+/// Every route's JSON and text answers are compressed for clients that accept it; bodies that are small,
+/// already coded, streamed, cached by ETag or not text are sent as they are.
+@Suite struct RouterCompressionTests {
+    static let big = String(repeating: "{\"label\": \"playing guitar\", \"score\": 0.5}, ", count: 100)
+
+    static func router() -> Router {
+        var router = Router()
+        router.addInline("GET", "/json") { _, _ in .text(big, contentType: "application/json") }
+        router.add("POST", "/later") { _, _ in .text(big, contentType: "application/problem+json") }
+        router.addInline("GET", "/metrics") { _, _ in .text(big) }
+        router.addInline("GET", "/small") { _, _ in .json(["a": 1]) }
+        router.addInline("GET", "/binary") { _, _ in
+            HTTPResponse(headers: ["Content-Type": "application/octet-stream"], body: Data(big.utf8))
+        }
+        router.addInline("GET", "/page") { _, _ in
+            HTTPResponse(headers: ["Content-Type": "text/html", "ETag": "\"abc\""], body: Data(big.utf8))
+        }
+        router.addInline("GET", "/coded") { _, _ in
+            HTTPResponse(headers: ["Content-Type": "application/json", "Content-Encoding": "deflate"], body: Data(big.utf8))
+        }
+        router.addInline("GET", "/stream") { _, _ in
+            HTTPResponse(headers: ["Content-Type": "application/x-ndjson"], body: Data(big.utf8), stream: BodyStream { _ in })
+        }
+        return router
+    }
+
+    static func answer(_ method: String, _ path: String, accepting: String?) async -> HTTPResponse {
+        let headers: HTTPHeaders = accepting.map { ["Accept-Encoding": $0] } ?? [:]
+        let request = HTTPRequest(head: RequestHead(method: method, target: path, version: "HTTP/1.1", headers: headers),
+                                  body: Data())
+        switch router().dispatch(request, context: RequestContext(requestID: "t")) {
+        case .now(let response): return response
+        case .later(let work): return await work()
+        }
+    }
+
+    @Test func textAnswersAreCompressedForClientsThatAcceptIt() async throws {
+        for (method, path) in [("GET", "/json"), ("POST", "/later"), ("GET", "/metrics"), ("HEAD", "/json")] {
+            let gzipped = await Self.answer(method, path, accepting: "gzip, deflate")
+            #expect(gzipped.headers["Content-Encoding"] == "gzip", "\(path)")
+            #expect(gzipped.headers["Vary"] == "Accept-Encoding")
+            #expect(try ContentCoding.gzip.decode(gzipped.body, limit: 1 << 20) == Data(Self.big.utf8))
+            #expect(gzipped.body.count < Self.big.utf8.count / 10)
+            let deflated = await Self.answer(method, path, accepting: "deflate")
+            #expect(try ContentCoding.deflate.decode(deflated.body, limit: 1 << 20) == Data(Self.big.utf8))
+            let plain = await Self.answer(method, path, accepting: nil)
+            #expect(plain.headers["Content-Encoding"] == nil && plain.body == Data(Self.big.utf8))
+            // A cache must not hand the compressed copy to a client that did not ask for it.
+            #expect(plain.headers["Vary"] == "Accept-Encoding")
+            #expect(await Self.answer(method, path, accepting: "gzip;q=0").headers["Content-Encoding"] == nil)
+        }
+    }
+
+    @Test func otherAnswersAreSentAsTheyAre() async {
+        for path in ["/small", "/binary", "/page", "/stream"] {
+            let response = await Self.answer("GET", path, accepting: "gzip")
+            #expect(response.headers["Content-Encoding"] == nil, "\(path)")
+        }
+        let coded = await Self.answer("GET", "/coded", accepting: "gzip")
+        #expect(coded.headers["Content-Encoding"] == "deflate" && coded.body == Data(Self.big.utf8))
+        // Refusals (404, 405) go through the same step: small problem bodies stay as they are.
+        #expect(await Self.answer("GET", "/nothing", accepting: "gzip").headers["Content-Encoding"] == nil)
+    }
+}
