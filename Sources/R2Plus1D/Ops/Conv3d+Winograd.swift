@@ -83,8 +83,9 @@ extension FoldedConv3d {
 
     /// Rows of blocks per span of one frame: all of them, or spans whose transformed input and products fit
     /// `cacheBytes` (as `temporalSpan`), of at least `spanMinimumColumns` blocks. Of R(2+1)D-18's convolutions
-    /// only layer1's are split (in two spans of 98 blocks): with AVX-512 kernels, OpenBLAS ran those GEMMs 12%
-    /// faster than at 196 columns, and at the same speed with AVX2 kernels.
+    /// only layer1's are split, in two spans of 98 blocks: their GEMMs (144 x 98 by 64, M * N * K = 0.9 M) then
+    /// take OpenBLAS's unpacked small-matrix path, which its AVX-512 kernels use up to 10^6 (12% faster than 196
+    /// columns packed; the same speed with AVX2 kernels, which have no such path).
     func winogradSpanRows(h: Int, w: Int, tile: WinogradTile) -> Int {
         let r = tile.output
         let tilesH = (h + r - 1) / r, tilesW = (w + r - 1) / r
