@@ -11,6 +11,7 @@ Usage: python3 scripts/http_attacks.py --binary .build/release/r2plus1d
 import argparse, json, os, re, select, socket, subprocess, threading, time
 
 UPLOAD_LIMIT = 8 << 20
+BUFFERED_LIMIT = 3 * UPLOAD_LIMIT  # --max-buffered-upload-mb: three whole uploads at once
 HEADER_TIMEOUT, BODY_TIMEOUT, IDLE_TIMEOUT, WRITE_TIMEOUT = 3.0, 6.0, 3.0, 3.0
 SERVER = None  # (proc, port)
 
@@ -18,6 +19,7 @@ SERVER = None  # (proc, port)
 def start(binary):
     args = [binary, "serve", "--demo-weights", "--host", "127.0.0.1", "--port", "0", "--log-level", "info",
             "--drain-delay-s", "0", "--max-upload-mb", str(UPLOAD_LIMIT >> 20),
+            "--max-buffered-upload-mb", str(BUFFERED_LIMIT >> 20),
             "--header-timeout-s", str(HEADER_TIMEOUT), "--body-timeout-s", str(BODY_TIMEOUT),
             "--idle-timeout-s", str(IDLE_TIMEOUT), "--write-timeout-s", str(WRITE_TIMEOUT)]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -389,6 +391,36 @@ def connection_cap(port, cap=512):
             "ok": ok, "why": "" if ok else "cap not enforced or not recovered"}
 
 
+def uploads_over_budget(port):
+    """Three uploads of the largest size declared at once fill --max-buffered-upload-mb: a fourth is refused 503 with
+    Retry-After before its body is read (no 100 Continue) and closed; once the three go, the next is let in."""
+    head = (f"POST /classify HTTP/1.1\r\nHost: x\r\nContent-Type: video/mp4\r\nContent-Length: {UPLOAD_LIMIT}\r\n"
+            "Expect: 100-continue\r\n\r\n").encode()
+    held, continued = [], 0
+    try:
+        for _ in range(3):
+            s = connect(port)
+            s.sendall(head)
+            continued += b"100 Continue" in recv(s, time.time() + 2)
+            held.append(s)
+        fourth = connect(port)
+        fourth.sendall(head)
+        r = read_response(fourth, time.time() + 2)
+        refused = r is not None and r[0] == 503 and "retry-after" in r[1] and closed_after(fourth)
+        fourth.close()
+    finally:
+        for s in held:
+            s.close()
+    time.sleep(0.5)
+    s = connect(port)
+    s.sendall(head)
+    let_in = b"100 Continue" in recv(s, time.time() + 2)
+    s.close()
+    ok = continued == 3 and refused and let_in
+    return {"case": "uploads over --max-buffered-upload-mb", "continued": continued, "fourth": r and r[0],
+            "after": let_in, "ok": ok, "why": "" if ok else "budget not enforced or not given back"}
+
+
 def half_close(port):
     """A client that sends its request then shuts its write side still gets the answer."""
     s = connect(port)
@@ -460,6 +492,7 @@ def main():
         for t in threads:
             t.join()
         results += slow
+        results.append(uploads_over_budget(port))
         results.append(connection_cap(port))
         stop.set()
         probe_thread.join()

@@ -95,11 +95,16 @@ struct ConnectionStateMachine {
     /// When the current request's head was complete, and body bytes read since.
     private var headTime: UInt64?
     private var bodyBytesRead = 0
+    /// Shared with every connection of the server; `reserved` is this request's share, given back when it is
+    /// answered or the connection closes.
+    private let budget: BodyBudget
+    private var reserved = 0
     private var idleSince: UInt64
     private var lastWriteProgress: UInt64?
 
-    init(limits: HTTPLimits, timeouts: Timeouts, now: UInt64, handshaking: Bool) {
+    init(limits: HTTPLimits, timeouts: Timeouts, now: UInt64, handshaking: Bool, budget: BodyBudget) {
         self.timeouts = timeouts
+        self.budget = budget
         parser = RequestParser(limits: limits)
         state = handshaking ? .handshaking : .reading
         requestStart = now
@@ -146,7 +151,11 @@ struct ConnectionStateMachine {
         transportWaits = nil
         guard isReading else { return }  // lingering: the bytes are drained unread
         if requestStart == nil { requestStart = now }
-        if headTime != nil { bodyBytesRead += bytes.count }
+        if headTime != nil {
+            bodyBytesRead += bytes.count
+            // A chunked body has no declared length: it is counted as it arrives.
+            guard reserveBody(bodyBytesRead) else { return refuse(Self.tooManyBodies, now: now, into: &actions) }
+        }
         parser.append(bytes)
         parse(now: now, into: &actions)
     }
@@ -181,6 +190,7 @@ struct ConnectionStateMachine {
     /// The streamed body is complete: the last chunk goes out, then the connection carries on as after any response.
     mutating func streamEnded(now: UInt64, into actions: inout [Action]) {
         guard case .streaming = state, let exchange else { return }
+        releaseBody()
         if exchange.isHTTP10 { closeAfterWrite = true } else { output += HTTPResponse.lastChunk }
         if draining { closeAfterWrite = true }
         state = .writing
@@ -251,6 +261,9 @@ struct ConnectionStateMachine {
             case .head(let head):
                 headTime = now
                 bodyBytesRead = 0
+                guard reserveBody(Int(head.headers["Content-Length"] ?? "") ?? 0) else {
+                    return refuse(Self.tooManyBodies, method: head.method, path: head.path, now: now, into: &actions)
+                }
                 if head.version == "HTTP/1.1", head.headers.tokens("Expect").contains("100-continue") {
                     output += Self.continueLine
                     actions.append(.write)
@@ -292,6 +305,7 @@ struct ConnectionStateMachine {
     }
 
     private mutating func answer(_ response: HTTPResponse, close: Bool, now: UInt64, into actions: inout [Action]) {
+        releaseBody()
         output += response.encoded(close: close, isHead: exchange?.isHead ?? false, requestID: exchange?.requestID)
         closeAfterWrite = close
         state = .writing
@@ -333,10 +347,26 @@ struct ConnectionStateMachine {
 
     private mutating func close(into actions: inout [Action]) {
         if case .closed = state { return }
+        releaseBody()
         state = .closed
         actions.append(.close)
     }
 
+    /// Holds at least `bytes` of the budget for the current request. - Returns: false if they do not fit.
+    private mutating func reserveBody(_ bytes: Int) -> Bool {
+        guard bytes > reserved else { return true }
+        guard budget.reserve(bytes - reserved) else { return false }
+        reserved = bytes
+        return true
+    }
+
+    private mutating func releaseBody() {
+        budget.release(reserved)
+        reserved = 0
+    }
+
+    private static let tooManyBodies = HTTPResponse.problem(
+        status: .serviceUnavailable, detail: "the server holds as many uploads as it can; retry", headers: ["Retry-After": "1"])
     private static let continueLine = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
     private static let shuttingDown = HTTPResponse.problem(status: .serviceUnavailable, detail: "the server is shutting down; retry",
                                                            headers: ["Retry-After": "1"])

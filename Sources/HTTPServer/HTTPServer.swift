@@ -35,6 +35,8 @@ public final class HTTPServer: @unchecked Sendable {
     /// The actions of the connection being served, reused so a request costs no allocation here.
     private var actions: [ConnectionStateMachine.Action] = []
     private let timeouts: ConnectionStateMachine.Timeouts
+    /// Request body bytes held by all connections.
+    public let bodyBudget: BodyBudget
     private var nextID: UInt64 = 1
     /// Set when a drain is asked for: the listener closes at `closeAt`, and `run` returns by `deadline`.
     private var drainSchedule: (closeAt: UInt64, deadline: UInt64)?
@@ -54,6 +56,7 @@ public final class HTTPServer: @unchecked Sendable {
         self.logger = logger
         self.onResponse = onResponse
         timeouts = ConnectionStateMachine.Timeouts(configuration)
+        bodyBudget = BodyBudget(limit: max(configuration.maxBufferedBodyBytes, configuration.limits.maxBodyBytes))
         let listener = try Listener(host: configuration.host, port: configuration.port, backlog: configuration.backlog)
         self.listener = listener
         port = listener.port
@@ -168,7 +171,7 @@ public final class HTTPServer: @unchecked Sendable {
                 transport = PlainTransport(fd: fd)
             }
             let machine = ConnectionStateMachine(limits: configuration.limits, timeouts: timeouts, now: now,
-                                                 handshaking: configuration.tls != nil)
+                                                 handshaking: configuration.tls != nil, budget: bodyBudget)
             let connection = Connection(id: nextID, fd: fd, transport: transport, machine: machine,
                                         registered: Self.events(for: machine.interest))
             nextID += 1

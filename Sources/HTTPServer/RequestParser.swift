@@ -87,7 +87,10 @@ public struct RequestParser {
                 case .success(let (head, framing)):
                     switch framing {
                     case .none: state = .fixedBody(head, remaining: 0)
-                    case .length(let n): state = .fixedBody(head, remaining: n)
+                    case .length(let n):
+                        // Sized once (n is within the limit): appends then never regrow and copy the body.
+                        body.reserveCapacity(n)
+                        state = .fixedBody(head, remaining: n)
                     case .chunked: state = .chunkSize(head)
                     }
                     return .head(head)

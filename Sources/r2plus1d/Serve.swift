@@ -36,6 +36,8 @@ struct Serve: ParsableCommand {
     @Option(help: "Clips waiting at most; beyond it, 503.") var queueSize = environment("QUEUE_SIZE", 64)
     @Option(help: "Seconds from arrival to answer; beyond it, 504.") var timeoutS = environment("TIMEOUT_S", 30.0)
     @Option(help: "Largest upload in MiB; beyond it, 413.") var maxUploadMb = environment("MAX_UPLOAD_MB", 64)
+    @Option(help: "Request bodies held at once, all connections together, in MiB (at least --max-upload-mb); a request whose body would not fit gets 503.")
+    var maxBufferedUploadMb = environment("MAX_BUFFERED_UPLOAD_MB", 512)
     @Option(help: "Most clips one request may ask for.") var maxClips = environment("MAX_CLIPS", 10)
     @Option(help: "Class names, one per line (default: the built-in Kinetics-400 names, for a 400-class model). Env R2PLUS1D_LABELS.")
     var labels: String?
@@ -79,7 +81,7 @@ struct Serve: ParsableCommand {
         tlsKey = tlsKey ?? env["R2PLUS1D_TLS_KEY"]
         authTokenFile = authTokenFile ?? env["R2PLUS1D_AUTH_TOKEN_FILE"]
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("give --tls-cert and --tls-key together") }
-        guard maxBatch >= 1, workers >= 1, decodeWorkerRequests >= 1, decodeWorkerMemoryMb >= 64, threads >= 1, decodeThreads >= 1, queueSize >= 1, maxClips >= 1, maxUploadMb >= 1,
+        guard maxBatch >= 1, workers >= 1, decodeWorkerRequests >= 1, decodeWorkerMemoryMb >= 64, threads >= 1, decodeThreads >= 1, queueSize >= 1, maxClips >= 1, maxUploadMb >= 1, maxBufferedUploadMb >= 1,
               timeoutS > 0, maxDelayMs >= 0, maxConnections >= 1, headerTimeoutS > 0, bodyTimeoutS > 0, minBodyRate >= 0,
               idleTimeoutS > 0, writeTimeoutS > 0, drainDelayS >= 0, drainTimeoutS >= 0,
               maxJobs >= 1, jobRetentionS > 0, jobLeaseS >= 0.3, jobConcurrency >= 1 else {
@@ -99,6 +101,7 @@ struct Serve: ParsableCommand {
         configuration.http.host = host
         configuration.http.port = port
         configuration.http.limits.maxBodyBytes = maxUploadMb << 20
+        configuration.http.maxBufferedBodyBytes = maxBufferedUploadMb << 20
         configuration.http.maxConnections = maxConnections
         configuration.http.headerTimeoutSeconds = headerTimeoutS
         configuration.http.bodyTimeoutSeconds = bodyTimeoutS

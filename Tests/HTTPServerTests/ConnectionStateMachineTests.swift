@@ -15,11 +15,12 @@ import Testing
         var dispatched: [(request: HTTPRequest, context: RequestContext)] = []
         var log: [ConnectionStateMachine.Action] = []
 
-        init(handshaking: Bool = false, configure: (inout HTTPServerConfiguration) -> Void = { _ in }) {
+        init(handshaking: Bool = false, budget: BodyBudget = BodyBudget(limit: .max),
+             configure: (inout HTTPServerConfiguration) -> Void = { _ in }) {
             var configuration = HTTPServerConfiguration()
             configure(&configuration)
             machine = ConnectionStateMachine(limits: configuration.limits, timeouts: .init(configuration), now: now,
-                                             handshaking: handshaking)
+                                             handshaking: handshaking, budget: budget)
         }
 
         var completed: [CompletedRequest] {
@@ -347,5 +348,68 @@ import Testing
         h.respond(.text("y"))
         #expect(h.completed.map(\.path) == ["/a", "/b"])
         #expect(abs(h.completed[1].durationSeconds - 3) < 1e-9)
+    }
+}
+
+/// The bytes of request bodies held by all connections at once are bounded: a request whose body would not fit
+/// is refused 503 before its body is read, and its connection closed; the bytes come back when a request is
+/// answered, or its connection closes.
+@Suite struct BodyBudgetTests {
+    typealias Harness = ConnectionStateMachineTests.Harness
+
+    static func post(_ length: Int, expect: Bool = false) -> String {
+        "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: \(length)\r\n" + (expect ? "Expect: 100-continue\r\n" : "") + "\r\n"
+    }
+
+    @Test func aBodyThatWouldNotFitIsRefusedBeforeItIsRead() {
+        let budget = BodyBudget(limit: 100)
+        var a = Harness(budget: budget), b = Harness(budget: budget)
+        a.receive(Self.post(80) + String(repeating: "a", count: 80))
+        #expect(a.dispatched.count == 1 && budget.inUse == 80)
+        // 80 + 30 > 100: refused at the head, with 100-continue never sent, so the client sends no body.
+        b.receive(Self.post(30, expect: true))
+        #expect(b.dispatched.isEmpty)
+        #expect(b.sent.hasPrefix("HTTP/1.1 503") && !b.sent.contains("100 Continue") && b.sent.contains("Retry-After: 1"))
+        #expect(b.sent.lowercased().contains("connection: close") && b.shutDown)
+        #expect(budget.inUse == 80)
+        // Answered: the 80 bytes come back, and a body of 100 fits.
+        a.respond(.text("ok"))
+        #expect(budget.inUse == 0)
+        var c = Harness(budget: budget)
+        c.receive(Self.post(100) + String(repeating: "c", count: 100))
+        #expect(c.dispatched.count == 1 && budget.inUse == 100)
+    }
+
+    @Test func aChunkedBodyIsCountedAsItArrives() {
+        let budget = BodyBudget(limit: 100)
+        var h = Harness(budget: budget)
+        h.receive("POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        h.receive("28\r\n" + String(repeating: "x", count: 40) + "\r\n")
+        #expect(h.dispatched.isEmpty && !h.sent.contains("503"))
+        h.receive("50\r\n" + String(repeating: "y", count: 80) + "\r\n")
+        #expect(h.dispatched.isEmpty && h.sent.hasPrefix("HTTP/1.1 503") && h.shutDown)
+        #expect(budget.inUse == 0)
+    }
+
+    @Test func aConnectionThatClosesGivesItsBytesBack() {
+        let budget = BodyBudget(limit: 100)
+        var a = Harness(budget: budget)
+        a.receive(Self.post(90) + String(repeating: "a", count: 10))
+        #expect(budget.inUse == 90)
+        a.peerClosed()
+        #expect(budget.inUse == 0)
+        // A request dispatched and then abandoned by its client gives its bytes back too.
+        var b = Harness(budget: budget)
+        b.receive(Self.post(50) + String(repeating: "b", count: 50))
+        #expect(b.dispatched.count == 1 && budget.inUse == 50)
+        b.peerClosed()
+        #expect(budget.inUse == 0)
+    }
+
+    @Test func bodilessRequestsNeverWait() {
+        let budget = BodyBudget(limit: 0)
+        var h = Harness(budget: budget)
+        h.receive("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(h.dispatched.count == 1)
     }
 }
