@@ -109,6 +109,11 @@ public final class ClassificationService: Sendable {
             Double(decoder.busyCount)
         }
         metrics.gauge(MetricName.inFlight, help: "Classifications being decoded, queued or computed.") { Double(state.inFlightCount) }
+        let budget = server.bodyBudget
+        metrics.gauge(MetricName.bufferedBodyBytes,
+                      help: "Request body bytes all connections hold now; at \(budget.limit) (--max-buffered-upload-mb) uploads get 503.") {
+            Double(budget.inUse)
+        }
     }
 
     static func workerConfiguration(_ c: ServiceConfiguration) -> WorkerConfiguration {

@@ -55,6 +55,8 @@ struct ModelDescription: Encodable {
     var max_clips: Int
     /// The largest upload accepted (`--max-upload-mb`); larger ones get 413.
     var max_upload_bytes: Int
+    /// Request bodies held at once, all connections together (`--max-buffered-upload-mb`); beyond, 503.
+    var max_buffered_upload_bytes: Int
     var state: String
     var blas_kernels = BLASKernels.selection.kernels.name
     var blas_kernels_chosen = BLASKernels.selection.how
@@ -67,6 +69,7 @@ struct ModelDescription: Encodable {
                             workers: c.batching.workers, threads: c.blasThreads, queue_size: c.batching.queueCapacity)
         max_clips = c.maxClips
         max_upload_bytes = c.http.limits.maxBodyBytes
+        max_buffered_upload_bytes = max(c.http.maxBufferedBodyBytes, c.http.limits.maxBodyBytes)
         self.state = state
     }
 }

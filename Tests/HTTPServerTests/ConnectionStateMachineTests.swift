@@ -406,6 +406,18 @@ import Testing
         #expect(budget.inUse == 0)
     }
 
+    @Test func aStreamedAnswerHoldsTheBodyUntilItEnds() {
+        let budget = BodyBudget(limit: 100)
+        var h = Harness(budget: budget)
+        h.receive(Self.post(60) + String(repeating: "a", count: 60))
+        h.respond(StreamingResponseTests.stream)
+        h.stream("{\"window\":1}\n")
+        // The handler still has the upload while it streams (a timeline walks it).
+        #expect(budget.inUse == 60)
+        h.endStream()
+        #expect(budget.inUse == 0)
+    }
+
     @Test func bodilessRequestsNeverWait() {
         let budget = BodyBudget(limit: 0)
         var h = Harness(budget: budget)

@@ -103,9 +103,16 @@ import Testing
         #expect(test.stop())
     }
 
-    @Test func modelReportsTheUploadLimit() throws {
-        let test = try TestService { $0.http.limits.maxBodyBytes = 3 << 20 }
-        #expect(try test.get("/v1/model").body.contains("\"max_upload_bytes\":3145728"))
+    @Test func modelReportsTheUploadLimits() throws {
+        let test = try TestService {
+            $0.http.limits.maxBodyBytes = 3 << 20
+            $0.http.maxBufferedBodyBytes = 10 << 20
+        }
+        let model = try test.get("/v1/model").body
+        #expect(model.contains("\"max_upload_bytes\":3145728") && model.contains("\"max_buffered_upload_bytes\":10485760"))
+        // An upload's bytes are given back once it is answered.
+        #expect(try test.post("/v1/classify", body: Data(repeating: 7, count: 100_000), contentType: "video/mp4").status >= 400)
+        #expect(try test.metric("r2plus1d_http_buffered_body_bytes") == 0)
         #expect(test.stop())
     }
 
