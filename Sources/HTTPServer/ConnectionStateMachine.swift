@@ -361,6 +361,7 @@ struct ConnectionStateMachine {
     }
 
     private mutating func releaseBody() {
+        guard reserved > 0 else { return }
         budget.release(reserved)
         reserved = 0
     }

@@ -50,10 +50,12 @@ public enum ContentCoding: String, Sendable, CaseIterable {
     /// more (a timeline's JSON shrinks about fourfold), with `Vary: Accept-Encoding` on every such answer so a cache
     /// keeps the two apart. Streamed bodies, bodies already coded, ones cached by ETag (the page's assets, whose
     /// validators name one representation) and other types (video, tensors) are left as they are.
-    public static func negotiate(_ response: HTTPResponse, acceptEncoding: [String]) -> HTTPResponse {
+    /// The request's `Accept-Encoding` is read only for such answers: health checks and other small ones cost
+    /// nothing more.
+    public static func negotiate(_ response: HTTPResponse, requestHeaders: HTTPHeaders) -> HTTPResponse {
         guard response.stream == nil, response.headers["ETag"] == nil, response.headers["Content-Encoding"] == nil,
               isText(response.headers["Content-Type"]) else { return response }
-        var answer = compress(response, acceptEncoding: acceptEncoding)
+        var answer = compress(response, acceptEncoding: requestHeaders.values("Accept-Encoding"))
         answer.headers.set("Vary", "Accept-Encoding")
         return answer
     }

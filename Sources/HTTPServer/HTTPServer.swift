@@ -56,7 +56,7 @@ public final class HTTPServer: @unchecked Sendable {
         self.logger = logger
         self.onResponse = onResponse
         timeouts = ConnectionStateMachine.Timeouts(configuration)
-        bodyBudget = BodyBudget(limit: max(configuration.maxBufferedBodyBytes, configuration.limits.maxBodyBytes))
+        bodyBudget = BodyBudget(limit: configuration.bodyBudgetBytes)
         let listener = try Listener(host: configuration.host, port: configuration.port, backlog: configuration.backlog)
         self.listener = listener
         port = listener.port

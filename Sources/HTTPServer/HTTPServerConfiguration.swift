@@ -7,9 +7,10 @@ public struct HTTPServerConfiguration: Sendable {
     /// Open connections at most; one more is answered 503 and closed.
     public var maxConnections = 512
     public var limits = HTTPLimits()
-    /// Bytes of request bodies all connections may hold at once (`BodyBudget`); at least one body of
-    /// `limits.maxBodyBytes` always fits.
+    /// Bytes of request bodies all connections may hold at once (`BodyBudget`)...
     public var maxBufferedBodyBytes = 512 << 20
+    /// ...and never less than one body of the largest size.
+    public var bodyBudgetBytes: Int { max(maxBufferedBodyBytes, limits.maxBodyBytes) }
     /// The whole request head (and TLS handshake) must arrive within this, however it is dribbled.
     public var headerTimeoutSeconds = 10.0
     /// The whole body must arrive within this...

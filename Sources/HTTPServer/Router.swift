@@ -66,16 +66,16 @@ public struct Router: Sendable {
         var routed = request
         let found = lookup(&routed)
         let request = routed
-        let accepted = request.headers.values("Accept-Encoding")
+        let headers = request.headers
         switch found {
-        case .refused(let response): return .now(ContentCoding.negotiate(response, acceptEncoding: accepted))
+        case .refused(let response): return .now(ContentCoding.negotiate(response, requestHeaders: headers))
         case .route(.inline(let handler)):
-            return .now(ContentCoding.negotiate(Self.answer(context) { try handler(request, context) }, acceptEncoding: accepted))
+            return .now(ContentCoding.negotiate(Self.answer(context) { try handler(request, context) }, requestHeaders: headers))
         case .route(.task(let handler)):
             return .later {
                 let response: HTTPResponse
                 do { response = try await handler(request, context) } catch { response = Self.response(for: error, context) }
-                return ContentCoding.negotiate(response, acceptEncoding: accepted)
+                return ContentCoding.negotiate(response, requestHeaders: headers)
             }
         }
     }

@@ -69,7 +69,7 @@ struct ModelDescription: Encodable {
                             workers: c.batching.workers, threads: c.blasThreads, queue_size: c.batching.queueCapacity)
         max_clips = c.maxClips
         max_upload_bytes = c.http.limits.maxBodyBytes
-        max_buffered_upload_bytes = max(c.http.maxBufferedBodyBytes, c.http.limits.maxBodyBytes)
+        max_buffered_upload_bytes = c.http.bodyBudgetBytes
         self.state = state
     }
 }

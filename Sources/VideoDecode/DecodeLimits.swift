@@ -16,4 +16,7 @@ public struct DecodeLimits: Sendable, Equatable {
     public init() {}
 
     public static let `default` = DecodeLimits()
+
+    /// For a process decoding one video at a time (`classify`, `preprocess`): every core on it.
+    public static let allCores = { var limits = DecodeLimits(); limits.decoderThreads = 0; return limits }()
 }

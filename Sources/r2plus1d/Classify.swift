@@ -46,9 +46,9 @@ struct Classify: ParsableCommand {
         let source = try weights.requiredSource()
         let network = try weights.loadModel()
         let model = ModelInfo(source: source)
-        // One video at a time: its decode may use every core.
-        let limits = { var limits = DecodeLimits(); limits.decoderThreads = 0; return limits }()
-        let pipeline = ClassificationPipeline(decode: { bytes, clips, range in try ClipDecoder.decode(bytes, clips: clips, range: range, limits: limits) },
+        let pipeline = ClassificationPipeline(decode: { bytes, clips, range in
+                                                  try ClipDecoder.decode(bytes, clips: clips, range: range, limits: .allCores)
+                                              },
                                               forward: ClassificationPipeline.direct(network),
                                               labels: try Labels(path: labels, classes: network.architecture.classes), model: model)
         let encoder = JSONEncoder()

@@ -24,9 +24,7 @@ struct Preprocess: ParsableCommand {
         let bytes = try readVideo(video)
         let decoded: DecodedClips
         do {
-            var limits = DecodeLimits()
-            limits.decoderThreads = 0  // the only work in the process: every core
-            decoded = try ClipDecoder.decode(bytes, clips: clips, limits: limits)
+            decoded = try ClipDecoder.decode(bytes, clips: clips, limits: .allCores)
         } catch let error as DecodeError {
             throw ValidationError("\(video): \(error)")
         }

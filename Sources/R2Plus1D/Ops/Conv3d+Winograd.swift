@@ -123,13 +123,12 @@ extension FoldedConv3d {
         // The transforms are split over the threads BLAS (or the row split) uses, so they do not leave those
         // threads idle.
         let parts = max(BLASThreads.current, rowParts)
-        for t0 in stride(from: range.lowerBound, to: range.upperBound, by: framesPerTile) {
+        for frameStart in stride(from: range.lowerBound, to: range.upperBound, by: framesPerTile) {
+            let frames = min(framesPerTile, range.upperBound - frameStart)
             for ty0 in stride(from: 0, to: tilesH, by: spanRows) {
-                let frames = min(framesPerTile, range.upperBound - t0)
                 let blockRows = ty0..<min(tilesH, ty0 + spanRows)
                 let blocks = blockRows.count * tilesW
                 let n = frames * blocks
-                let frameStart = t0
                 parallelRanges(c, parts: parts) { channels in
                     let padded = PaddedPlane(h: h, w: w, tilesH: tilesH, tilesW: tilesW, block: r)
                     for ci in channels {
