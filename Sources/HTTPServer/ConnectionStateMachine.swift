@@ -261,7 +261,7 @@ struct ConnectionStateMachine {
             case .head(let head):
                 headTime = now
                 bodyBytesRead = 0
-                guard reserveBody(Int(head.headers["Content-Length"] ?? "") ?? 0) else {
+                guard reserveBody(parser.declaredBodyLength) else {
                     return refuse(Self.tooManyBodies, method: head.method, path: head.path, now: now, into: &actions)
                 }
                 if head.version == "HTTP/1.1", head.headers.tokens("Expect").contains("100-continue") {

@@ -36,7 +36,10 @@ public enum ContentCoding: String, Sendable, CaseIterable {
 
     /// `response` compressed for the client's `Accept-Encoding`, when it accepts a coding and the body is
     /// worth compressing; otherwise as it was.
-    public static func compress(_ response: HTTPResponse, acceptEncoding: [String], minimumBytes: Int = 1024) -> HTTPResponse {
+    /// Bodies smaller than this are sent as they are: compressing them saves little and costs a header and a pass.
+    public static let minimumBytes = 1024
+
+    public static func compress(_ response: HTTPResponse, acceptEncoding: [String], minimumBytes: Int = minimumBytes) -> HTTPResponse {
         guard response.body.count >= minimumBytes, response.headers["Content-Encoding"] == nil,
               let coding = preferred(acceptEncoding: acceptEncoding), let body = try? coding.encode(response.body) else { return response }
         var compressed = response
@@ -53,8 +56,9 @@ public enum ContentCoding: String, Sendable, CaseIterable {
     /// The request's `Accept-Encoding` is read only for such answers: health checks and other small ones cost
     /// nothing more.
     public static func negotiate(_ response: HTTPResponse, requestHeaders: HTTPHeaders) -> HTTPResponse {
-        guard response.stream == nil, response.headers["ETag"] == nil, response.headers["Content-Encoding"] == nil,
-              isText(response.headers["Content-Type"]) else { return response }
+        // Smaller answers are never compressed, so they do not vary either.
+        guard response.body.count >= minimumBytes, response.stream == nil, response.headers["ETag"] == nil,
+              response.headers["Content-Encoding"] == nil, isText(response.headers["Content-Type"]) else { return response }
         var answer = compress(response, acceptEncoding: requestHeaders.values("Accept-Encoding"))
         answer.headers.set("Vary", "Accept-Encoding")
         return answer

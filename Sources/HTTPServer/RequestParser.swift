@@ -45,6 +45,11 @@ public struct RequestParser {
         return false
     }
 
+    /// The Content-Length of the request whose head was just returned (0 without one, or when chunked).
+    var declaredBodyLength: Int {
+        if case .fixedBody(_, let remaining) = state { remaining } else { 0 }
+    }
+
     /// True while a request's head has been seen but not its whole body.
     public var isInBody: Bool {
         switch state {
