@@ -23,9 +23,10 @@ let package = Package(
             pkgConfig: "libavformat libavcodec libavutil libswscale",
             providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev"])]
         ),
+        .target(name: "Cores"),
         .target(
             name: "VideoDecode",
-            dependencies: ["CFFmpeg"]
+            dependencies: ["CFFmpeg", "Cores"]
         ),
         .systemLibrary(
             name: "COpenSSL",
@@ -45,11 +46,11 @@ let package = Package(
         ),
         .target(
             name: "R2Plus1D",
-            dependencies: ["CBLAS"]
+            dependencies: ["CBLAS", "Cores"]
         ),
         .target(
             name: "Service",
-            dependencies: ["R2Plus1D", "VideoDecode", "DecodeSandbox", "HTTPServer", "COpenSSL", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["R2Plus1D", "VideoDecode", "DecodeSandbox", "HTTPServer", "COpenSSL", "Cores", .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(
             name: "r2plus1d",
@@ -59,6 +60,7 @@ let package = Package(
                 "DecodeSandbox",
                 "HTTPServer",
                 "CLinux",
+                "Cores",
                 "Service",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -76,6 +78,7 @@ let package = Package(
             dependencies: ["R2Plus1D"],
             resources: [.copy("Fixtures")]
         ),
+        .testTarget(name: "CoresTests", dependencies: ["Cores"]),
         .testTarget(
             name: "HTTPServerTests",
             dependencies: ["HTTPServer", "TestSupport"]

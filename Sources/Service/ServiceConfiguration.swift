@@ -1,3 +1,4 @@
+import Cores
 import Foundation
 import HTTPServer
 import R2Plus1D
@@ -11,9 +12,9 @@ public struct ServiceConfiguration: Sendable {
     public var http = HTTPServerConfiguration()
     public var batching = BatchScheduler.Settings()
     /// BLAS threads per batch worker.
-    public var blasThreads = ProcessInfo.processInfo.activeProcessorCount
+    public var blasThreads = Cores.available
     /// Threads decoding uploads, and how many uploads may wait for one.
-    public var decodeThreads = ProcessInfo.processInfo.activeProcessorCount
+    public var decodeThreads = Cores.available
     public var decodeQueue = 16
     public var decodeLimits = DecodeLimits()
     /// Decode uploads in sandboxed worker processes (one per decode thread); false decodes in this process.

@@ -1,4 +1,5 @@
 import CFFmpeg
+import Cores
 import Foundation
 
 /// Clips ready for the network, with where they came from.
@@ -66,7 +67,7 @@ public enum ClipDecoder {
         let duration = run.info.durationSeconds
         let start = min(range?.lowerBound ?? 0, duration), end = min(range?.upperBound ?? duration, duration)
         let starts = ClipSampling.clipStarts(duration: max(0, end - start), count: clips).map { start + $0 }
-        let cores = limits.decoderThreads == 0 ? ProcessInfo.processInfo.activeProcessorCount : limits.decoderThreads
+        let cores = limits.decoderThreads == 0 ? Cores.available : limits.decoderThreads
         // A video without a stated duration was read once to learn it: no second reader repeats that.
         guard usesShortcuts, cores > 1, run.demuxer.hasDuration else { return try run.decode(starts: starts) }
         let stretches = run.independentStretches(starts)
@@ -74,18 +75,19 @@ public enum ClipDecoder {
         // Frame threads decode one stream about 1.3x faster on 2 cores; parallel stretches must beat that with
         // room to spare.
         guard stretches.count > 1, max(longest, total / Double(cores)) * 1.5 < total else { return try run.decode(starts: starts) }
-        return try decodeInParallel(bytes, starts: starts, stretches: stretches, limits: limits, budget: run.budget,
-                                    began: began, info: run.info)
+        return try decodeInParallel(bytes, starts: starts, stretches: stretches, threads: cores, limits: limits,
+                                    budget: run.budget, began: began, info: run.info)
     }
 
-    /// Stretches of the video that each begin with a seek, decoded at once by single-threaded decoders, longest
-    /// first: a seek empties a frame-threaded decoder and restarts it on a keyframe, where separate decoders
-    /// keep every core busy.
+    /// Stretches of the video that each begin with a seek, decoded by single-threaded decoders on `threads`
+    /// threads, longest first: a seek empties a frame-threaded decoder and restarts it on a keyframe, where
+    /// separate decoders keep every core busy.
     private static func decodeInParallel(_ bytes: Data, starts: [Double], stretches: [(window: Range<Double>, work: Double)],
-                                         limits: DecodeLimits, budget: FrameBudget, began: UInt64, info: VideoInfo) throws -> DecodedClips {
+                                         threads: Int, limits: DecodeLimits, budget: FrameBudget, began: UInt64,
+                                         info: VideoInfo) throws -> DecodedClips {
         let order = stretches.indices.sorted { stretches[$0].work > stretches[$1].work }
         let output = ParallelOutput(starts: starts)
-        DispatchQueue.concurrentPerform(iterations: order.count) { i in
+        Cores.forEach(order.count, workers: threads) { i in
             let window = stretches[order[i]].window
             var single = limits
             single.decoderThreads = 1

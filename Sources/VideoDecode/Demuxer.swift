@@ -1,4 +1,5 @@
 import CFFmpeg
+import Cores
 import Foundation
 
 /// An open container over a `MemoryInput`, its chosen video stream and that stream's decoder.
@@ -147,7 +148,7 @@ final class Demuxer {
     /// writer's thread takes that share), but one below 960x540, where handing frames between threads cost more
     /// than it gained (640x360: 21 ms a clip on one thread, 24-29 ms on three).
     static func automaticThreads(width: Int, height: Int) -> Int {
-        width * height < 960 * 540 ? 1 : min(ProcessInfo.processInfo.activeProcessorCount, 16)
+        width * height < 960 * 540 ? 1 : min(Cores.available, 16)
     }
 
     /// Whether the header alone says all that is used of the video stream, so `avformat_find_stream_info` need

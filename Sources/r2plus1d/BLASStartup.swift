@@ -1,3 +1,4 @@
+import Cores
 import Foundation
 import Glibc
 import R2Plus1D
@@ -36,6 +37,11 @@ enum BLASStartup {
             throw BLASKernelError.selfTestFailed(choice.kernels, reason: failure)
         }
         BLASKernels.selection = choice
+        // OpenBLAS starts one thread per core it sees, blind to a container's CPU quota; an operator's own
+        // thread count stands.
+        if environment("OPENBLAS_NUM_THREADS") == nil && environment("OMP_NUM_THREADS") == nil {
+            BLASThreads.set(min(BLASThreads.current, Cores.available))
+        }
     }
 
     /// The value of the last `--blas-kernels` before a `--`, or "auto".

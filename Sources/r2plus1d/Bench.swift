@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cores
 import Foundation
 import R2Plus1D
 import VideoDecode
@@ -13,7 +14,7 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: "Comma-separated batch sizes.")
     var batch = "1,2,4,8"
 
-    @Option(name: .long, help: "BLAS threads (default: all cores).")
+    @Option(name: .long, help: "BLAS threads (default: the cores available).")
     var threads: Int?
 
     @Option(name: .long, help: "Timed runs per batch size, after one warm-up.")
@@ -34,7 +35,7 @@ struct Bench: ParsableCommand {
     func run() throws {
         let batches = batch.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !batches.isEmpty, batches.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--batch takes sizes like 1,4") }
-        let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        let threadCount = threads ?? Cores.available
         BLASThreads.set(threadCount)
         let model = try weights.loadModel(winograd: !noWinograd)
         if layers { return try printLayerTimes(model, threads: threadCount) }

@@ -30,7 +30,7 @@ struct Eval: ParsableCommand {
     @Option(help: "Most confused class pairs to list.") var confused = 10
     @Option(help: "Seconds between progress lines when stderr is not a terminal.") var progressEveryS = 10.0
     @Option(help: "Most clips per forward pass.") var maxBatch = Serve.defaults.batching.maxBatch
-    @Option(help: "Decode threads (default: all cores).") var decodeThreads = Serve.defaults.decodeThreads
+    @Option(help: "Decode threads (default: the cores available).") var decodeThreads = Serve.defaults.decodeThreads
     @Flag(help: "Decode in this process instead of sandboxed worker processes.") var decodeInProcess = false
 
     func validate() throws {

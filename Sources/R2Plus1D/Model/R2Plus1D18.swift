@@ -1,3 +1,4 @@
+import Cores
 import Dispatch
 
 /// R(2+1)D-18 ready to run: BatchNorm folded into the convolutions, ReLU and the residual add fused into
@@ -116,11 +117,7 @@ public struct R2Plus1D18: Sendable {
             }
             BLASThreads.set(1)
             defer { BLASThreads.set(threads) }
-            if n > 1 {
-                DispatchQueue.concurrentPerform(iterations: n, execute: run)
-            } else {
-                run(0)
-            }
+            Cores.forEach(n, workers: threads, run)
         }
         var logits = [Float](repeating: 0, count: n * architecture.classes)
         for i in 0..<n { for c in 0..<architecture.classes { logits[i * architecture.classes + c] = fcBias[c] } }
