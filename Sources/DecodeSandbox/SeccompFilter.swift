@@ -16,14 +16,22 @@ public enum SeccompFilter {
     /// Calls a decode makes; the decode matrix and the hostile corpus run through workers without one restart.
     static let allowed: [Int32] = [
         SYS_read, SYS_write, SYS_readv, SYS_writev, SYS_recvfrom, SYS_sendto, SYS_recvmsg, SYS_sendmsg,
-        SYS_close, SYS_fstat, SYS_newfstatat, SYS_lseek, SYS_poll, SYS_ppoll,
+        SYS_close, SYS_fstat, SYS_newfstatat, SYS_lseek, SYS_ppoll,
         SYS_mmap, SYS_munmap, SYS_mremap, SYS_mprotect, SYS_madvise, SYS_brk,
         SYS_futex, SYS_set_robust_list, SYS_rseq, SYS_sched_yield, SYS_sched_getaffinity,
         SYS_clock_gettime, SYS_clock_nanosleep, SYS_nanosleep, SYS_gettimeofday,
         SYS_getpid, SYS_gettid, SYS_getrusage, SYS_prlimit64, SYS_getrandom,
         SYS_rt_sigaction, SYS_rt_sigprocmask, SYS_rt_sigreturn, SYS_sigaltstack, SYS_tgkill,
         SYS_exit, SYS_exit_group,
-    ].map { Int32($0) }
+    ] + legacyCalls
+
+    /// Calls x86-64 keeps beside their newer forms; arm64 has only the newer ones (glibc's poll is ppoll there),
+    /// and no SYS_poll to name.
+    #if arch(x86_64)
+    static let legacyCalls: [Int32] = [SYS_poll]
+    #else
+    static let legacyCalls: [Int32] = []
+    #endif
 
     /// - Returns: false when this architecture has no filter (the worker then refuses to run).
     static func program() -> [sock_filter]? {
