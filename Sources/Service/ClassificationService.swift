@@ -140,7 +140,9 @@ public final class ClassificationService: Sendable {
     public func run() {
         logger.info("listening", metadata: ["server.port": "\(port)", "model.weights": "\(model.weights)",
                                             "blas.kernels": "\(BLASKernels.selection.kernels)", "blas.chosen": "\(BLASKernels.selection.how)",
-                                            "model.demo": "\(model.demo)", "batch.max": "\(configuration.batching.maxBatch)"])
+                                            "model.demo": "\(model.demo)", "batch.max": "\(configuration.batching.maxBatch)",
+                                            "blas.threads": "\(configuration.blasThreads)",
+                                            "decode.threads": "\(configuration.decodeThreads)"])
         Thread.detachNewThread { [network, logger, state] in
             let start = DispatchTime.now().uptimeNanoseconds
             _ = network.forward(Tensor(zeros: [1] + ClipSpec.kinetics.shape))
