@@ -54,22 +54,20 @@ enum CgroupQuota {
         return cores(quota: quota, period: period)
     }
 
+    /// The contents of `cpu.cfs_quota_us` and `cpu.cfs_period_us` in cores, nil for -1 or anything malformed.
     static func v1(_ quota: String?, _ period: String?) -> Int? {
-        guard let quota = quota.flatMap({ Int($0.trimmingWhitespace) }),
-              let period = period.flatMap({ Int($0.trimmingWhitespace) }) else { return nil }
+        guard let quota = quota.flatMap(integer), let period = period.flatMap(integer) else { return nil }
         return cores(quota: quota, period: period)
+    }
+
+    /// A file that holds one integer.
+    static func integer(_ text: String) -> Int? {
+        let fields = text.split(whereSeparator: \.isWhitespace)
+        return fields.count == 1 ? Int(fields[0]) : nil
     }
 
     static func cores(quota: Int, period: Int) -> Int? {
         guard quota > 0, period > 0 else { return nil }
         return max(1, (quota + period - 1) / period)
-    }
-}
-
-private extension String {
-    var trimmingWhitespace: Substring {
-        let start = firstIndex { !$0.isWhitespace } ?? endIndex
-        let end = lastIndex { !$0.isWhitespace }.map(index(after:)) ?? start
-        return self[start..<max(start, end)]
     }
 }
