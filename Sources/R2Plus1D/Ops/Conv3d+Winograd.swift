@@ -146,8 +146,8 @@ extension FoldedConv3d {
                     for f in 0..<frames {
                         let offset = (mi * t + frameStart + f) * plane
                         // Output row y of this frame from k planes of one value per block of its row of blocks.
-                        func write(_ kind: Epilogue.BlockPlanes, _ planes: UnsafePointer<Float>, planeStride: Int, row y: Int) {
-                            epilogue.apply(kind, planes, planeStride: planeStride, into: output + offset + y * w,
+                        func write(_ planes: UnsafePointer<Float>, _ k: Int, planeStride: Int, row y: Int) {
+                            epilogue.apply(planes: planes, k, planeStride: planeStride, into: output + offset + y * w,
                                            width: w, bias: bias[mi], residualOffset: offset + y * w)
                         }
                         let block = product + mi * points * n + f * blocks
@@ -156,17 +156,14 @@ extension FoldedConv3d {
                             for ty in blockRows {
                                 rows.transformOutput23(block + (ty - ty0) * tilesW, stride: n)
                                 for dy in 0..<min(2, h - 2 * ty) {
-                                    write(.outputs2, rows.data + 2 * dy * rows.planeLength, planeStride: rows.planeLength,
-                                          row: 2 * ty + dy)
+                                    write(rows.data + 2 * dy * rows.planeLength, 2, planeStride: rows.planeLength, row: 2 * ty + dy)
                                 }
                             }
                         case .four:
-                            let t = rows.transformOutput43(block, stride: n, blocks: blocks)
-                            // Output row 4ty + dy from T_dy of this row of blocks.
-                            for dy in 0..<4 {
+                            rows.transformOutput43(block, stride: n, blocks: blocks) { dy, y in
+                                // Output row 4ty + dy: column 4x + c is Y_c of block x of this row of blocks.
                                 for ty in blockRows where 4 * ty + dy < h {
-                                    write(.transformed4, t + 6 * dy * blocks + (ty - ty0) * tilesW, planeStride: blocks,
-                                          row: 4 * ty + dy)
+                                    write(y + (ty - ty0) * tilesW, 4, planeStride: blocks, row: 4 * ty + dy)
                                 }
                             }
                         }
@@ -238,7 +235,7 @@ struct PaddedPlane: ~Copyable {
 /// Where the output transforms leave their values before bias and the epilogue interleave them into output rows.
 /// F(2,3), one row of blocks: four planes of `planeLength` (eight blocks per group, so past the row's last block
 /// they hold lanes never read): Y_00, Y_01 (output row 0, even and odd columns), Y_10, Y_11. F(4,3), one frame:
-/// 24 partial results (A^T M) per block (`scratch`).
+/// 24 partial results (A^T M) and four outputs per block (`scratch`).
 struct OutputRows: ~Copyable {
     let planeLength: Int
     let data: UnsafeMutablePointer<Float>
@@ -247,7 +244,7 @@ struct OutputRows: ~Copyable {
     init(tilesW: Int, block r: Int, blocks: Int) {
         planeLength = 8 * ((tilesW + 7) / 8)
         data = .allocate(capacity: r == 2 ? 4 * planeLength : 0)
-        scratch = .allocate(capacity: r == 4 ? 24 * blocks : 0)
+        scratch = .allocate(capacity: r == 4 ? 28 * blocks : 0)
     }
 
     deinit {

@@ -66,17 +66,25 @@ extension PaddedPlane {
 }
 
 extension OutputRows {
-    /// The first step of Y = A^T M A for every block of one frame (`product` at its first block, positions
-    /// `stride` apart): T = A^T M, reading each of the 36 product planes once. Returns the planes T_rj (row r, column
-    /// j, `blocks` long, rows of blocks `tilesW` apart) at 6r + j; the epilogue takes Y_r = T_r A from there.
+    /// Y = A^T M A for every block of one frame (`product` at its first block, positions `stride` apart): for
+    /// r = 0...3 in turn, four planes Y_rc (output column c of each block, `blocks` long, rows of blocks `tilesW`
+    /// apart) handed to `row(r, planes)`.
     ///
-    /// Written as loops over the frame's blocks, each reading contiguous floats, which the compiler vectorises (it
-    /// lowers tuples of SIMD vectors to scalar code).
-    func transformOutput43(_ product: UnsafePointer<Float>, stride: Int, blocks: Int) -> UnsafePointer<Float> {
+    /// First T = A^T M for all four rows, reading each of the 36 product planes once, then Y_r = T_r A. Written as
+    /// loops over the frame's blocks, each reading contiguous floats, which the compiler vectorises (it lowers
+    /// tuples of SIMD vectors to scalar code).
+    func transformOutput43(_ product: UnsafePointer<Float>, stride: Int, blocks: Int,
+                           row: (Int, UnsafePointer<Float>) -> Void) {
+        let t = scratch, y = scratch + 24 * blocks
+        // T_rj = (A^T M)_rj: column j of the 6x6 block against each row of A^T; plane 6r + j.
         for j in 0..<6 {
-            Self.applyAT(product + j * stride, stride: 6 * stride, into: scratch + j * blocks, stride: 6 * blocks, count: blocks)
+            Self.applyAT(product + j * stride, stride: 6 * stride, into: t + j * blocks, stride: 6 * blocks, count: blocks)
         }
-        return UnsafePointer(scratch)
+        for r in 0..<4 {
+            // Y_rc = T_r A, c = 0...3.
+            Self.applyAT(t + 6 * r * blocks, stride: blocks, into: y, stride: blocks, count: blocks)
+            row(r, y)
+        }
     }
 
     /// out_r = (A^T d)_r, r = 0...3, for `count` values: d_i at `source` + i * sourceStride (i = 0...5), out_r at
