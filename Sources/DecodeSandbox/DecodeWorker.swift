@@ -148,7 +148,8 @@ public enum DecodeWorker {
             // The address space limit refused the next block: die as a decoder that hit it would.
             abort()
         case .openFile:
-            _ = open("/etc/hostname", O_RDONLY)
+            // The sandbox refuses it; a worker that could open the file dies as a crash, which a test tells apart.
+            if open("/etc/hostname", O_RDONLY) >= 0 { raise(SIGSEGV) }
         case .newSocket:
             _ = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         case .connect:

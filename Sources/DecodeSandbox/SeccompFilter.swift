@@ -2,12 +2,19 @@ import CLinux
 import Glibc
 
 /// The system calls a decode worker may make, as a seccomp BPF program: reading and writing its own socket and
-/// standard error, memory, time, futexes, signals and exit. Anything else (open, connect, socket, exec, fork,
-/// ptrace, ...) kills the whole process with SIGSYS, which its server sees and reports.
+/// standard error, memory, time, futexes, signals and exit. Opening a file fails with EACCES; anything else
+/// (connect, socket, exec, fork, ptrace, ...) kills the whole process with SIGSYS, which its server sees and
+/// reports.
+///
+/// Opens fail rather than kill because libraries try them on legitimate paths: FFmpeg's MPEG-TS demuxer converts
+/// a service name's character set with iconv, and glibc's iconv then opens its module cache. Killed, every
+/// transport stream with a service description (any that ffmpeg or a broadcaster writes) was refused; refused,
+/// the name stays unconverted and the video decodes. A refused open opens nothing either way.
 ///
 /// ```
 /// arch != native            -> kill
 /// nr in the allow list      -> allow
+/// nr opens a file           -> EACCES
 /// clone with CLONE_THREAD   -> allow      (a thread, not a process)
 /// clone3                    -> ENOSYS     (its flags are behind a pointer; glibc falls back to clone)
 /// otherwise                 -> kill
@@ -25,12 +32,17 @@ public enum SeccompFilter {
         SYS_exit, SYS_exit_group,
     ] + legacyCalls
 
-    /// Calls x86-64 keeps beside their newer forms; arm64 has only the newer ones (glibc's poll is ppoll there),
-    /// and no SYS_poll to name.
+    /// Calls that open a file, refused with EACCES.
+    static let opens: [Int32] = [SYS_openat, SYS_openat2] + legacyOpens
+
+    /// Calls x86-64 keeps beside their newer forms; arm64 has only the newer ones (glibc's poll is ppoll there,
+    /// its open openat), and no SYS_poll or SYS_open to name.
     #if arch(x86_64)
     static let legacyCalls: [Int32] = [SYS_poll]
+    static let legacyOpens: [Int32] = [SYS_open]
     #else
     static let legacyCalls: [Int32] = []
+    static let legacyOpens: [Int32] = []
     #endif
 
     /// - Returns: false when this architecture has no filter (the worker then refuses to run).
@@ -38,7 +50,7 @@ public enum SeccompFilter {
         let arch = clinux_audit_arch()
         guard arch != 0 else { return nil }
         let kill = UInt32(SECCOMP_RET_KILL_PROCESS), allow = UInt32(SECCOMP_RET_ALLOW)
-        let enosys = UInt32(SECCOMP_RET_ERRNO) | UInt32(ENOSYS)
+        let enosys = UInt32(SECCOMP_RET_ERRNO) | UInt32(ENOSYS), eacces = UInt32(SECCOMP_RET_ERRNO) | UInt32(EACCES)
         var p: [sock_filter] = []
         func stmt(_ code: Int32, _ k: UInt32) { p.append(sock_filter(code: UInt16(code), jt: 0, jf: 0, k: k)) }
         func jumpIfEqual(_ k: UInt32, skipIfTrue: UInt8, skipIfFalse: UInt8 = 0) {
@@ -51,6 +63,10 @@ public enum SeccompFilter {
         for nr in allowed {
             jumpIfEqual(UInt32(nr), skipIfTrue: 0, skipIfFalse: 1)
             stmt(BPF_RET | BPF_K, allow)
+        }
+        for nr in opens {
+            jumpIfEqual(UInt32(nr), skipIfTrue: 0, skipIfFalse: 1)
+            stmt(BPF_RET | BPF_K, eacces)
         }
         jumpIfEqual(UInt32(SYS_clone3), skipIfTrue: 0, skipIfFalse: 1)
         stmt(BPF_RET | BPF_K, enosys)

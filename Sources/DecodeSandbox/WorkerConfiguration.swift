@@ -68,8 +68,10 @@ public struct WorkerConfiguration: Equatable, Sendable {
 /// What a test can make a worker do, by starting an upload with `marker` and the fault's name.
 public enum WorkerFault: String, CaseIterable, Sendable {
     case crash, hang, exhaustMemory = "oom"
-    /// Each a system call the sandbox forbids.
-    case openFile = "open", newSocket = "socket", connect, execute = "exec", fork
+    /// A file the sandbox refuses to open: the worker carries on.
+    case openFile = "open"
+    /// Each a system call the sandbox kills the worker for.
+    case newSocket = "socket", connect, execute = "exec", fork
 
     public static let marker = "R2PLUS1D-TEST-FAULT:"
 

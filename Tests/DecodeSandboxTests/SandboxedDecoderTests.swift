@@ -41,7 +41,7 @@ import VideoDecode
         #expect(decoder.workerPID == pid)
     }
 
-    @Test(arguments: [(WorkerFault.crash, "crash"), (.exhaustMemory, "crash"), (.openFile, "sandbox"),
+    @Test(arguments: [(WorkerFault.crash, "crash"), (.exhaustMemory, "crash"),
                       (.newSocket, "sandbox"), (.connect, "sandbox"), (.execute, "sandbox"), (.fork, "sandbox"), (.hang, "deadline")])
     func aDyingWorkerCostsOnlyItsUploadAndIsReplaced(fault: WorkerFault, reason: String) throws {
         let video = try TestVideos.h264(seconds: 3, gop: 30)
@@ -60,6 +60,34 @@ import VideoDecode
         #expect(ChildProcesses.isReaped(pid), "the dead worker \(pid) was not reaped")
         #expect(try decoder.decode(video, clips: 1).clipCount == 1)
         #expect(decoder.workerPID != pid)
+    }
+
+    @Test func aWorkerThatTriesToOpenAFileIsRefusedAndCarriesOn() throws {
+        let restarts = Restarts()
+        let decoder = Self.decoder(restarts: restarts)
+        defer { decoder.stop() }
+        try decoder.prepare()
+        let pid = try #require(decoder.workerPID)
+        // The open fails, then the upload (no video) is the worker's own DecodeError.
+        #expect(throws: DecodeError.self) { try decoder.decode(Data(WorkerFault.openFile.upload), clips: 1) }
+        #expect(restarts.all.isEmpty)
+        #expect(decoder.workerPID == pid)
+    }
+
+    /// FFmpeg's MPEG-TS demuxer converts a service name's character set with iconv, which opens glibc's module
+    /// cache: refused, the stream still decodes as it does in this process.
+    @Test func aTransportStreamWithAServiceNameDecodesInAWorker() throws {
+        let video = try TestVideos.make("service.ts", TestVideos.lavfi("testsrc2=size=320x240:rate=25")
+            + ["-t", "2", "-c:v", "libx264", "-preset", "ultrafast", "-metadata", "service_name=News",
+               "-metadata", "service_provider=Broadcaster", "-f", "mpegts"])
+        let restarts = Restarts()
+        let decoder = Self.decoder(restarts: restarts)
+        defer { decoder.stop() }
+        let sandboxed = try decoder.decode(video, clips: 2)
+        let local = try ClipDecoder.decode(video, clips: 2)
+        #expect(sandboxed.values == local.values)
+        #expect(sandboxed.info == local.info)
+        #expect(restarts.all.isEmpty)
     }
 
     @Test func aWorkerKilledWhileIdleDoesNotCostTheNextUpload() throws {

@@ -49,7 +49,7 @@ import Testing
         #expect(ChildProcesses.decodeWorkers(of: getpid()).isEmpty, "workers outlived their server")
     }
 
-    @Test(arguments: [WorkerFault.crash, .hang, .exhaustMemory, .openFile])
+    @Test(arguments: [WorkerFault.crash, .hang, .exhaustMemory, .newSocket])
     func aHostileUploadAmongOthersCostsOnlyItself(fault: WorkerFault) throws {
         let video = try TestVideos.h264(seconds: 3, gop: 30)
         let test = try TestService {
