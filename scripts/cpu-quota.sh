@@ -26,7 +26,9 @@ echo "100000 100000" >"$work/cgroup/cpu.max"
 in_v2() { unshare -m sh -c 'mount --bind "$0" /sys/fs/cgroup && exec "$@"' "$work/cgroup" "$@"; }
 if in_v2 true 2>/dev/null; then
   [[ $(threads in_v2 "$bin") == 1 ]] || fail "bench ignored cpu.max of one core"
-  in_v2 "$bin" serve --demo-weights --host 127.0.0.1 --port 0 >"$work/serve.log" 2>&1 &
+  # Not through in_v2: a function run in the background is a subshell, and killing it would leave the server.
+  unshare -m sh -c 'mount --bind "$0" /sys/fs/cgroup && exec "$@"' "$work/cgroup" \
+    "$bin" serve --demo-weights --host 127.0.0.1 --port 0 >"$work/serve.log" 2>&1 &
   server=$!
   for _ in $(seq 1 300); do grep -q 'blas.threads=' "$work/serve.log" && break; sleep 0.1; done
   grep -q 'blas.threads=1 .*decode.threads=1\|decode.threads=1 .*blas.threads=1' "$work/serve.log" ||
