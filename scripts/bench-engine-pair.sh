@@ -3,7 +3,7 @@
 # Usage: scripts/bench-engine-pair.sh OLD_BINARY NEW_BINARY [ROUNDS] [BATCH] [-- extra bench options]
 #   e.g. scripts/bench-engine-pair.sh /tmp/r2plus1d-before .build/release/r2plus1d 8 1 -- --blas-kernels SkylakeX
 # On a shared host other tenants slow both sides of a simultaneous pair alike, where alternated runs
-# (bench-engine-ab.sh) compare different moments: an old build against itself gave per-round ratios of 0.99-1.02
+# (bench-engine-ab.sh) compare different moments: a build against itself gave per-round ratios of 0.96-1.02
 # this way and 0.80-1.11 alternated. It measures one thread per clip, as a batch runs; what the threads of a
 # single clip share is left to bench-engine-ab.sh. Prints each round's medians and the median of the ratios.
 set -euo pipefail

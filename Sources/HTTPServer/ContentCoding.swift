@@ -34,12 +34,12 @@ public enum ContentCoding: String, Sendable, CaseIterable {
         return [.gzip, .deflate].first { (accepted[$0.rawValue] ?? accepted["*"] ?? 0) > 0 }
     }
 
-    /// `response` compressed for the client's `Accept-Encoding`, when it accepts a coding and the body is
-    /// worth compressing; otherwise as it was.
     /// Bodies smaller than this are sent as they are: compressing them saves little and costs a header and a pass.
     public static let minimumBytes = 1024
 
-    public static func compress(_ response: HTTPResponse, acceptEncoding: [String], minimumBytes: Int = minimumBytes) -> HTTPResponse {
+    /// `response` compressed for the client's `Accept-Encoding`, when it accepts a coding and the body is
+    /// worth compressing; otherwise as it was.
+    public static func compress(_ response: HTTPResponse, acceptEncoding: [String]) -> HTTPResponse {
         guard response.body.count >= minimumBytes, response.headers["Content-Encoding"] == nil,
               let coding = preferred(acceptEncoding: acceptEncoding), let body = try? coding.encode(response.body) else { return response }
         var compressed = response

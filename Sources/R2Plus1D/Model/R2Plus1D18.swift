@@ -111,10 +111,6 @@ public struct R2Plus1D18: Sendable {
                 let f = self.features(source + i * clipSize, t: t, h: h, w: w, parallel: framesParallel)
                 for c in 0..<features { destination[i * features + c] = f[c] }
             }
-            guard threads > 1 else {
-                for i in 0..<n { run(i) }
-                return
-            }
             BLASThreads.set(1)
             defer { BLASThreads.set(threads) }
             Cores.forEach(n, workers: threads, run)
