@@ -5,7 +5,8 @@
 # before upload, the demo banner, errors in plain words (415, 503), the webcam recorder (Chromium's fake camera),
 # the timeline (live when the server has one, else against the NDJSON contract through a loopback proxy), the
 # page's transfer size, and that the browser logged no errors. Screenshots at 1920 and 360 px wide, light and dark,
-# go to .build/browser-artifacts/. Then the page over HTTPS, and `serve --no-ui` answers 404 at /.
+# go to .build/browser-artifacts/. Then the page over HTTPS, cross-origin calls from pages on other origins
+# (scripts/browser_cors.py), and `serve --no-ui` answers 404 at /.
 # Usage: scripts/browser-test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,6 +63,19 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/key.pem" -out "$work/ce
 start https "$work/tls.log" --tls-cert "$work/cert.pem" --tls-key "$work/key.pem"
 "$venv/bin/python" scripts/browser_test.py --url "https://127.0.0.1:$PORT/" --artifacts "$artifacts" \
   --clip "$clip" --work "$work" --bin "$bin" --tls
+stop_last
+
+# Pages on other origins (CORS): a listed origin's page uploads with a bearer token and reads the answers, an
+# unlisted one is refused; without --cors-origins every cross-origin call is refused.
+echo browser-test-token >"$work/tokens"
+page_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+start http "$work/cors.log" --auth-token-file "$work/tokens" --cors-origins "http://127.0.0.1:$page_port"
+"$venv/bin/python" scripts/browser_cors.py --service "http://127.0.0.1:$PORT" --token browser-test-token --clip "$clip" \
+  --page-port "$page_port"
+stop_last
+start http "$work/no-cors.log" --auth-token-file "$work/tokens"
+"$venv/bin/python" scripts/browser_cors.py --service "http://127.0.0.1:$PORT" --token browser-test-token --clip "$clip" \
+  --page-port "$page_port" --expect-refused
 stop_last
 
 start http "$work/no-ui.log" --no-ui

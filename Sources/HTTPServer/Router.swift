@@ -18,6 +18,8 @@ public struct Router: Sendable {
     private var routes: [String: [String: Route]] = [:]
     /// Asked before any route is looked up: a response refuses the request (a missing credential, say).
     public var admission: (@Sendable (HTTPRequest) -> HTTPResponse?)?
+    /// Which pages on other origins may call the routes from a browser; nil: no CORS headers at all.
+    public var cors: CORSPolicy?
     /// Routes with `{name}` segments, tried in the order added, only when no exact route matches: exact paths
     /// stay one dictionary lookup.
     private var templates: [(template: PathTemplate, methods: [String: Route])] = []
@@ -61,7 +63,34 @@ public struct Router: Sendable {
     }
 
     /// Finds the request's route once and says how it is answered; handler errors become problem responses.
+    /// With a CORS policy, preflights are answered before admission (browsers send them without credentials),
+    /// and every other answer, refusals included, carries the policy's headers.
     public func dispatch(_ request: HTTPRequest, context: RequestContext) -> Dispatch {
+        guard let cors else { return route(request, context: context) }
+        let headers = request.headers
+        if CORSPolicy.isPreflight(method: request.method, headers: headers) {
+            var routed = request
+            guard let methods = methods(for: &routed) else {
+                var missing = HTTPResponse.problem(status: .notFound, detail: "no resource at \(request.path)")
+                cors.decorate(&missing, requestHeaders: headers)
+                return .now(missing)
+            }
+            return .now(cors.preflight(headers, allowedMethods: Set(methods.keys)))
+        }
+        switch route(request, context: context) {
+        case .now(var response):
+            cors.decorate(&response, requestHeaders: headers)
+            return .now(response)
+        case .later(let work):
+            return .later {
+                var response = await work()
+                cors.decorate(&response, requestHeaders: headers)
+                return response
+            }
+        }
+    }
+
+    private func route(_ request: HTTPRequest, context: RequestContext) -> Dispatch {
         if let refusal = admission?(request) { return .now(refusal) }
         var routed = request
         let found = lookup(&routed)
@@ -85,18 +114,20 @@ public struct Router: Sendable {
         case route(Route)
     }
 
-    private func lookup(_ request: inout HTTPRequest) -> Lookup {
-        var found = routes[request.path]
-        if found == nil {
-            for entry in templates {
-                if let parameters = entry.template.match(request.path) {
-                    request.parameters = parameters
-                    found = entry.methods
-                    break
-                }
+    /// The methods served at the request's path, with a template's parameters set on the request.
+    private func methods(for request: inout HTTPRequest) -> [String: Route]? {
+        if let exact = routes[request.path] { return exact }
+        for entry in templates {
+            if let parameters = entry.template.match(request.path) {
+                request.parameters = parameters
+                return entry.methods
             }
         }
-        guard let methods = found else {
+        return nil
+    }
+
+    private func lookup(_ request: inout HTTPRequest) -> Lookup {
+        guard let methods = methods(for: &request) else {
             return .refused(.problem(status: .notFound, detail: "no resource at \(request.path)"))
         }
         let method = request.method == "HEAD" && methods["HEAD"] == nil ? "GET" : request.method

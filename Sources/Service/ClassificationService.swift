@@ -94,6 +94,8 @@ public final class ClassificationService: Sendable {
                                         features: network.architecture.featureCount, jobs: jobs)
         let authentication = try Authentication.admission(configuration, metrics: metrics, logger: logger)
         routes.admission = { request in authentication?(request) ?? KServeRoutes.unknownModel(request) }
+        routes.cors = configuration.cors
+        if let cors = configuration.cors { logger.info("cross-origin calls allowed", metadata: ["cors.origins": "\(cors.description)"]) }
         let router = routes
         server = try HTTPServer(configuration: configuration.http, router: router, logger: logger) { completed in
             let route = router.routeName(for: completed.path)

@@ -37,6 +37,8 @@ public struct ServiceConfiguration: Sendable {
     public var authTokenFile: String?
     /// With tokens, whether /metrics needs one too.
     public var protectMetrics = true
+    /// Pages on which other origins may call the API from a browser; nil: none (the page at / needs no CORS).
+    public var cors: CORSPolicy?
     /// Async jobs: where they are kept ("memory", or "redis://host:port[/db]" to share them between pods).
     public var jobsStore = "memory"
     public var jobs = JobSettings()

@@ -59,6 +59,8 @@ struct Serve: ParsableCommand {
     var authTokenFile: String?
     @Flag(help: "With --auth-token-file, leave /metrics open (for a scraper without a token). Env R2PLUS1D_METRICS_WITHOUT_AUTH=1.")
     var metricsWithoutAuth = false
+    @Option(help: "Origins whose pages may call the API from a browser (CORS): * or comma-separated origins such as https://app.example.com. Env R2PLUS1D_CORS_ORIGINS.")
+    var corsOrigins: String?
     @Option(help: "Where async jobs are kept: memory (this process), or redis://host:port[/db] to share them between replicas.")
     var jobsStore = environment("JOBS_STORE", "memory")
     @Option(help: "Queued and running jobs at most (across replicas sharing the store); beyond it, 503.")
@@ -80,6 +82,10 @@ struct Serve: ParsableCommand {
         tlsCert = tlsCert ?? env["R2PLUS1D_TLS_CERT"]
         tlsKey = tlsKey ?? env["R2PLUS1D_TLS_KEY"]
         authTokenFile = authTokenFile ?? env["R2PLUS1D_AUTH_TOKEN_FILE"]
+        corsOrigins = corsOrigins ?? env["R2PLUS1D_CORS_ORIGINS"]
+        if let corsOrigins, CORSPolicy(parsing: corsOrigins) == nil {
+            throw ValidationError("--cors-origins takes * or origins such as https://app.example.com (scheme, host and port; no path)")
+        }
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("give --tls-cert and --tls-key together") }
         guard maxBatch >= 1, workers >= 1, decodeWorkerRequests >= 1, decodeWorkerMemoryMb >= 64, threads >= 1, decodeThreads >= 1, queueSize >= 1, maxClips >= 1, maxUploadMb >= 1, maxBufferedUploadMb >= 1,
               timeoutS > 0, maxDelayMs >= 0, maxConnections >= 1, headerTimeoutS > 0, bodyTimeoutS > 0, minBodyRate >= 0,
@@ -127,6 +133,7 @@ struct Serve: ParsableCommand {
         configuration.maxClips = maxClips
         configuration.webUI = !noUi
         configuration.authTokenFile = authTokenFile
+        configuration.cors = corsOrigins.flatMap(CORSPolicy.init(parsing:))
         // Read here: a flag whose default came from the environment could be true, which ArgumentParser refuses.
         configuration.protectMetrics = !(metricsWithoutAuth || environment("METRICS_WITHOUT_AUTH", 0) == 1)
         configuration.jobsStore = jobsStore
