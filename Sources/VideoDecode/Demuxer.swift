@@ -31,6 +31,12 @@ final class Demuxer {
     let hasDuration: Bool
     private var draining = false
     private let limits: DecodeLimits
+    /// A transport or program stream's keyframes by byte position, and its continuous clock, applied to every
+    /// packet read (`PacketIndex`); nil for other containers.
+    private let index: PacketIndex?
+    /// The clock's offset for the packets being read: that of the last packet read with a position, or of the
+    /// place the last seek went to.
+    private var sectionOffset: Int64 = 0
     /// Whether the decoder honours `AVDISCARD_NONREF` as "drop what no other frame refers to", after seeks that
     /// land on keyframes.
     private let canDropFrames: Bool
@@ -127,10 +133,17 @@ final class Demuxer {
 
         timeBase = stream.pointee.time_base
         startTimestamp = stream.pointee.start_time == noTimestamp ? 0 : stream.pointee.start_time
+        // These have no index to seek by, and may be joined recordings whose clocks restart at each join. (So may
+        // chained Ogg, but FFmpeg 5.1 times a chained Theora stream's frames wrongly after the first link.)
+        index = !["mpegts", "mpeg"].contains(containerName) ? nil
+            : PacketIndex(packets: try Self.scan(format, stream: best, packet: packetOwner.pointer!, deadline: deadline),
+                              timeBaseSeconds: av_q2d(timeBase))
         let rate = av_guess_frame_rate(format, stream, nil)
         let fps = rate.num > 0 && rate.den > 0 ? av_q2d(rate) : 0
         var duration: Double?
-        if stream.pointee.duration != noTimestamp && stream.pointee.duration > 0 {
+        if let index, index.isRepaired {
+            duration = Double(index.end - startTimestamp) * av_q2d(timeBase)
+        } else if stream.pointee.duration != noTimestamp && stream.pointee.duration > 0 {
             duration = Double(stream.pointee.duration) * av_q2d(timeBase)
         } else if format.pointee.duration != noTimestamp && format.pointee.duration > 0 {
             duration = Double(format.pointee.duration) / Double(cffmpeg_time_base())
@@ -142,6 +155,27 @@ final class Demuxer {
         info = VideoInfo(container: containerName, codec: decoderName,
                          width: width, height: height, fps: fps, durationSeconds: duration ?? 0,
                          rotation: Self.rotation(of: stream))
+    }
+
+    /// Every packet of stream `index` in file order, read without decoding; the demuxer is back at the file's start
+    /// after.
+    /// - Throws: `DecodeError.deadlineExceeded`.
+    private static func scan(_ format: UnsafeMutablePointer<AVFormatContext>, stream index: Int32,
+                             packet: UnsafeMutablePointer<AVPacket>, deadline: Deadline) throws -> [PacketIndex.Packet] {
+        var packets: [PacketIndex.Packet] = []
+        while av_read_frame(format, packet) >= 0 {
+            defer { av_packet_unref(packet) }
+            guard packet.pointee.stream_index == index else { continue }
+            let p = packet.pointee
+            packets.append(PacketIndex.Packet(position: p.pos >= 0 ? p.pos : nil, dts: p.dts == noTimestamp ? nil : p.dts,
+                                                  pts: p.pts == noTimestamp ? nil : p.pts, isKey: p.flags & AV_PKT_FLAG_KEY != 0,
+                                                  duration: p.duration))
+        }
+        if deadline.hasPassed { throw DecodeError.deadlineExceeded(seconds: deadline.seconds) }
+        guard av_seek_frame(format, -1, 0, AVSEEK_FLAG_BYTE) >= 0 else {
+            throw DecodeError.nothingDecodable(detail: "cannot return to the start of the stream")
+        }
+        return packets
     }
 
     /// Frame threads for `DecodeLimits.decoderThreads` 0: one per core (FFmpeg's own choice is one more; the frame
@@ -187,7 +221,16 @@ final class Demuxer {
     /// - Returns: false when the container cannot seek there.
     func seek(to seconds: Double) -> Bool {
         let target = startTimestamp + Int64((seconds / av_q2d(timeBase)).rounded(.down))
-        let result = avformat_seek_file(format, streamIndex, Int64.min, target, target, 0)
+        // By the scan's index: onto the keyframe itself, and on a repaired clock, where a time may stand for several
+        // places in the file, into the right recording.
+        let result: Int32
+        if let index {
+            let position = index.keyframePosition(atOrBefore: target)
+            sectionOffset = index.offset(at: position)
+            result = av_seek_frame(format, -1, position, AVSEEK_FLAG_BYTE)
+        } else {
+            result = avformat_seek_file(format, streamIndex, Int64.min, target, target, 0)
+        }
         avcodec_flush_buffers(codec)
         draining = false
         ledger.reset()
@@ -197,6 +240,9 @@ final class Demuxer {
     /// The time of the last keyframe shown at or before `seconds` by the container's index; nil without an index
     /// that covers that time. Only decides whether a seek saves work: a wrong answer costs time, never a frame.
     func indexedKeyframe(atOrBefore seconds: Double) -> Double? {
+        if let index {
+            return index.keyframe(atOrBefore: startTimestamp + Int64((seconds / av_q2d(timeBase)).rounded(.down))).map { self.seconds($0.time) }
+        }
         // MP4 reads its whole sample table when it opens; Matroska its cues at the first seek, and until then
         // knows only the keyframes read so far.
         let complete = info.container.hasPrefix("mov,")
@@ -245,6 +291,12 @@ final class Demuxer {
             }
             defer { av_packet_unref(packet) }
             guard packet.pointee.stream_index == streamIndex else { continue }
+            if let index {
+                if packet.pointee.pos >= 0 { sectionOffset = index.offset(at: packet.pointee.pos) }
+                // The scan checked these sums for the same packets; wrapping keeps any other from trapping.
+                if packet.pointee.pts != noTimestamp { packet.pointee.pts &+= sectionOffset }
+                if packet.pointee.dts != noTimestamp { packet.pointee.dts &+= sectionOffset }
+            }
             // Every packet from here on is shown after `drainAfter` (presentation never precedes decoding).
             if let drainAfter, packet.pointee.dts != noTimestamp, seconds(packet.pointee.dts) > drainAfter {
                 draining = true
