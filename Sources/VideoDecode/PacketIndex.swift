@@ -38,8 +38,10 @@ struct PacketIndex: Equatable {
     /// When the last frame stops showing, on the continuous clock.
     let end: Int64
 
-    /// A clock going back by more than this is a restart, not B-frames shown out of decode order.
-    static let backwardToleranceSeconds = 1.0
+    /// A decode clock going back by more than this is a restart (as ffmpeg's CLI takes it); decode times rise.
+    static let backwardToleranceSeconds = 0.1
+    /// The same for a packet timed only by its presentation time, which B-frames take back by a few frames.
+    static let presentationBackwardToleranceSeconds = 1.0
     /// A clock going forward by more than this between frames is a join, as ffmpeg's `-dts_delta_threshold`.
     static let forwardLimitSeconds = 10.0
 
@@ -48,7 +50,8 @@ struct PacketIndex: Equatable {
     init?(packets: [Packet], timeBaseSeconds: Double) {
         guard timeBaseSeconds > 0, timeBaseSeconds.isFinite else { return nil }
         func ticks(_ seconds: Double) -> Int64 { Int64(min(seconds / timeBaseSeconds, 1e15).rounded()) }
-        let backward = ticks(Self.backwardToleranceSeconds), forward = ticks(Self.forwardLimitSeconds)
+        let forward = ticks(Self.forwardLimitSeconds)
+        let backward = ticks(Self.backwardToleranceSeconds), presentationBackward = ticks(Self.presentationBackwardToleranceSeconds)
         var sections: [(position: Int64, offset: Int64)] = [(0, 0)]
         var previous: Int64?
         var step: Int64 = 1
@@ -74,7 +77,7 @@ struct PacketIndex: Equatable {
             guard var shifted = sum(time, sections[sections.count - 1].offset) else { return nil }
             if let previous {
                 guard let delta = sum(shifted, -previous) else { return nil }
-                if delta < -backward || delta > forward {
+                if delta < -(packet.dts == nil ? presentationBackward : backward) || delta > forward {
                     // A section must start at a position no earlier packet shares.
                     guard let position = packet.position, position > sections[sections.count - 1].position,
                           previousPosition.map({ position > $0 }) ?? true,

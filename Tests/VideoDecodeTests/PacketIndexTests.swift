@@ -54,6 +54,13 @@ import Testing
         #expect(repair.end == 126_000 + 152 * Self.frame)
     }
 
+    @Test func aJoinOfShortRecordingsIsFound() throws {
+        // Half-second recordings: their decode clock goes back by less than a second at the join.
+        let packets = Self.section(first: 126_000, count: 12, position: 0) + Self.section(first: 126_000, count: 12, position: 20_000)
+        let repair = try #require(PacketIndex(packets: packets, timeBaseSeconds: 1.0 / 90000))
+        #expect(repair.offset(at: 20_000) == 12 * Self.frame)
+    }
+
     @Test func aClockThatJumpsAheadIsClosedUp() throws {
         // A recording resumed an hour later.
         let packets = Self.section(first: 0, count: 30, position: 0) + Self.section(first: 3600 * 90000, count: 30, position: 40_000)
