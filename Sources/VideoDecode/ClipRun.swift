@@ -47,7 +47,12 @@ struct ClipRun {
         info = demuxer.info
         // Without a known duration the clips cannot be placed before decoding: read every frame's time first.
         if !demuxer.hasDuration {
-            info.durationSeconds = try measureDuration()
+            if let duration = try demuxer.durationFromPackets(deadline: deadline) {
+                info.durationSeconds = duration
+            } else {
+                guard demuxer.seek(to: 0) else { throw DecodeError.nothingDecodable(detail: "cannot rewind a stream without duration") }
+                info.durationSeconds = try measureDuration()
+            }
             guard demuxer.seek(to: 0) else { throw DecodeError.nothingDecodable(detail: "cannot rewind a stream without duration") }
             self.budget.restart()
         }
@@ -242,7 +247,8 @@ struct ClipRun {
         for slot in slots { frameTimes[slot / frames][slot % frames] = time }
     }
 
-    /// Decodes every frame to find the duration: last frame time plus one frame period.
+    /// Decodes every frame to find the duration: last frame time plus one frame period. Only for streams whose
+    /// packets do not all carry a presentation time (`Demuxer.durationFromPackets`).
     private mutating func measureDuration() throws -> Double {
         var last: Double?
         var previous: Double?

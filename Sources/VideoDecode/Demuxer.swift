@@ -178,6 +178,27 @@ final class Demuxer {
         return packets
     }
 
+    /// For a container that states no duration (a browser's MediaRecorder WebM, a live Matroska): the last frame's
+    /// presentation time plus one frame period, from the packets read without decoding, as torchvision reads a
+    /// video's timestamps. Decoding every frame instead spent the frame limit on a 3-minute recording before any
+    /// clip. Leaves the demuxer at the end of the file.
+    /// - Returns: nil when a packet carries no presentation time (the caller decodes to learn the frames' times).
+    /// - Throws: `DecodeError.tooLong` or `.deadlineExceeded`.
+    func durationFromPackets(deadline: Deadline) throws -> Double? {
+        var last: Int64?
+        while av_read_frame(format, packet) >= 0 {
+            defer { av_packet_unref(packet) }
+            guard packet.pointee.stream_index == streamIndex else { continue }
+            let pts = packet.pointee.pts
+            guard pts != noTimestamp else { return nil }
+            if seconds(pts) > limits.maxDurationSeconds { throw DecodeError.tooLong(seconds: seconds(pts), limit: limits.maxDurationSeconds) }
+            last = max(last ?? pts, pts)
+        }
+        if deadline.hasPassed { throw DecodeError.deadlineExceeded(seconds: deadline.seconds) }
+        guard let last else { return nil }
+        return seconds(last) + (info.fps > 0 ? 1 / info.fps : 0)
+    }
+
     /// Frame threads for `DecodeLimits.decoderThreads` 0: one per core (FFmpeg's own choice is one more; the frame
     /// writer's thread takes that share), but one below 960x540, where handing frames between threads cost more
     /// than it gained (640x360: 21 ms a clip on one thread, 24-29 ms on three).
