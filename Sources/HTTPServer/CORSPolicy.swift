@@ -35,7 +35,7 @@ public struct CORSPolicy: Sendable, Equatable {
     }
 
     /// `*`, or comma-separated origins: `http` or `https`, a host and an optional port, with no path.
-    /// Returns nil when any entry is not one.
+    /// Returns nil when any entry is not one. Blank text is no policy's text either.
     public init?(parsing text: String) {
         let entries = text.split(separator: ",").map { $0.trimmingHTTPWhitespace() }
         if entries == ["*"] {
@@ -51,24 +51,47 @@ public struct CORSPolicy: Sendable, Equatable {
         origins = .list(list)
     }
 
-    /// `scheme://host[:port]` lowercased, or nil.
+    /// The origin as a browser sends it in `Origin`, or nil: scheme and host lowercased, the scheme's default port
+    /// left out, an IPv6 host in its shortest form (`[::1]`). An origin written otherwise would never match.
     static func serializedOrigin(_ text: String) -> String? {
         let lowered = text.lowercased()
-        guard let scheme = ["http://", "https://"].first(where: lowered.hasPrefix) else { return nil }
-        let authority = lowered.dropFirst(scheme.count)
-        var host = Substring(authority), port: Substring?
-        if let colon = authority.lastIndex(of: ":"), !authority.hasSuffix("]") {
-            host = authority[..<colon]
-            port = authority[authority.index(after: colon)...]
+        let scheme: String, defaultPort: Int
+        if lowered.hasPrefix("http://") {
+            (scheme, defaultPort) = ("http", 80)
+        } else if lowered.hasPrefix("https://") {
+            (scheme, defaultPort) = ("https", 443)
+        } else {
+            return nil
         }
-        let hostCharacters = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyz0123456789.-[]:")
-        guard !host.isEmpty, host.unicodeScalars.allSatisfy(hostCharacters.contains) else { return nil }
-        if let port {
-            guard !port.isEmpty, port.count <= 5, port.allSatisfy({ $0.isASCII && $0.isNumber }), let value = Int(port), (1...65535).contains(value) else {
+        let authority = lowered.dropFirst(scheme.count + 3)
+        let host: String, port: Substring?
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]"),
+                  let address = canonicalIPv6(String(authority[authority.index(after: authority.startIndex)..<close])) else { return nil }
+            host = "[\(address)]"
+            let rest = authority[authority.index(after: close)...]
+            guard rest.isEmpty || rest.hasPrefix(":") else { return nil }
+            port = rest.isEmpty ? nil : rest.dropFirst()
+        } else {
+            let parts = authority.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+            host = String(parts[0])
+            guard !host.isEmpty, host.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-") }) else {
                 return nil
             }
+            port = parts.count > 1 ? parts[1] : nil
         }
-        return String(lowered)
+        guard let port else { return "\(scheme)://\(host)" }
+        guard !port.isEmpty, port.count <= 5, port.allSatisfy({ $0.isASCII && $0.isNumber }), let number = Int(port),
+              (1...65535).contains(number) else { return nil }
+        return number == defaultPort ? "\(scheme)://\(host)" : "\(scheme)://\(host):\(number)"
+    }
+
+    private static func canonicalIPv6(_ text: String) -> String? {
+        var address = in6_addr()
+        guard inet_pton(AF_INET6, text, &address) == 1 else { return nil }
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        guard inet_ntop(AF_INET6, &address, &buffer, socklen_t(buffer.count)) != nil else { return nil }
+        return String(cString: buffer)
     }
 
     /// Whether a request is a CORS preflight: OPTIONS with an `Origin` and the method the page means to use.

@@ -136,13 +136,12 @@ final class Demuxer {
         // These have no index to seek by, and may be joined recordings whose clocks restart at each join. (So may
         // chained Ogg, but FFmpeg 5.1 times a chained Theora stream's frames wrongly after the first link.)
         index = !["mpegts", "mpeg"].contains(containerName) ? nil
-            : PacketIndex(packets: try Self.scan(format, stream: best, packet: packetOwner.pointer!, deadline: deadline),
-                              timeBaseSeconds: av_q2d(timeBase))
+            : try Self.scan(format, stream: best, timeBase: timeBase, packet: packetOwner.pointer!, deadline: deadline)
         let rate = av_guess_frame_rate(format, stream, nil)
         let fps = rate.num > 0 && rate.den > 0 ? av_q2d(rate) : 0
         var duration: Double?
         if let index, index.isRepaired {
-            duration = Double(index.end - startTimestamp) * av_q2d(timeBase)
+            duration = (Double(index.end) - Double(startTimestamp)) * av_q2d(timeBase)
         } else if stream.pointee.duration != noTimestamp && stream.pointee.duration > 0 {
             duration = Double(stream.pointee.duration) * av_q2d(timeBase)
         } else if format.pointee.duration != noTimestamp && format.pointee.duration > 0 {
@@ -157,25 +156,30 @@ final class Demuxer {
                          rotation: Self.rotation(of: stream))
     }
 
-    /// Every packet of stream `index` in file order, read without decoding; the demuxer is back at the file's start
-    /// after.
+    /// The index of stream `index`'s packets, read in file order without decoding; nil when they cannot be indexed
+    /// or the file could not be read to its end. The demuxer is back at the file's start after.
     /// - Throws: `DecodeError.deadlineExceeded`.
-    private static func scan(_ format: UnsafeMutablePointer<AVFormatContext>, stream index: Int32,
-                             packet: UnsafeMutablePointer<AVPacket>, deadline: Deadline) throws -> [PacketIndex.Packet] {
-        var packets: [PacketIndex.Packet] = []
-        while av_read_frame(format, packet) >= 0 {
+    private static func scan(_ format: UnsafeMutablePointer<AVFormatContext>, stream index: Int32, timeBase: AVRational,
+                             packet: UnsafeMutablePointer<AVPacket>, deadline: Deadline) throws -> PacketIndex? {
+        var builder = PacketIndex.Builder(timeBaseSeconds: av_q2d(timeBase))
+        var read: Int32 = 0
+        while builder != nil {
+            read = av_read_frame(format, packet)
+            guard read >= 0 else { break }
             defer { av_packet_unref(packet) }
             guard packet.pointee.stream_index == index else { continue }
             let p = packet.pointee
-            packets.append(PacketIndex.Packet(position: p.pos >= 0 ? p.pos : nil, dts: p.dts == noTimestamp ? nil : p.dts,
-                                                  pts: p.pts == noTimestamp ? nil : p.pts, isKey: p.flags & AV_PKT_FLAG_KEY != 0,
-                                                  duration: p.duration))
+            if builder?.add(PacketIndex.Packet(position: p.pos >= 0 ? p.pos : nil, dts: p.dts == noTimestamp ? nil : p.dts,
+                                               pts: p.pts == noTimestamp ? nil : p.pts, isKey: p.flags & AV_PKT_FLAG_KEY != 0,
+                                               duration: p.duration)) == false {
+                builder = nil
+            }
         }
         if deadline.hasPassed { throw DecodeError.deadlineExceeded(seconds: deadline.seconds) }
         guard av_seek_frame(format, -1, 0, AVSEEK_FLAG_BYTE) >= 0 else {
             throw DecodeError.nothingDecodable(detail: "cannot return to the start of the stream")
         }
-        return packets
+        return read == averrorEOF ? builder?.finish() : nil
     }
 
     /// For a container that states no duration (a browser's MediaRecorder WebM, a live Matroska): the last frame's
@@ -233,9 +237,9 @@ final class Demuxer {
         return (quarter + 4) % 4 * 90
     }
 
-    /// Seconds since the stream's first timestamp.
+    /// Seconds since the stream's first timestamp (in Double: a hostile timestamp minus the first must not trap).
     func seconds(_ timestamp: Int64) -> Double {
-        Double(timestamp - startTimestamp) * av_q2d(timeBase)
+        (Double(timestamp) - Double(startTimestamp)) * av_q2d(timeBase)
     }
 
     /// Moves to the last keyframe at or before `seconds` and empties the decoder.

@@ -45,43 +45,71 @@ struct PacketIndex: Equatable {
     /// A clock going forward by more than this between frames is a join, as ffmpeg's `-dts_delta_threshold`.
     static let forwardLimitSeconds = 10.0
 
-    /// - Returns: nil when no packet has both a position and a time, a jump has no position to start its section
-    ///   at, positions go back, or the continuous clock would overflow.
+    /// The index of `packets`, in file order (tests; the demuxer feeds a `Builder` as it reads).
     init?(packets: [Packet], timeBaseSeconds: Double) {
-        guard timeBaseSeconds > 0, timeBaseSeconds.isFinite else { return nil }
-        func ticks(_ seconds: Double) -> Int64 { Int64(min(seconds / timeBaseSeconds, 1e15).rounded()) }
-        let forward = ticks(Self.forwardLimitSeconds)
-        let backward = ticks(Self.backwardToleranceSeconds), presentationBackward = ticks(Self.presentationBackwardToleranceSeconds)
-        var sections: [(position: Int64, offset: Int64)] = [(0, 0)]
-        var previous: Int64?
-        var step: Int64 = 1
-        var latest: Int64?
-        var keyframes: [(time: Int64, position: Int64)] = []
-        var lastPosition: Int64 = -1
-        var previousPosition: Int64?
-        // Hostile timestamps (Ogg's are any 64-bit value) must not trap: any overflow means no repair.
-        func sum(_ a: Int64, _ b: Int64) -> Int64? {
+        guard var builder = Builder(timeBaseSeconds: timeBaseSeconds) else { return nil }
+        for packet in packets where !builder.add(packet) { return nil }
+        guard let index = builder.finish() else { return nil }
+        self = index
+    }
+
+    fileprivate init(sections: [(position: Int64, offset: Int64)], keyframes: [(time: Int64, position: Int64)], firstPosition: Int64,
+                     end: Int64) {
+        (self.sections, self.keyframes, self.firstPosition, self.end) = (sections, keyframes, firstPosition, end)
+    }
+
+    /// Builds the index one packet at a time, keeping only sections and keyframes: a hostile file of tiny access
+    /// units has millions of packets.
+    struct Builder {
+        /// Past this many sections or keyframes the index is given up (an hour of 60 fps intra-only video has 216,000).
+        static let maxEntries = 1_000_000
+
+        private let forward: Int64, backward: Int64, presentationBackward: Int64
+        private var sections: [(position: Int64, offset: Int64)] = [(0, 0)]
+        private var keyframes: [(time: Int64, position: Int64)] = []
+        private var previous: Int64?
+        private var step: Int64 = 1
+        private var latest: Int64?
+        private var lastPosition: Int64 = -1
+        private var previousPosition: Int64?
+        private var firstPosition: Int64?
+
+        init?(timeBaseSeconds: Double) {
+            guard timeBaseSeconds > 0, timeBaseSeconds.isFinite else { return nil }
+            func ticks(_ seconds: Double) -> Int64 { Int64(min(seconds / timeBaseSeconds, 1e15).rounded()) }
+            forward = ticks(PacketIndex.forwardLimitSeconds)
+            backward = ticks(PacketIndex.backwardToleranceSeconds)
+            presentationBackward = ticks(PacketIndex.presentationBackwardToleranceSeconds)
+        }
+
+        /// Hostile timestamps must not trap: any overflow gives the index up.
+        private static func sum(_ a: Int64, _ b: Int64) -> Int64? {
             let (value, overflow) = a.addingReportingOverflow(b)
             return overflow ? nil : value
         }
-        for packet in packets {
+
+        /// Takes the next packet in file order.
+        /// - Returns: false when no index can be built: a jump with no position to start its section at, positions
+        ///   that go back, a clock that would overflow, or too many entries.
+        mutating func add(_ packet: Packet) -> Bool {
             if let position = packet.position {
-                guard position >= lastPosition else { return nil }
+                guard position >= lastPosition else { return false }
                 lastPosition = position
+                if firstPosition == nil { firstPosition = position }
             }
             // A packet without a time (MPEG-PS splits some frames from their PES header) runs on the clock as is.
             guard let time = packet.dts ?? packet.pts else {
                 if let position = packet.position { previousPosition = position }
-                continue
+                return true
             }
-            guard var shifted = sum(time, sections[sections.count - 1].offset) else { return nil }
+            guard var shifted = Self.sum(time, sections[sections.count - 1].offset) else { return false }
             if let previous {
-                guard let delta = sum(shifted, -previous) else { return nil }
+                guard let delta = Self.sum(shifted, -previous) else { return false }
                 if delta < -(packet.dts == nil ? presentationBackward : backward) || delta > forward {
                     // A section must start at a position no earlier packet shares.
                     guard let position = packet.position, position > sections[sections.count - 1].position,
-                          previousPosition.map({ position > $0 }) ?? true,
-                          let next = sum(previous, step), let offset = sum(next, -time) else { return nil }
+                          previousPosition.map({ position > $0 }) ?? true, sections.count < Self.maxEntries,
+                          let next = Self.sum(previous, step), let offset = Self.sum(next, -time) else { return false }
                     sections.append((position, offset))
                     shifted = next
                 } else if delta > 0 {
@@ -91,19 +119,22 @@ struct PacketIndex: Equatable {
             // The clock's last value: decode times rise, presentation times may not.
             previous = max(previous ?? shifted, shifted)
             if let pts = packet.pts {
-                guard let time = sum(pts, sections[sections.count - 1].offset) else { return nil }
+                guard let time = Self.sum(pts, sections[sections.count - 1].offset) else { return false }
                 latest = max(latest ?? time, time)
-                if packet.isKey, let position = packet.position { keyframes.append((time, position)) }
+                if packet.isKey, let position = packet.position {
+                    guard keyframes.count < Self.maxEntries else { return false }
+                    keyframes.append((time, position))
+                }
             }
             if let position = packet.position { previousPosition = position }
+            return true
         }
-        guard let latest, let end = sum(latest, step), let first = packets.lazy.compactMap(\.position).first else {
-            return nil
+
+        /// The index, or nil when no packet had both a position and a presentation time.
+        func finish() -> PacketIndex? {
+            guard let latest, let end = Self.sum(latest, step), let firstPosition else { return nil }
+            return PacketIndex(sections: sections, keyframes: keyframes, firstPosition: firstPosition, end: end)
         }
-        self.sections = sections
-        self.keyframes = keyframes
-        firstPosition = first
-        self.end = end
     }
 
     static func == (a: PacketIndex, b: PacketIndex) -> Bool {

@@ -82,7 +82,8 @@ struct Serve: ParsableCommand {
         tlsCert = tlsCert ?? env["R2PLUS1D_TLS_CERT"]
         tlsKey = tlsKey ?? env["R2PLUS1D_TLS_KEY"]
         authTokenFile = authTokenFile ?? env["R2PLUS1D_AUTH_TOKEN_FILE"]
-        corsOrigins = corsOrigins ?? env["R2PLUS1D_CORS_ORIGINS"]
+        // Blank is unset, as an empty variable in a manifest means.
+        corsOrigins = (corsOrigins ?? env["R2PLUS1D_CORS_ORIGINS"]).flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 }
         if let corsOrigins, CORSPolicy(parsing: corsOrigins) == nil {
             throw ValidationError("--cors-origins takes * or origins such as https://app.example.com (scheme, host and port; no path)")
         }

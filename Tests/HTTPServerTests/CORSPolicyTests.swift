@@ -20,10 +20,18 @@ import Testing
         #expect(CORSPolicy(parsing: "https://a.example:8443")?.origins == .list(["https://a.example:8443"]))
     }
 
+    @Test func originsAreKeptAsBrowsersSerializeThem() throws {
+        // Browsers leave out the scheme's default port and send IPv6 in its shortest form.
+        let policy = try #require(CORSPolicy(parsing: "https://a.example:443,http://b.example:80,http://c.example:0080,http://[0:0::1]:3000,https://d.example:80"))
+        #expect(policy.origins == .list(["https://a.example", "http://b.example", "http://c.example",
+                                         "http://[::1]:3000", "https://d.example:80"]))
+    }
+
     @Test func anOriginWithAPathOrWithoutASchemeIsRefused() {
         for value in ["", " ", "app.example.com", "https://app.example.com/", "https://app.example.com/ui", "ftp://a.example",
                       "https://", "https://a.example:", "https://a.example:99999", "https://a.example?x=1", "null",
-                      "https://a.example, *", "https://user@a.example", "https://a b.example"] {
+                      "https://a.example, *", "https://user@a.example", "https://a b.example", "http://[::1", "http://a:b:80",
+                      "http://[nothex]:80", "http://a.example:0", "http://a.example:+80"] {
             #expect(CORSPolicy(parsing: value) == nil, "\(value)")
         }
     }

@@ -14,6 +14,7 @@ import Testing
         let live = try TestVideos.make("live-20s.mkv", source + ["-live", "1", "-f", "matroska"])
         let mp4 = try TestVideos.make("live-20s.mp4", source + ["-f", "mp4"])
         var limits = DecodeLimits.default
+        #expect(try !Demuxer(live, limits: limits, deadline: Deadline(seconds: 5)).hasDuration)
         limits.maxDecodedFrames = 300  // the 500 frames of the whole recording would not fit
         for clips in [1, 3] {
             let fromLive = try ClipDecoder.decode(live, clips: clips, limits: limits)

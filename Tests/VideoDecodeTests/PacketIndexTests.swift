@@ -31,9 +31,10 @@ import Testing
     }
 
     @Test func presentationOrderIsNoJump() {
-        // Without decode timestamps, pts go back by up to two frames at every B-frame.
+        // Without decode timestamps, pts go back at every B-frame: here by three frames (0.12 s), more than a decode
+        // clock may go back.
         var packets = Self.section(first: 126_000, count: 50, position: 0, withDTS: false)
-        for i in stride(from: 1, to: 48, by: 3) { (packets[i].pts, packets[i + 1].pts) = (packets[i + 1].pts, packets[i].pts) }
+        for i in stride(from: 1, to: 45, by: 5) { (packets[i].pts, packets[i + 3].pts) = (packets[i + 3].pts, packets[i].pts) }
         #expect(PacketIndex(packets: packets, timeBaseSeconds: 1.0 / 90000)?.isRepaired == false)
     }
 
@@ -120,22 +121,33 @@ import Testing
         #expect(PacketIndex(packets: Self.section(first: 0, count: 10, position: 0), timeBaseSeconds: .infinity) == nil)
     }
 
-    @Test func aJumpAtEveryPacketStaysCheapToLookUp() throws {
-        // 200,000 packets alternating between two clocks an hour apart: a section each.
+    @Test func aJumpAtEveryPacketIsPlacedPacketByPacket() throws {
+        // 200,000 packets alternating between two clocks an hour apart: a section each, looked up by binary search.
+        let hour: Int64 = 3600 * 90000
         let packets = (0..<200_000).map { i in
-            let time: Int64 = i % 2 == 0 ? 0 : 3600 * 90000
+            let time: Int64 = i % 2 == 0 ? 0 : hour
             return PacketIndex.Packet(position: Int64(i) * 188, dts: time, pts: time, isKey: i % 10 == 0, duration: 0)
         }
         // Built first, so a failure does not print 200,000 packets.
         let built = PacketIndex(packets: packets, timeBaseSeconds: 1.0 / 90000)
-        let repair = try #require(built)
-        #expect(repair.sections.count == 200_000)
-        var total: Int64 = 0
-        for i in stride(from: 0, to: 200_000, by: 7) {
-            total &+= repair.offset(at: Int64(i) * 188) &+ repair.keyframePosition(atOrBefore: Int64(i) * 3600)
+        let index = try #require(built)
+        #expect(index.sections.count == 200_000)
+        // With no frame step known, each packet continues one tick after the one before: packet i shows at tick i.
+        for i in stride(from: 0, to: 200_000, by: 997) {
+            let expected = Int64(i) - (i % 2 == 0 ? 0 : hour)
+            #expect(index.offset(at: Int64(i) * 188) == expected, "packet \(i)")
+            #expect(index.offset(at: Int64(i) * 188 + 100) == expected, "inside packet \(i)")
+            // Keyframes every 10 packets, at ticks 0, 10, 20, ...
+            #expect(index.keyframePosition(atOrBefore: Int64(i)) == Int64(i / 10 * 10) * 188, "keyframe before \(i)")
         }
-        #expect(total != 0)
-        // Each packet continues one step (1 tick, as no frame step is known) after the one before.
-        #expect(repair.offset(at: 188) == 1 - 3600 * 90000)
+        #expect(index.end == 200_000)
+    }
+
+    @Test func tooManySectionsGiveTheIndexUp() {
+        let packets = (0..<(PacketIndex.Builder.maxEntries + 2)).lazy.map { i in
+            PacketIndex.Packet(position: Int64(i), dts: i % 2 == 0 ? 0 : 3600 * 90000, pts: nil, isKey: false, duration: 0)
+        }
+        var builder = PacketIndex.Builder(timeBaseSeconds: 1.0 / 90000)!
+        #expect(!packets.allSatisfy { builder.add($0) })
     }
 }
