@@ -149,13 +149,20 @@ struct ClipRun {
             }
         }
         var selector = FrameSelector(queries: run)
-        if try !decodeRun(&selector, seeked: seeked) && seeked {
-            // The seek landed after the first query (some containers seek imprecisely): decode from the start.
-            guard demuxer.seek(to: 0) else { throw DecodeError.nothingDecodable(detail: "cannot seek") }
+        guard try !decodeRun(&selector, seeked: seeked) && seeked else { return }
+        // The seek landed after the first query. A keyframe flag says where decoding may start, not always where
+        // frames come out: an intra-refresh recovery point shows its first frame a refresh later. So the keyframe
+        // before it, then the start (some containers seek imprecisely).
+        if let keyframe = indexedKeyframe(atOrBefore: first), let earlier = indexedKeyframe(atOrBefore: keyframe - 1e-3),
+           earlier > 0, demuxer.seek(to: earlier) {
             forgetFrames()
             selector = FrameSelector(queries: run)
-            _ = try decodeRun(&selector, seeked: false)
+            if try decodeRun(&selector, seeked: true) { return }
         }
+        guard demuxer.seek(to: 0) else { throw DecodeError.nothingDecodable(detail: "cannot seek") }
+        forgetFrames()
+        selector = FrameSelector(queries: run)
+        _ = try decodeRun(&selector, seeked: false)
     }
 
     /// Splits the grid times of `starts` into stretches of time that can each be decoded on their own, with the
