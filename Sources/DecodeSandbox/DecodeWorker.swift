@@ -56,7 +56,7 @@ public enum DecodeWorker {
                 continue
             }
             guard request.videoBytes <= configuration.inputBytes, (1...configuration.maxClips).contains(request.clips) else { return }
-            limitCPU(configuration.cpuSecondsPerRequest)
+            limitCPU(configuration.cpuSecondsPerRequest * DecodeLimits.budgets(forClips: request.clips))
             let bytes = Data(bytesNoCopy: input, count: request.videoBytes, deallocator: .none)
             if configuration.testFaults { injectFault(bytes) }
             let reply: WorkerWire.Reply

@@ -68,7 +68,7 @@ public final class SandboxedDecoder {
         lastOverheadSeconds = nil
         let request = WorkerWire.Request(sequence: sequence, videoBytes: bytes.count, clips: clips, range: range)
         let answer = worker.send(WorkerWire.encode(request))
-            ? worker.receive(within: configuration.limits.deadlineSeconds + Self.graceSeconds) : .gone
+            ? worker.receive(within: configuration.limits.scaled(forClips: clips).deadlineSeconds + Self.graceSeconds) : .gone
         switch answer {
         case .message(let message):
             let reply = try checked(worker) {

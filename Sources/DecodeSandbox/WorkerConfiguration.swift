@@ -10,7 +10,8 @@ public struct WorkerConfiguration: Equatable, Sendable {
     public var limits: DecodeLimits
     /// RLIMIT_AS: a decode that needs more dies, and the server reports it.
     public var memoryBytes: Int = 2 << 30
-    /// CPU seconds one request may use (RLIMIT_CPU, moved on before each request).
+    /// CPU seconds one request may use for each `DecodeLimits.clipsPerBudget` clips, and a walk for each chunk
+    /// (RLIMIT_CPU, moved on before each).
     public var cpuSecondsPerRequest: Int = 10
     /// Lets an upload that starts with `WorkerFaults.marker` make the worker crash, hang, exhaust memory or
     /// break a sandbox rule. Only tests turn it on.

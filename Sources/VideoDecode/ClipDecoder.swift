@@ -62,6 +62,7 @@ public enum ClipDecoder {
     static func decode(_ bytes: Data, clips: Int, range: ClosedRange<Double>? = nil, limits: DecodeLimits,
                        usesShortcuts: Bool) throws -> DecodedClips {
         precondition(clips >= 1)
+        let limits = limits.scaled(forClips: clips)
         let began = DispatchTime.now().uptimeNanoseconds
         var run = try ClipRun(bytes, limits: limits, usesShortcuts: usesShortcuts)
         let duration = run.info.durationSeconds
