@@ -69,11 +69,11 @@ stop_last
 # unlisted one is refused; without --cors-origins every cross-origin call is refused.
 echo browser-test-token >"$work/tokens"
 page_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-start http "$work/cors.log" --auth-token-file "$work/tokens" --cors-origins "http://127.0.0.1:$page_port"
+start http "$work/cors.log" --auth-token-file "$work/tokens" --cors-origins "http://127.0.0.1:$page_port" --max-upload-mb 1
 "$venv/bin/python" scripts/browser_cors.py --service "http://127.0.0.1:$PORT" --token browser-test-token --clip "$clip" \
   --page-port "$page_port"
 stop_last
-start http "$work/no-cors.log" --auth-token-file "$work/tokens"
+start http "$work/no-cors.log" --auth-token-file "$work/tokens" --max-upload-mb 1
 "$venv/bin/python" scripts/browser_cors.py --service "http://127.0.0.1:$PORT" --token browser-test-token --clip "$clip" \
   --page-port "$page_port" --expect-refused
 stop_last

@@ -2,8 +2,9 @@
 
 A page served by this script on its own loopback port (another origin than the service) fetches the test clip
 from itself and calls the service the way a web app on another site would: a multipart upload and a KServe
-metadata read with a bearer token (both preflighted), a call without the token (the 401 must be readable), and
-the same calls from a second page origin the service does not list (the browser must refuse them). With
+metadata read with a bearer token (both preflighted), a call without the token (the 401 must be readable), an
+upload over the service's --max-upload-mb 1 (the connection's own 413 must be readable), and the same calls from a
+second page origin the service does not list (the browser must refuse them). With
 --expect-refused the service has no CORS policy, and every cross-origin call must fail: that shows the checks
 can fail.
 
@@ -79,6 +80,9 @@ const call = async (path, init) => {
     classify: await call('/classify?top_k=3', {method: 'POST', headers: auth, body: form()}),
     metadata: await call('/v2/models/r2plus1d_18', {headers: auth}),
     noToken: await call('/classify', {method: 'POST', body: form()}),
+    // Over the service's --max-upload-mb 1: refused by the connection before the body is read.
+    tooLarge: await call('/classify', {method: 'POST', headers: auth,
+                                       body: new Blob([new Uint8Array(3 << 20)], {type: 'video/mp4'})}),
   });
 })();
 """
@@ -98,7 +102,7 @@ finally:
 if args.expect_refused:
     for name, result in listed_results.items():
         check("error" in result, f"without --cors-origins the browser let a page on another origin read {name}: {result}")
-    print("no CORS policy: the browser refused all 3 cross-origin calls")
+    print(f"no CORS policy: the browser refused all {len(listed_results)} cross-origin calls")
     sys.exit(0)
 
 classify = listed_results["classify"]
@@ -114,6 +118,9 @@ no_token = listed_results["noToken"]
 check(no_token.get("status") == 401 and no_token.get("wwwAuthenticate", "").startswith("Bearer"),
       f"cross-origin call without a token: {no_token}")
 print("listed origin: 401 without a token, WWW-Authenticate readable")
+too_large = listed_results["tooLarge"]
+check(too_large.get("status") == 413 and "larger than" in too_large.get("body", ""), f"cross-origin upload over the limit: {too_large}")
+print("listed origin: 413 for an upload over --max-upload-mb, readable")
 for name, result in unlisted_results.items():
     check("error" in result, f"a page on an origin the service does not list read {name}: {result}")
-print("unlisted origin: the browser refused all 3 calls")
+print(f"unlisted origin: the browser refused all {len(unlisted_results)} calls")

@@ -102,9 +102,16 @@ struct ConnectionStateMachine {
     private var idleSince: UInt64
     private var lastWriteProgress: UInt64?
 
-    init(limits: HTTPLimits, timeouts: Timeouts, now: UInt64, handshaking: Bool, budget: BodyBudget) {
+    /// Applied to the refusals made here, which no router sees (a body over the limit, a full body budget,
+    /// timeouts), so a page on a listed origin can read them.
+    private let cors: CORSPolicy?
+    /// The head of the request being read, once it is: where a refusal's origin comes from.
+    private var headFields: HTTPHeaders?
+
+    init(limits: HTTPLimits, timeouts: Timeouts, now: UInt64, handshaking: Bool, budget: BodyBudget, cors: CORSPolicy? = nil) {
         self.timeouts = timeouts
         self.budget = budget
+        self.cors = cors
         parser = RequestParser(limits: limits)
         state = handshaking ? .handshaking : .reading
         requestStart = now
@@ -260,6 +267,7 @@ struct ConnectionStateMachine {
                 return
             case .head(let head):
                 headTime = now
+                headFields = head.headers
                 bodyBytesRead = 0
                 guard reserveBody(parser.declaredBodyLength) else {
                     return refuse(Self.tooManyBodies, method: head.method, path: head.path, now: now, into: &actions)
@@ -272,15 +280,17 @@ struct ConnectionStateMachine {
                 dispatch(request, now: now, into: &actions)
                 return
             case .error(let error):
-                refuse(error.response, now: now, into: &actions)
+                refuse(error.response, requestHeaders: error.requestHeaders, now: now, into: &actions)
                 return
             }
         }
     }
 
     private mutating func dispatch(_ request: HTTPRequest, now: UInt64, into actions: inout [Action]) {
+        headFields = nil
         guard !draining else {
-            refuse(Self.shuttingDown, method: request.method, path: request.path, now: now, into: &actions)
+            refuse(Self.shuttingDown, method: request.method, path: request.path, requestHeaders: request.headers, now: now,
+                   into: &actions)
             return
         }
         let requestID = request.headers["X-Request-Id"].flatMap(RequestID.validated) ?? RequestID.make()
@@ -298,8 +308,10 @@ struct ConnectionStateMachine {
     }
 
     /// Answers a request no handler sees (malformed, too slow, or arriving while draining) and closes.
-    private mutating func refuse(_ response: HTTPResponse, method: String = "?", path: String = "?", now: UInt64,
-                                 into actions: inout [Action]) {
+    private mutating func refuse(_ response: HTTPResponse, method: String = "?", path: String = "?",
+                                 requestHeaders: HTTPHeaders? = nil, now: UInt64, into actions: inout [Action]) {
+        var response = response
+        cors?.decorate(&response, requestHeaders: requestHeaders ?? headFields ?? HTTPHeaders())
         exchange = Exchange(method: method, path: path, requestID: RequestID.make(), start: requestStart ?? now, isHead: false)
         answer(response, close: true, now: now, into: &actions)
     }

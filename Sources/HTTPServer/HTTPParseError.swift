@@ -2,11 +2,17 @@
 public struct HTTPParseError: HTTPResponseError, Equatable, CustomStringConvertible {
     public var status: HTTPStatus
     public var detail: String
+    /// The head's fields, when the request was refused after its head was read (a body over the limit): what a
+    /// CORS policy reads the origin from.
+    public var requestHeaders: HTTPHeaders?
 
-    public init(_ status: HTTPStatus, _ detail: String) {
+    public init(_ status: HTTPStatus, _ detail: String, requestHeaders: HTTPHeaders? = nil) {
         self.status = status
         self.detail = detail
+        self.requestHeaders = requestHeaders
     }
+
+    public static func == (a: HTTPParseError, b: HTTPParseError) -> Bool { a.status == b.status && a.detail == b.detail }
 
     public var description: String { "\(status) \(detail)" }
 }

@@ -171,7 +171,7 @@ public final class HTTPServer: @unchecked Sendable {
                 transport = PlainTransport(fd: fd)
             }
             let machine = ConnectionStateMachine(limits: configuration.limits, timeouts: timeouts, now: now,
-                                                 handshaking: configuration.tls != nil, budget: bodyBudget)
+                                                 handshaking: configuration.tls != nil, budget: bodyBudget, cors: router.cors)
             let connection = Connection(id: nextID, fd: fd, transport: transport, machine: machine,
                                         registered: Self.events(for: machine.interest))
             nextID += 1

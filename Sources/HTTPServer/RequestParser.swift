@@ -120,7 +120,7 @@ public struct RequestParser {
                     state = .trailers(head, bytes: 0, fields: 0)
                 } else {
                     guard body.count + size <= limits.maxBodyBytes else {
-                        return fail(HTTPParseError(413, "the body is larger than \(limits.maxBodyBytes) bytes"))
+                        return fail(HTTPParseError(413, "the body is larger than \(limits.maxBodyBytes) bytes", requestHeaders: head.headers))
                     }
                     state = .chunkData(head, remaining: size)
                 }
@@ -309,7 +309,7 @@ public struct RequestParser {
             return .failure(HTTPParseError(400, "malformed Content-Length"))
         }
         guard length <= limits.maxBodyBytes else {
-            return .failure(HTTPParseError(413, "the body is larger than \(limits.maxBodyBytes) bytes"))
+            return .failure(HTTPParseError(413, "the body is larger than \(limits.maxBodyBytes) bytes", requestHeaders: request.headers))
         }
         return .success((request, .length(length)))
     }

@@ -64,8 +64,8 @@ public struct Router: Sendable {
 
     /// Finds the request's route once and says how it is answered; handler errors become problem responses.
     /// With a CORS policy, preflights are answered before admission (browsers send them without credentials),
-    /// and every other answer, the router's refusals included, carries the policy's headers. (Refusals the
-    /// connection makes before a request is routed, such as 413 for a declared length over the limit, do not.)
+    /// and every other answer, the router's refusals included, carries the policy's headers. (The connection
+    /// applies the same policy to the refusals it makes before a request is routed.)
     public func dispatch(_ request: HTTPRequest, context: RequestContext) -> Dispatch {
         guard let cors else { return route(request, context: context) }
         let headers = request.headers

@@ -15,12 +15,12 @@ import Testing
         var dispatched: [(request: HTTPRequest, context: RequestContext)] = []
         var log: [ConnectionStateMachine.Action] = []
 
-        init(handshaking: Bool = false, budget: BodyBudget = BodyBudget(limit: .max),
+        init(handshaking: Bool = false, budget: BodyBudget = BodyBudget(limit: .max), cors: CORSPolicy? = nil,
              configure: (inout HTTPServerConfiguration) -> Void = { _ in }) {
             var configuration = HTTPServerConfiguration()
             configure(&configuration)
             machine = ConnectionStateMachine(limits: configuration.limits, timeouts: .init(configuration), now: now,
-                                             handshaking: handshaking, budget: budget)
+                                             handshaking: handshaking, budget: budget, cors: cors)
         }
 
         var completed: [CompletedRequest] {
@@ -423,5 +423,50 @@ import Testing
         var h = Harness(budget: budget)
         h.receive("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         #expect(h.dispatched.count == 1)
+    }
+}
+
+/// The connection's own refusals carry the CORS policy's headers too, so a page on a listed origin can read a 413
+/// or a 503 (the server closes gracefully after them, so browsers do get them).
+@Suite struct ConnectionRefusalCORSTests {
+    static let cors = CORSPolicy(parsing: "https://app.example.com")
+
+    static func header(_ name: String, in sent: String) -> String? {
+        sent.split(separator: "\r\n").first { $0.lowercased().hasPrefix(name.lowercased() + ":") }
+            .map { String($0.dropFirst(name.count + 1)).trimmingCharacters(in: .whitespaces) }
+    }
+
+    @Test func aDeclaredBodyOverTheLimitIsRefusedReadably() {
+        var harness = ConnectionStateMachineTests.Harness(cors: Self.cors) { $0.limits.maxBodyBytes = 100 }
+        harness.receive("POST /classify HTTP/1.1\r\nHost: x\r\nOrigin: https://app.example.com\r\nContent-Length: 1000\r\n\r\n")
+        #expect(harness.sent.hasPrefix("HTTP/1.1 413"))
+        #expect(Self.header("Access-Control-Allow-Origin", in: harness.sent) == "https://app.example.com")
+    }
+
+    @Test func aChunkedBodyOverTheLimitIsRefusedReadably() {
+        var harness = ConnectionStateMachineTests.Harness(cors: Self.cors) { $0.limits.maxBodyBytes = 100 }
+        harness.receive("POST /classify HTTP/1.1\r\nHost: x\r\nOrigin: https://app.example.com\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        + "3e8\r\n")
+        #expect(harness.sent.hasPrefix("HTTP/1.1 413"))
+        #expect(Self.header("Access-Control-Allow-Origin", in: harness.sent) == "https://app.example.com")
+    }
+
+    @Test func aBodyTheBudgetCannotHoldIsRefusedReadably() {
+        var harness = ConnectionStateMachineTests.Harness(budget: BodyBudget(limit: 10), cors: Self.cors)
+        harness.receive("POST /classify HTTP/1.1\r\nHost: x\r\nOrigin: https://app.example.com\r\nContent-Length: 50\r\n\r\n")
+        #expect(harness.sent.hasPrefix("HTTP/1.1 503"))
+        #expect(Self.header("Access-Control-Allow-Origin", in: harness.sent) == "https://app.example.com")
+        #expect(Self.header("Access-Control-Expose-Headers", in: harness.sent)?.contains("Retry-After") == true)
+    }
+
+    @Test func anotherOriginOrNoPolicyGetsNone() {
+        var other = ConnectionStateMachineTests.Harness(cors: Self.cors) { $0.limits.maxBodyBytes = 100 }
+        other.receive("POST /classify HTTP/1.1\r\nHost: x\r\nOrigin: https://evil.example\r\nContent-Length: 1000\r\n\r\n")
+        #expect(other.sent.hasPrefix("HTTP/1.1 413"))
+        #expect(Self.header("Access-Control-Allow-Origin", in: other.sent) == nil)
+        var none = ConnectionStateMachineTests.Harness { $0.limits.maxBodyBytes = 100 }
+        none.receive("POST /classify HTTP/1.1\r\nHost: x\r\nOrigin: https://app.example.com\r\nContent-Length: 1000\r\n\r\n")
+        #expect(Self.header("Access-Control-Allow-Origin", in: none.sent) == nil)
+        #expect(Self.header("Vary", in: none.sent) == nil)
     }
 }
