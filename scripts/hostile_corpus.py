@@ -48,6 +48,15 @@ def make(d):
     ffmpeg(p("service-name.ts"), *src, "-c:v", "libx264", "-preset", "ultrafast", "-metadata", "service_name=News",
            "-f", "mpegts")
     case("service-name.ts", [200])
+    # Recordings joined byte for byte, whose clock restarts (or jumps an hour ahead) at the join: the decoder's
+    # packet index reads them as one recording.
+    ffmpeg(p("part-a.ts"), *src, "-c:v", "libx264", "-preset", "ultrafast", "-f", "mpegts")
+    ffmpeg(p("part-b.ts"), *src, "-c:v", "libx264", "-preset", "ultrafast", "-output_ts_offset", "3600", "-f", "mpegts")
+    part_a, part_b = open(p("part-a.ts"), "rb").read(), open(p("part-b.ts"), "rb").read()
+    os.remove(p("part-a.ts"))
+    os.remove(p("part-b.ts"))
+    case("joined.ts", [200], part_a + part_a)
+    case("joined-hour-later.ts", [200], part_a + part_b)
     ffmpeg(p("audio.mp3"), "-f", "lavfi", "-i", "sine=frequency=440", "-t", "2")
     case("audio.mp3", [415])
     ffmpeg(p("audio-aac.m4a"), "-f", "lavfi", "-i", "sine=frequency=440", "-t", "2", "-c:a", "aac")
