@@ -287,12 +287,11 @@ struct ConnectionStateMachine {
     }
 
     private mutating func dispatch(_ request: HTTPRequest, now: UInt64, into actions: inout [Action]) {
-        headFields = nil
         guard !draining else {
-            refuse(Self.shuttingDown, method: request.method, path: request.path, requestHeaders: request.headers, now: now,
-                   into: &actions)
+            refuse(Self.shuttingDown, method: request.method, path: request.path, now: now, into: &actions)
             return
         }
+        headFields = nil
         let requestID = request.headers["X-Request-Id"].flatMap(RequestID.validated) ?? RequestID.make()
         let context = RequestContext(requestID: requestID)
         state = .handling(context)

@@ -72,7 +72,7 @@ public struct Router: Sendable {
         if CORSPolicy.isPreflight(method: request.method, headers: headers) {
             var routed = request
             guard let methods = methods(for: &routed) else {
-                var missing = HTTPResponse.problem(status: .notFound, detail: "no resource at \(request.path)")
+                var missing = Self.notFound(request.path)
                 cors.decorate(&missing, requestHeaders: headers)
                 return .now(missing)
             }
@@ -127,10 +127,12 @@ public struct Router: Sendable {
         return nil
     }
 
+    private static func notFound(_ path: String) -> HTTPResponse {
+        .problem(status: .notFound, detail: "no resource at \(path)")
+    }
+
     private func lookup(_ request: inout HTTPRequest) -> Lookup {
-        guard let methods = methods(for: &request) else {
-            return .refused(.problem(status: .notFound, detail: "no resource at \(request.path)"))
-        }
+        guard let methods = methods(for: &request) else { return .refused(Self.notFound(request.path)) }
         let method = request.method == "HEAD" && methods["HEAD"] == nil ? "GET" : request.method
         guard let route = methods[method] else {
             var allowed = Set(methods.keys)

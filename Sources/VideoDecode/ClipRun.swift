@@ -47,13 +47,17 @@ struct ClipRun {
         info = demuxer.info
         // Without a known duration the clips cannot be placed before decoding: read every frame's time first.
         if !demuxer.hasDuration {
-            if let duration = try demuxer.durationFromPackets(deadline: deadline) {
-                info.durationSeconds = duration
-            } else {
+            func rewind() throws {
                 guard demuxer.seek(to: 0) else { throw DecodeError.nothingDecodable(detail: "cannot rewind a stream without duration") }
-                info.durationSeconds = try measureDuration()
             }
-            guard demuxer.seek(to: 0) else { throw DecodeError.nothingDecodable(detail: "cannot rewind a stream without duration") }
+            let fromPackets = try demuxer.durationFromPackets(deadline: deadline)
+            try rewind()
+            if let fromPackets {
+                info.durationSeconds = fromPackets
+            } else {
+                info.durationSeconds = try measureDuration()
+                try rewind()
+            }
             self.budget.restart()
         }
     }

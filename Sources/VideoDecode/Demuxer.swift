@@ -156,50 +156,57 @@ final class Demuxer {
                          rotation: Self.rotation(of: stream))
     }
 
-    /// The index of stream `index`'s packets, read in file order without decoding; nil when they cannot be indexed
-    /// or the file could not be read to its end. The demuxer is back at the file's start after.
+    /// Reads stream `index`'s packets in file order without decoding, handing each to `body` until it returns
+    /// false. The demuxer is left where reading stopped.
+    /// - Returns: whether the file was read to its end.
     /// - Throws: `DecodeError.deadlineExceeded`.
-    private static func scan(_ format: UnsafeMutablePointer<AVFormatContext>, stream index: Int32, timeBase: AVRational,
-                             packet: UnsafeMutablePointer<AVPacket>, deadline: Deadline) throws -> PacketIndex? {
-        var builder = PacketIndex.Builder(timeBaseSeconds: av_q2d(timeBase))
+    private static func readPackets(_ format: UnsafeMutablePointer<AVFormatContext>, stream index: Int32,
+                                    packet: UnsafeMutablePointer<AVPacket>, deadline: Deadline,
+                                    _ body: (AVPacket) -> Bool) throws -> Bool {
         var read: Int32 = 0
-        while builder != nil {
+        reading: while true {
             read = av_read_frame(format, packet)
             guard read >= 0 else { break }
             defer { av_packet_unref(packet) }
-            guard packet.pointee.stream_index == index else { continue }
-            let p = packet.pointee
-            if builder?.add(PacketIndex.Packet(position: p.pos >= 0 ? p.pos : nil, dts: p.dts == noTimestamp ? nil : p.dts,
-                                               pts: p.pts == noTimestamp ? nil : p.pts, isKey: p.flags & AV_PKT_FLAG_KEY != 0,
-                                               duration: p.duration)) == false {
-                builder = nil
-            }
+            if packet.pointee.stream_index == index, !body(packet.pointee) { break reading }
         }
         if deadline.hasPassed { throw DecodeError.deadlineExceeded(seconds: deadline.seconds) }
+        return read == averrorEOF
+    }
+
+    /// The index of stream `index`'s packets; nil when they cannot be indexed or the file could not be read to its
+    /// end. The demuxer is back at the file's start after.
+    /// - Throws: `DecodeError.deadlineExceeded`.
+    private static func scan(_ format: UnsafeMutablePointer<AVFormatContext>, stream index: Int32, timeBase: AVRational,
+                             packet: UnsafeMutablePointer<AVPacket>, deadline: Deadline) throws -> PacketIndex? {
+        guard var builder = PacketIndex.Builder(timeBaseSeconds: av_q2d(timeBase)) else { return nil }
+        let complete = try readPackets(format, stream: index, packet: packet, deadline: deadline) { p in
+            builder.add(PacketIndex.Packet(position: p.pos >= 0 ? p.pos : nil, dts: p.dts == noTimestamp ? nil : p.dts,
+                                           pts: p.pts == noTimestamp ? nil : p.pts, isKey: p.flags & AV_PKT_FLAG_KEY != 0,
+                                           duration: p.duration))
+        }
         guard av_seek_frame(format, -1, 0, AVSEEK_FLAG_BYTE) >= 0 else {
             throw DecodeError.nothingDecodable(detail: "cannot return to the start of the stream")
         }
-        return read == averrorEOF ? builder?.finish() : nil
+        return complete ? builder.finish() : nil
     }
 
     /// For a container that states no duration (a browser's MediaRecorder WebM, a live Matroska): the last frame's
     /// presentation time plus one frame period, from the packets read without decoding, as torchvision reads a
     /// video's timestamps. Decoding every frame instead spent the frame limit on a 3-minute recording before any
-    /// clip. Leaves the demuxer at the end of the file.
+    /// clip. Leaves the demuxer where reading stopped.
     /// - Returns: nil when a packet carries no presentation time (the caller decodes to learn the frames' times).
     /// - Throws: `DecodeError.tooLong` or `.deadlineExceeded`.
     func durationFromPackets(deadline: Deadline) throws -> Double? {
-        var last: Int64?
-        while av_read_frame(format, packet) >= 0 {
-            defer { av_packet_unref(packet) }
-            guard packet.pointee.stream_index == streamIndex else { continue }
-            let pts = packet.pointee.pts
-            guard pts != noTimestamp else { return nil }
-            if seconds(pts) > limits.maxDurationSeconds { throw DecodeError.tooLong(seconds: seconds(pts), limit: limits.maxDurationSeconds) }
-            last = max(last ?? pts, pts)
+        var last: Int64?, untimed = false, tooLong: Double?
+        _ = try Self.readPackets(format, stream: streamIndex, packet: packet, deadline: deadline) { p in
+            guard p.pts != noTimestamp else { untimed = true; return false }
+            if seconds(p.pts) > limits.maxDurationSeconds { tooLong = seconds(p.pts); return false }
+            last = max(last ?? p.pts, p.pts)
+            return true
         }
-        if deadline.hasPassed { throw DecodeError.deadlineExceeded(seconds: deadline.seconds) }
-        guard let last else { return nil }
+        if let tooLong { throw DecodeError.tooLong(seconds: tooLong, limit: limits.maxDurationSeconds) }
+        guard !untimed, let last else { return nil }
         return seconds(last) + (info.fps > 0 ? 1 / info.fps : 0)
     }
 
