@@ -1,7 +1,7 @@
 import Foundation
 import HTTPServer
 
-/// What a classification request asks for: the video's bytes and the query options.
+/// What a classification request asks for: the video's bytes and its options (`RequestOptions`).
 struct ClassifyRequest {
     var video: Data
     var topK: Int
@@ -13,59 +13,64 @@ struct ClassifyRequest {
 
     /// - Throws: `ServiceError.badParameter`, `.malformedBody` or `.unsupportedMediaType`; `MultipartError`.
     init(_ request: HTTPRequest, classes: Int, maxClips: Int) throws {
-        topK = try Self.integer(request, "top_k", default: 5, range: 1...classes)
-        clips = try Self.integer(request, "clips", default: 1, range: 1...maxClips)
-        let start = try Self.seconds(request, "start_s"), end = try Self.seconds(request, "end_s")
+        let options: RequestOptions
+        (video, options) = try Self.upload(request)
+        topK = try Self.integer(options, "top_k", default: 5, range: 1...classes)
+        clips = try Self.integer(options, "clips", default: 1, range: 1...maxClips)
+        let start = try Self.seconds(options, "start_s"), end = try Self.seconds(options, "end_s")
         if start != nil || end != nil {
             let from = start ?? 0, to = end ?? .greatestFiniteMagnitude
             guard from < to else { throw ServiceError.badParameter("start_s must be below end_s") }
             range = from...to
         }
-        timeline = try Self.timelineOptions(request, topK: topK)
-        video = try Self.video(request)
+        timeline = try Self.timelineOptions(options, topK: topK)
     }
 
-    /// The timeline options of the query, or nil without `timeline=1` (unless `implied`: a job is always one).
-    static func timelineOptions(_ request: HTTPRequest, topK: Int, implied: Bool = false) throws -> TimelineOptions? {
+    /// The timeline options, or nil without `timeline=1` (unless `implied`: a job is always one).
+    static func timelineOptions(_ options: RequestOptions, topK: Int, implied: Bool = false) throws -> TimelineOptions? {
         if !implied {
-            switch request.head.queryValue("timeline") {
+            switch options["timeline"] {
             case nil, "0", "false": return nil
             case "1", "true": break
             case let other?: throw ServiceError.badParameter("timeline must be 1 or 0, got '\(other.prefix(40))'")
             }
         }
-        return try TimelineOptions(topK: topK) { try seconds(request, $0) }
+        return try TimelineOptions(topK: topK) { try seconds(options, $0) }
     }
 
-    /// A query integer within `range`, or the default when absent.
-    static func integer(_ request: HTTPRequest, _ name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
-        guard let text = request.head.queryValue(name) else { return value }
+    /// An integer option within `range`, or the default when absent.
+    static func integer(_ options: RequestOptions, _ name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
+        guard let text = options[name] else { return value }
         guard let number = Int(text), range.contains(number) else {
             throw ServiceError.badParameter("\(name) must be an integer from \(range.lowerBound) to \(range.upperBound), got '\(text.prefix(40))'")
         }
         return number
     }
 
-    /// A query number of seconds, at least 0, or nil when absent.
-    static func seconds(_ request: HTTPRequest, _ name: String) throws -> Double? {
-        guard let text = request.head.queryValue(name) else { return nil }
+    /// An option's number of seconds, at least 0, or nil when absent.
+    static func seconds(_ options: RequestOptions, _ name: String) throws -> Double? {
+        guard let text = options[name] else { return nil }
         guard let value = Double(text), value.isFinite, value >= 0 else {
             throw ServiceError.badParameter("\(name) must be a number of seconds, at least 0, got '\(text.prefix(40))'")
         }
         return value
     }
 
-    /// The video: multipart field `video`, `file` or `data`, or the whole body for video/* and application/octet-stream.
-    static func video(_ request: HTTPRequest) throws -> Data {
+    /// The video (multipart field `video`, `file` or `data`, or the whole body for video/* and
+    /// application/octet-stream) and the options (the query, and a form's other fields).
+    static func upload(_ request: HTTPRequest) throws -> (video: Data, options: RequestOptions) {
         let contentType = request.headers["Content-Type"] ?? ""
         let bytes: Data
+        let options: RequestOptions
         if let boundary = Multipart.boundary(contentType: contentType) {
-            let parts = try Multipart.parse(request.body, boundary: boundary).filter { ["video", "file", "data"].contains($0.name ?? "") }
-            guard let part = parts.first else { throw ServiceError.malformedBody("the form has no field named video, file or data") }
-            if let empty = parts.first(where: { $0.body.isEmpty }) {
+            let fields = try Multipart.parse(request.body, boundary: boundary)
+            let videos = fields.filter { videoFields.contains($0.name ?? "") }
+            guard let part = videos.first else { throw ServiceError.malformedBody("the form has no field named video, file or data") }
+            if let empty = videos.first(where: { $0.body.isEmpty }) {
                 throw ServiceError.malformedBody("the form's field \(empty.name ?? "video") is empty")
             }
             bytes = part.body
+            options = try RequestOptions(query: request.head.query, formFields: fields.filter { !videoFields.contains($0.name ?? "") })
         } else {
             let type = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
             guard type != "multipart/form-data" else {
@@ -76,8 +81,11 @@ struct ClassifyRequest {
                     "send the video as multipart/form-data (field video) or as a video/* or application/octet-stream body, not '\(type)'")
             }
             bytes = request.body
+            options = try RequestOptions(query: request.head.query)
         }
         guard !bytes.isEmpty else { throw ServiceError.malformedBody("the video is empty") }
-        return bytes
+        return (bytes, options)
     }
+
+    static let videoFields: Set<String> = ["video", "file", "data"]
 }

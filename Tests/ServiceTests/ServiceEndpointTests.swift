@@ -54,6 +54,43 @@ import Testing
         #expect(test.stop())
     }
 
+    /// An HTML form has no query string of its own: its text fields carry the options, as the query does.
+    @Test func formFieldsCarryTheOptions() throws {
+        let test = try TestService()
+        _ = try Self.video()
+        let file = TestVideos.directory.appendingPathComponent("h264_3s_gop30.mp4").path
+        let url = "http://127.0.0.1:\(test.port)"
+        func post(_ path: String, _ fields: [String]) throws -> (status: String, body: String) {
+            let arguments = ["-sS", "-w", "\n%{http_code}", "-F", "video=@\(file)"] + fields.flatMap { ["-F", $0] } + [url + path]
+            let output = try run("curl", arguments).output
+            let lines = output.split(separator: "\n", omittingEmptySubsequences: false)
+            return (String(lines.last ?? ""), lines.dropLast().joined(separator: "\n"))
+        }
+        let fromForm = try post("/classify", ["top_k=3", "clips=2"])
+        #expect(fromForm.status == "200", "\(fromForm.body)")
+        let answer = try ClassifyAnswer(fromForm.body)
+        #expect(answer.predictions.count == 3 && answer.clips.count == 2)
+        let fromQuery = try ClassifyAnswer(post("/classify?top_k=3&clips=2", []).body)
+        #expect(fromQuery.predictions == answer.predictions)
+        // Fields placed before the file, a range, and the same value in both places are all fine.
+        let range = try post("/v1/classify?top_k=2", ["top_k=2", "start_s=1", "end_s=2"])
+        #expect(range.status == "200", "\(range.body)")
+        let ranged = try ClassifyAnswer(range.body)
+        #expect(ranged.predictions.count == 2 && ranged.clips.count == 1 && ranged.clips[0].start_s == 1)
+        // A bad value, or two different values for one option, is refused as a query's would be.
+        for (path, fields) in [("/classify", ["top_k=0"]), ("/classify", ["clips=two"]), ("/classify?top_k=2", ["top_k=3"]),
+                               ("/classify", ["top_k=2", "top_k=3"]), ("/classify", ["timeline=maybe"]),
+                               ("/v1/jobs", ["window_s=-1"])] {
+            let refused = try post(path, fields)
+            #expect(refused.status == "400", "\(path) \(fields): \(refused.body)")
+        }
+        #expect(try post("/classify", ["top_k=2", "top_k=3"]).body.contains("top_k"))
+        // A timeline asked for by the form.
+        let timeline = try post("/v1/classify", ["timeline=1", "window_s=1", "stride_s=1", "top_k=1"])
+        #expect(timeline.status == "200" && timeline.body.contains("\"timeline\":[{"), "\(timeline.body)")
+        #expect(test.stop())
+    }
+
     @Test func everyErrorStatus() throws {
         let test = try TestService {
             $0.http.limits.maxBodyBytes = 2 << 20

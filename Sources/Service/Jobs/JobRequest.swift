@@ -2,7 +2,7 @@ import COpenSSL
 import Foundation
 import HTTPServer
 
-/// What `POST /v1/jobs` asks for: the video (as for /v1/classify) and the timeline options from the query,
+/// What `POST /v1/jobs` asks for: the video (as for /v1/classify) and the timeline options (`RequestOptions`),
 /// and the Idempotency-Key claim if one was sent.
 struct JobRequest {
     var video: Data
@@ -12,9 +12,10 @@ struct JobRequest {
     /// - Throws: `ServiceError.badParameter`, `.malformedBody`, `.unsupportedMediaType`; `MultipartError`;
     ///   `JobError.badIdempotencyKey`.
     init(_ request: HTTPRequest, classes: Int) throws {
-        let topK = try ClassifyRequest.integer(request, "top_k", default: 5, range: 1...classes)
-        options = try ClassifyRequest.timelineOptions(request, topK: topK, implied: true)!
-        video = try ClassifyRequest.video(request)
+        let asked: RequestOptions
+        (video, asked) = try ClassifyRequest.upload(request)
+        let topK = try ClassifyRequest.integer(asked, "top_k", default: 5, range: 1...classes)
+        options = try ClassifyRequest.timelineOptions(asked, topK: topK, implied: true)!
         if let key = request.headers["Idempotency-Key"] {
             guard (1...255).contains(key.utf8.count), key.utf8.allSatisfy({ (0x20...0x7e).contains($0) }) else {
                 throw JobError.badIdempotencyKey
