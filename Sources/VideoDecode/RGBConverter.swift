@@ -50,8 +50,12 @@ final class RGBConverter {
         // sws_getCoefficients takes the SWS_CS_* numbers, which equal AVColorSpace's for the matrices it knows and
         // fall back to BT.601 for the rest (unspecified included).
         let coefficients = sws_getCoefficients(Int32(frame.pointee.colorspace.rawValue))
-        _ = sws_setColorspaceDetails(context, coefficients, fullRange ? 1 : 0, sws_getCoefficients(SWS_CS_DEFAULT), 1,
-                                     0, 1 << 16, 1 << 16)
+        // Only YUV has a matrix and range to tell: given them for planar RGB deeper than 8 bits, swscale 5.1
+        // rescales its values as limited range (up to 37 levels off).
+        if !Self.isRGB(format) {
+            _ = sws_setColorspaceDetails(context, coefficients, fullRange ? 1 : 0, sws_getCoefficients(SWS_CS_DEFAULT), 1,
+                                         0, 1 << 16, 1 << 16)
+        }
         let rgb = try buffer(width: width, height: height)
         var planes: [UnsafeMutablePointer<UInt8>?] = [rgb, nil, nil, nil]
         var strides: [Int32] = [Int32(linesize), 0, 0, 0]
@@ -102,6 +106,11 @@ final class RGBConverter {
             try check(av_frame_get_buffer(frame, Self.alignment)) { DecodeError.internalFailure(detail: "cannot allocate an RGB frame: \($0)") }
         }
         return frame.pointee.data.0!
+    }
+
+    private static func isRGB(_ format: AVPixelFormat) -> Bool {
+        guard let descriptor = av_pix_fmt_desc_get(format) else { return false }
+        return descriptor.pointee.flags & UInt64(AV_PIX_FMT_FLAG_RGB) != 0
     }
 
     private static func isJPEGFormat(_ format: AVPixelFormat) -> Bool {

@@ -36,11 +36,13 @@ import VideoDecode
 
     @Test func matrixCoversEveryCodecAndFormat() {
         let encoders = Set(Self.cases.compactMap { c in c.arguments.firstIndex(of: "-c:v").map { c.arguments[$0 + 1] } })
-        #expect(encoders.isSuperset(of: ["libx264", "libx265", "libvpx-vp9", "libaom-av1", "mpeg4", "mjpeg", "png", "rawvideo"]),
+        #expect(encoders.isSuperset(of: ["libx264", "libx265", "libvpx-vp9", "libaom-av1", "mpeg4", "mjpeg", "png", "rawvideo",
+                                          "prores_ks", "dnxhd", "ffv1", "huffyuv", "utvideo", "qtrle", "libvpx"]),
                 "\(encoders)")
         let formats = Set(Self.cases.map(\.pixelFormat))
         #expect(formats.isSuperset(of: ["yuv420p", "yuv422p", "yuv444p", "yuv420p10le", "yuv422p10le", "yuv444p10le", "yuvj420p",
-                                        "gray", "gray10le", "rgb24", "rgba", "bgr24"]), "\(formats)")
+                                        "gray", "gray10le", "rgb24", "rgba", "bgr24", "yuv410p", "yuv411p", "yuv420p12le",
+                                        "gbrp10le", "gbrp12le", "pal8"]), "\(formats)")
         #expect(Self.cases.contains { $0.colorRange == "pc" && !$0.pixelFormat.hasPrefix("yuvj") })
         #expect(Set(Self.cases.map(\.name)).count == Self.cases.count, "two cases write the same file")
     }
