@@ -16,11 +16,18 @@ struct Preprocess: ParsableCommand {
     @Option(name: .long, help: "Clips to sample, spread over the video.")
     var clips = 1
 
+    @Option(name: .customLong("ffmpeg-cpu-flags"),
+            help: "Let FFmpeg use only these CPU features, as ffmpeg's -cpuflags (e.g. mmx+mmxext+sse+sse2): decode with the SIMD code an older CPU runs.")
+    var ffmpegCPUFlags: String?
+
     func validate() throws {
         guard clips >= 1 else { throw ValidationError("--clips must be at least 1") }
     }
 
     func run() throws {
+        if let ffmpegCPUFlags {
+            do { try FFmpegCPU.restrict(to: ffmpegCPUFlags) } catch { throw ValidationError("\(error)") }
+        }
         let bytes = try readVideo(video)
         let decoded: DecodedClips
         do {

@@ -83,6 +83,47 @@ import VideoDecode
         }
     }
 
+    /// FFmpeg picks its SIMD code (decoders, swscale) by the CPU it runs on, so the test above exercises only this
+    /// machine's paths. Under the malloc checker, each case decodes again in a child process that lets FFmpeg use
+    /// only what older x86-64 CPUs have, and must give the same tensors within a few levels.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["MALLOC_CHECK_"] != nil, "only in the malloc checker run"),
+          arguments: cases)
+    func decodesTheSameWithTheCodeOfOlderCPUs(_ test: Case) throws {
+        let bytes = try TestVideos.make(test.name, test.arguments)
+        let expected = try ClipDecoder.decode(bytes, clips: 2).values
+        let input = TestVideos.directory.appendingPathComponent(test.name).path
+        for features in Self.olderX86 {
+            let output = TestVideos.directory.appendingPathComponent("\(test.name).\(features.count).safetensors").path
+            let child = try run(Executable.r2plus1d, ["preprocess", input, "-o", output, "--clips", "2", "--ffmpeg-cpu-flags", features])
+            try #require(child.status == 0, "\(features): \(child.output)")
+            let values = try Self.clips(inSafetensors: output)
+            try #require(values.count == expected.count)
+            let difference = zip(values, expected).map { abs($0 - $1) }.max() ?? 0
+            // Six levels: SIMD and C code round a few conversions differently; a wrong path is off by far more.
+            #expect(difference < 0.11, "\(features): largest difference \(difference)")
+        }
+    }
+
+    /// What any x86-64 CPU has (QEMU's default model too), then Core 2's SSSE3, Nehalem's SSE4.2, Sandy Bridge's
+    /// AVX, and Haswell's and Zen's AVX2.
+    static let olderX86 = [
+        "mmx+mmxext+sse+sse2",
+        "mmx+mmxext+sse+sse2+sse3+ssse3",
+        "mmx+mmxext+sse+sse2+sse3+ssse3+sse4.1+sse4.2",
+        "mmx+mmxext+sse+sse2+sse3+ssse3+sse4.1+sse4.2+avx",
+        "mmx+mmxext+sse+sse2+sse3+ssse3+sse4.1+sse4.2+avx+fma3+bmi1+bmi2+avx2",
+    ]
+
+    /// The F32 tensor `clips` of a safetensors file `preprocess` wrote.
+    static func clips(inSafetensors path: String) throws -> [Float] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        let headerLength = Int(data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
+        let header = try JSONSerialization.jsonObject(with: data.subdata(in: 8 ..< 8 + headerLength)) as? [String: Any]
+        let offsets = try #require((header?["clips"] as? [String: Any])?["data_offsets"] as? [Int])
+        let body = data.subdata(in: 8 + headerLength + offsets[0] ..< 8 + headerLength + offsets[1])
+        return body.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+    }
+
     /// scripts/test.sh runs this target again under glibc's malloc checker, which only sees overruns if it is really
     /// on in this process (it stays off, silently, when malloc ran before it was loaded): with it on, a block's
     /// usable size is exactly what was asked, with the guard byte after it.
