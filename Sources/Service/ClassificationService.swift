@@ -145,6 +145,7 @@ public final class ClassificationService: Sendable {
                                             "model.demo": "\(model.demo)", "batch.max": "\(configuration.batching.maxBatch)",
                                             "blas.threads": "\(configuration.blasThreads)",
                                             "decode.threads": "\(configuration.decodeThreads)"])
+        if let notice = BLASKernels.pinNotice { logger.notice("\(notice)") }
         Thread.detachNewThread { [network, logger, state] in
             let start = DispatchTime.now().uptimeNanoseconds
             _ = network.forward(Tensor(zeros: [1] + ClipSpec.kinetics.shape))

@@ -39,7 +39,10 @@ struct Bench: ParsableCommand {
         BLASThreads.set(threadCount)
         let model = try weights.loadModel(winograd: !noWinograd)
         if layers { return try printLayerTimes(model, threads: threadCount) }
-        if !json { print("OpenBLAS kernels: \(BLASKernels.name), \(threadCount) threads") }
+        if !json {
+            print("OpenBLAS kernels: \(BLASKernels.name), \(threadCount) threads")
+            if let notice = BLASKernels.pinNotice { print(notice) }
+        }
         var results: [[String: Any]] = []
         for n in batches {
             let clips = Tensor.random(shape: [n] + ClipSpec.kinetics.shape, seed: UInt64(n))

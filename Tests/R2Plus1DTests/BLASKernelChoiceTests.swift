@@ -41,6 +41,19 @@ import Testing
             == .reload(BLASKernelChoice(kernels: .skylakeX, source: .upgraded(from: "Prescott"))))
     }
 
+    /// A pin weaker than the CPU is kept, but the operator is told what the CPU runs.
+    @Test func aWeakerPinNamesTheStrongerSet() throws {
+        let pinned = BLASKernelChoice(kernels: .haswell, source: .environment)
+        #expect(pinned.strongerSet(on: Self.emeraldRapids) == .skylakeX)
+        #expect(pinned.strongerSet(on: Self.zen3) == nil)
+        #expect(BLASKernelChoice(kernels: .skylakeX, source: .environment).strongerSet(on: Self.emeraldRapids) == nil)
+        // Only a pin: a set chosen any other way is already the CPU's best or the operator's word.
+        #expect(BLASKernelChoice(kernels: .haswell, source: .option).strongerSet(on: Self.emeraldRapids) == nil)
+        #expect(BLASKernelChoice(kernels: .haswell, source: .fallback(from: "SkylakeX", reason: "x")).strongerSet(on: Self.emeraldRapids) == nil)
+        // A pinned name the engine does not know says nothing.
+        #expect(BLASKernelChoice(kernels: BLASKernelSet("Zen5"), source: .environment).strongerSet(on: Self.zen4) == nil)
+    }
+
     @Test func optionOverridesWhenTheCPURunsIt() throws {
         #expect(try BLASKernelChoice.plan(cpu: Self.emeraldRapids, openBLASPick: "Prescott", environment: "Haswell", request: .named(.skylakeX))
             == .reload(BLASKernelChoice(kernels: .skylakeX, source: .option)))

@@ -73,6 +73,14 @@ public struct BLASKernelChoice: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { "\(kernels) (\(how))" }
 
+    /// The strongest set `cpu` runs when an operator's OPENBLAS_CORETYPE pinned a weaker one (a pin is kept, but
+    /// the operator should hear what it costs); nil otherwise.
+    public func strongerSet(on cpu: CPUFeatures) -> BLASKernelSet? {
+        guard source == .environment, let pinned = kernels.tier else { return nil }
+        let best = BLASKernelSet.tier(of: cpu)
+        return pinned < best ? .best(at: best, for: cpu) : nil
+    }
+
     /// - Parameters:
     ///   - cpu: the CPU's extensions.
     ///   - openBLASPick: the set OpenBLAS loaded with (`openblas_get_corename`).

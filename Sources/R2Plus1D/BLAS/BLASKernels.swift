@@ -19,6 +19,13 @@ public enum BLASKernels {
 
     /// "SkylakeX (chosen from CPUID: ...)".
     public static var name: String { selection.description }
+
+    /// For the operator, when their OPENBLAS_CORETYPE holds the engine below what this CPU runs; nil otherwise.
+    public static var pinNotice: String? {
+        guard let stronger = selection.strongerSet(on: .current) else { return nil }
+        return "OPENBLAS_CORETYPE pins OpenBLAS's \(selection.kernels) kernels, weaker than this CPU runs: "
+            + "--blas-kernels \(stronger) (or unsetting the variable) runs the network faster"
+    }
 }
 
 func getenvString(_ name: String) -> String? {
