@@ -31,7 +31,9 @@ struct ClipRun {
     /// Whether the decoder may drop non-reference frames no query needs, and seeks wherever a keyframe saves
     /// work: the same frames and pixels, for less decoding.
     private let usesShortcuts: Bool
-
+    /// How far a seek that landed late steps back before decoding from the start: longer than any group of
+    /// pictures an encoder makes by default (x264's 250 frames at 10 fps).
+    static let longestStepBack = 32.0
 
     init(_ bytes: Data, limits: DecodeLimits, usesShortcuts: Bool, budget: FrameBudget? = nil) throws {
         self.usesShortcuts = usesShortcuts
@@ -162,6 +164,17 @@ struct ClipRun {
             forgetFrames()
             selector = FrameSelector(queries: run)
             if try decodeRun(&selector, seeked: true) { return }
+        }
+        // An index that marks every frame a keyframe (an AVI cut before its index) lets a seek land anywhere in a
+        // group of pictures: step back 1, 2, 4 ... 32 s until a keyframe comes out in time.
+        var step = 1.0
+        while step <= Self.longestStepBack, first - step > 0 {
+            if demuxer.seek(to: first - step) {
+                forgetFrames()
+                selector = FrameSelector(queries: run)
+                if try decodeRun(&selector, seeked: true) { return }
+            }
+            step *= 2
         }
         guard demuxer.seek(to: 0) else { throw DecodeError.nothingDecodable(detail: "cannot seek") }
         forgetFrames()

@@ -137,6 +137,16 @@ final class Demuxer {
         // chained Ogg, but FFmpeg 5.1 times a chained Theora stream's frames wrongly after the first link.)
         index = !["mpegts", "mpeg"].contains(containerName) ? nil
             : try Self.scan(format, stream: best, timeBase: timeBase, packet: packetOwner.pointer!, deadline: deadline)
+        if containerName == "avi", Self.indexEndsEarly(stream) {
+            // An AVI cut short (an interrupted recording) lost its index, which comes last: FFmpeg then cannot seek
+            // past what it has read, and every clip decodes from the start. A pass over the packets indexes them
+            // all, as keyframes though, since nothing else marks them: ClipRun steps back from a seek that lands
+            // between keyframes.
+            _ = try Self.readPackets(format, stream: best, packet: packetOwner.pointer!, deadline: deadline) { _ in true }
+            guard avformat_seek_file(format, best, Int64.min, 0, 0, 0) >= 0 else {
+                throw DecodeError.nothingDecodable(detail: "cannot return to the start of the stream")
+            }
+        }
         let rate = av_guess_frame_rate(format, stream, nil)
         let fps = rate.num > 0 && rate.den > 0 ? av_q2d(rate) : 0
         var duration: Double?
@@ -208,6 +218,15 @@ final class Demuxer {
         if let tooLong { throw DecodeError.tooLong(seconds: tooLong, limit: limits.maxDurationSeconds) }
         guard !untimed, let last else { return nil }
         return seconds(last) + (info.fps > 0 ? 1 / info.fps : 0)
+    }
+
+    /// Whether the container's index stops more than a second before the stream's stated end, or is empty.
+    private static func indexEndsEarly(_ stream: UnsafeMutablePointer<AVStream>) -> Bool {
+        let count = avformat_index_get_entries_count(stream)
+        guard count > 0, let last = avformat_index_get_entry(stream, count - 1) else { return true }
+        guard stream.pointee.duration != noTimestamp, stream.pointee.duration > 0 else { return false }
+        let second = Int64(1 / av_q2d(stream.pointee.time_base))
+        return last.pointee.timestamp + second < (stream.pointee.start_time == noTimestamp ? 0 : stream.pointee.start_time) + stream.pointee.duration
     }
 
     /// Frame threads for `DecodeLimits.decoderThreads` 0: one per core (FFmpeg's own choice is one more; the frame
