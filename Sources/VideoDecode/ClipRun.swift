@@ -256,11 +256,13 @@ struct ClipRun {
         return true
     }
 
-    /// A frame's time: its best-effort timestamp, or the previous frame's time plus one frame period.
+    /// A frame's time: its best-effort timestamp, or the previous frame's time plus one frame period (always,
+    /// after the first, for a stream timed by decode order).
     private func frameTime(_ frame: UnsafeMutablePointer<AVFrame>, previous: Double?) -> Double {
+        let period = demuxer.info.fps > 0 ? 1 / demuxer.info.fps : 1 / ClipSampling.gridRate
+        if demuxer.timesByOrder, let previous { return previous + period }
         let timestamp = frame.pointee.best_effort_timestamp
         if timestamp != noTimestamp { return demuxer.seconds(timestamp) }
-        let period = demuxer.info.fps > 0 ? 1 / demuxer.info.fps : 1 / ClipSampling.gridRate
         return previous.map { $0 + period } ?? 0
     }
 

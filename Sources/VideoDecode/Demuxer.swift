@@ -43,6 +43,11 @@ final class Demuxer {
     /// Whether seeks land on keyframes and the index lists keyframes only (MP4 and Matroska); other demuxers'
     /// index entries are wherever a seek once landed.
     private let seeksToKeyframes: Bool
+    /// AVI stores no presentation times, only the frames in decode order, and FFmpeg 5.1 gives H.264 and HEVC
+    /// frames there no usable time once B-frames reorder them. Each packet is then sent with its decode index as
+    /// its presentation time, so the first frame out after a seek (a keyframe, shown at its decode index when its
+    /// group is closed) carries its own index, and the frames after it are timed one frame period apart.
+    let timesByOrder: Bool
     /// Set to let the decoder drop non-reference frames no query needs: whether no query asks for a frame in
     /// [first, second) seconds. nil decodes every frame.
     var unneeded: ((Double, Double) -> Bool)? {
@@ -127,6 +132,7 @@ final class Demuxer {
         seeksToKeyframes = ["mov,", "matroska"].contains { containerName.hasPrefix($0) }
         // Elsewhere a seek may land between keyframes, where the frames a drop relies on do not decode.
         canDropFrames = seeksToKeyframes && [AV_CODEC_ID_H264, AV_CODEC_ID_HEVC].contains(parameters.pointee.codec_id)
+        timesByOrder = containerName == "avi" && [AV_CODEC_ID_H264, AV_CODEC_ID_HEVC].contains(parameters.pointee.codec_id)
         packetOwner = try Packet()
         self.formatContext = formatContext
         self.codecContext = codecContext
@@ -354,6 +360,7 @@ final class Demuxer {
                 _ = avcodec_send_packet(codec, nil)
                 continue
             }
+            if timesByOrder, packet.pointee.pts == noTimestamp { packet.pointee.pts = packet.pointee.dts }
             var drop = false
             if let unneeded, packet.pointee.pts != noTimestamp {
                 drop = ledger.send(packet.pointee.pts) { unneeded(seconds($0), seconds($1)) }

@@ -3,10 +3,31 @@ import TestSupport
 import Testing
 import VideoDecode
 
-/// An AVI keeps its index in a chunk after all the frames, so a recording that was interrupted has none. FFmpeg
-/// then seeks nowhere past what it has read, and each clip was decoded from the start: a 10-minute recording was
-/// refused for needing over 5000 frames.
-@Suite struct TruncatedAVITests {
+/// AVI stores frames in decode order with no presentation times, and its index in a chunk after all the frames.
+@Suite struct AVITests {
+    /// FFmpeg 5.1 gives H.264 frames in AVI no usable time once B-frames reorder them: each clip came from frames
+    /// up to two places off. The same encoding in MP4, which stores the times, is the reference.
+    @Test func reorderedFramesInAVIAreTimedAsInMP4() throws {
+        // One encoder thread, so both files hold the same bitstream.
+        let source = TestVideos.lavfi("testsrc2=size=320x240:rate=30")
+            + ["-t", "6", "-g", "60", "-bf", "3", "-c:v", "libx264", "-preset", "veryfast", "-threads", "1"]
+        let avi = try TestVideos.make("reordered-h264.avi", source + ["-f", "avi"])
+        let mp4 = try TestVideos.make("reordered-h264.mp4", source + ["-f", "mp4"])
+        var limits = DecodeLimits.default
+        for (clips, threads) in [(1, 1), (3, 1), (5, 2)] {
+            limits.decoderThreads = threads
+            let fromAVI = try ClipDecoder.decode(avi, clips: clips, limits: limits)
+            let fromMP4 = try ClipDecoder.decode(mp4, clips: clips, limits: limits)
+            let times = zip(fromAVI.frameTimes.joined(), fromMP4.frameTimes.joined()).map { abs($0 - $1) }.max() ?? 1
+            #expect(times < 1e-9, "\(clips) clips, \(threads) threads")
+            let same = fromAVI.values == fromMP4.values
+            #expect(same, "\(clips) clips, \(threads) threads")
+        }
+    }
+
+    // An interrupted recording has no index. FFmpeg then seeks nowhere past what it has read, and each clip was
+    // decoded from the start: a 10-minute recording was refused for needing over 5000 frames.
+
     /// 100 s at 10 fps, a keyframe every 10 s, B-frames: as a camera or screen recorder writes AVI.
     static func recording(_ name: String, codec: [String]) throws -> Data {
         try TestVideos.make(name, TestVideos.lavfi("testsrc2=size=160x120:rate=10") + ["-t", "100", "-g", "100"] + codec + ["-f", "avi"])
