@@ -43,8 +43,8 @@ final class Demuxer {
     /// Whether seeks land on keyframes and the index lists keyframes only (MP4 and Matroska); other demuxers'
     /// index entries are wherever a seek once landed.
     private let seeksToKeyframes: Bool
-    /// AVI stores no presentation times, only the frames in decode order, and FFmpeg 5.1 gives H.264 and HEVC
-    /// frames there no usable time once B-frames reorder them. Each packet is then sent with its decode index as
+    /// AVI (and ASF as FFmpeg writes it) store no presentation times, only the frames in decode order, and
+    /// FFmpeg 5.1 gives H.264 and HEVC frames there no usable time once B-frames reorder them. Each packet is then sent with its decode index as
     /// its presentation time, so the first frame out after a seek (a keyframe, shown at its decode index when its
     /// group is closed) carries its own index, and the frames after it are timed one frame period apart.
     let timesByOrder: Bool
@@ -132,7 +132,7 @@ final class Demuxer {
         seeksToKeyframes = ["mov,", "matroska"].contains { containerName.hasPrefix($0) }
         // Elsewhere a seek may land between keyframes, where the frames a drop relies on do not decode.
         canDropFrames = seeksToKeyframes && [AV_CODEC_ID_H264, AV_CODEC_ID_HEVC].contains(parameters.pointee.codec_id)
-        timesByOrder = containerName == "avi" && [AV_CODEC_ID_H264, AV_CODEC_ID_HEVC].contains(parameters.pointee.codec_id)
+        timesByOrder = ["avi", "asf"].contains(containerName) && [AV_CODEC_ID_H264, AV_CODEC_ID_HEVC].contains(parameters.pointee.codec_id)
         packetOwner = try Packet()
         self.formatContext = formatContext
         self.codecContext = codecContext
