@@ -256,11 +256,15 @@ struct ClipRun {
         return true
     }
 
-    /// A frame's time: its best-effort timestamp, or the previous frame's time plus one frame period (always,
-    /// after the first, for a stream timed by decode order).
+    /// A frame's time: its best-effort timestamp, or the previous frame's time plus one frame period. A stream
+    /// timed by decode order takes the first frame's own packet index (its `pts`: the best effort turns to the
+    /// packet that made the frame come out once the reordered indices look faulty), then one period per frame.
     private func frameTime(_ frame: UnsafeMutablePointer<AVFrame>, previous: Double?) -> Double {
         let period = demuxer.info.fps > 0 ? 1 / demuxer.info.fps : 1 / ClipSampling.gridRate
-        if demuxer.timesByOrder, let previous { return previous + period }
+        if demuxer.timesByOrder {
+            if let previous { return previous + period }
+            if frame.pointee.pts != noTimestamp { return demuxer.seconds(frame.pointee.pts) }
+        }
         let timestamp = frame.pointee.best_effort_timestamp
         if timestamp != noTimestamp { return demuxer.seconds(timestamp) }
         return previous.map { $0 + period } ?? 0

@@ -27,6 +27,29 @@ import VideoDecode
         }
     }
 
+    /// A timeline walks forward, seeking over the gaps between windows: after a few hundred reordered frames
+    /// FFmpeg's best-effort time turns to the packet that made a frame come out, two frames late, so the first
+    /// frame after each seek takes its own index.
+    @Test func aWalkOverReorderedFramesInAVIIsTimedAsInMP4() throws {
+        let source = TestVideos.lavfi("testsrc2=size=160x120:rate=30")
+            + ["-t", "24", "-g", "250", "-bf", "3", "-c:v", "libx264", "-preset", "veryfast", "-threads", "1"]
+        let avi = try TestVideos.make("walk-reordered.avi", source + ["-f", "avi"])
+        let mp4 = try TestVideos.make("walk-reordered.mp4", source + ["-f", "mp4"])
+        func walk(_ bytes: Data) throws -> (values: [Float], times: [Double]) {
+            var values: [Float] = [], times: [Double] = []
+            try ClipDecoder.walk(bytes, chunk: 2, starts: { _ in [0, 7, 14, 21] }) { clips in
+                values += clips.values
+                times += clips.frameTimes.joined()
+                return true
+            }
+            return (values, times)
+        }
+        let (fromAVI, fromMP4) = (try walk(avi), try walk(mp4))
+        #expect(zip(fromAVI.times, fromMP4.times).allSatisfy { abs($0 - $1) < 1e-9 })
+        let same = fromAVI.values == fromMP4.values
+        #expect(same)
+    }
+
     // An interrupted recording has no index. FFmpeg then seeks nowhere past what it has read, and each clip was
     // decoded from the start: a 10-minute recording was refused for needing over 5000 frames.
 
@@ -68,3 +91,4 @@ import VideoDecode
         #expect(decoded.decodedFrames <= 3 * (100 + 11), "\(decoded.decodedFrames) frames decoded")
     }
 }
+
