@@ -54,6 +54,31 @@ import Testing
         #expect(test.stop())
     }
 
+    /// What common clients send: no Content-Type at all (Python requests' `data=`, curl -T, Node's fetch with a
+    /// Buffer), which RFC 9110 lets a server take as application/octet-stream, and the registered types of the
+    /// accepted containers that are not video/* (MP4's application/mp4, Ogg's application/ogg, GIF's image/gif).
+    @Test func uploadsWithoutAVideoTypeAreAccepted() throws {
+        let test = try TestService()
+        let video = try Self.video()
+        let client = try RawClient(port: test.port, receiveTimeout: 60)
+        client.send("POST /classify?top_k=2 HTTP/1.1\r\nHost: t\r\nContent-Length: \(video.count)\r\n\r\n")
+        client.send([UInt8](video))
+        let untyped = try #require(client.response())
+        #expect(untyped.status == 200, "\(untyped.body)")
+        #expect(try ClassifyAnswer(untyped.body).predictions.count == 2)
+        #expect(try test.post("/classify", body: video, contentType: "application/mp4").status == 200)
+        #expect(try test.post("/v1/classify", body: video, contentType: "Application/MP4; charset=binary").status == 200)
+        let gif = try TestVideos.make("service.gif", TestVideos.lavfi("testsrc2=size=160x120:rate=10") + ["-t", "1.2"])
+        #expect(try test.post("/classify", body: gif, contentType: "image/gif").status == 200)
+        let ogg = try TestVideos.make("service.ogv", TestVideos.lavfi("testsrc2=size=160x120:rate=10") + ["-t", "1.2", "-c:v", "libtheora"])
+        #expect(try test.post("/classify", body: ogg, contentType: "application/ogg").status == 200)
+        // Still refused: types that say the body is something else.
+        for type in ["application/json", "text/plain", "image/png", "application/x-www-form-urlencoded"] {
+            #expect(try test.post("/classify", body: video, contentType: type).status == 415, "\(type)")
+        }
+        #expect(test.stop())
+    }
+
     /// An HTML form has no query string of its own: its text fields carry the options, as the query does.
     @Test func formFieldsCarryTheOptions() throws {
         let test = try TestService()
