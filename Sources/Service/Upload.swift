@@ -64,8 +64,13 @@ struct ClassifyRequest {
         let options: RequestOptions
         if let boundary = Multipart.boundary(contentType: contentType) {
             let fields = try Multipart.parse(request.body, boundary: boundary)
-            let videos = fields.filter { videoFields.contains($0.name ?? "") }
-            guard let part = videos.first else { throw ServiceError.malformedBody("the form has no field named video, file or data") }
+            var videos = fields.filter { videoFields.contains($0.name ?? "") }
+            // Else the form's one file, whatever its field is called.
+            let files = fields.filter { $0.filename != nil }
+            if videos.isEmpty, files.count == 1 { videos = files }
+            guard let part = videos.first else {
+                throw ServiceError.malformedBody("the form has no field named video, file or data, nor a single file")
+            }
             if let empty = videos.first(where: { $0.body.isEmpty }) {
                 throw ServiceError.malformedBody("the form's field \(empty.name ?? "video") is empty")
             }

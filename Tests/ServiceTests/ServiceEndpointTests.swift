@@ -110,6 +110,11 @@ import Testing
             #expect(refused.status == "400", "\(path) \(fields): \(refused.body)")
         }
         #expect(try post("/classify", ["top_k=2", "top_k=3"]).body.contains("top_k"))
+        // A form whose one file has a name of its own.
+        let named = try run("curl", ["-sS", "-F", "upload=@\(file)", "-F", "top_k=2", url + "/classify"]).output
+        #expect(try ClassifyAnswer(named).predictions.count == 2, "\(named)")
+        let two = try run("curl", ["-sS", "-w", "\n%{http_code}", "-F", "a=@\(file)", "-F", "b=@\(file)", url + "/classify"]).output
+        #expect(two.hasSuffix("\n400"), "\(two)")
         // A timeline asked for by the form.
         let timeline = try post("/v1/classify", ["timeline=1", "window_s=1", "stride_s=1", "top_k=1"])
         #expect(timeline.status == "200" && timeline.body.contains("\"timeline\":[{"), "\(timeline.body)")
