@@ -167,7 +167,16 @@ import Testing
         let request = try V1PredictRequest(body: body, classes: 3, maxClips: 4)
         #expect(request.instances.map(\.video) == [video, video])
         #expect(request.instances.map(\.topK) == [2, 3] && request.instances.map(\.clips) == [1, 2])
+        // TensorFlow Serving's forms for a model with one binary input, which KServe v1 clients send as well: the
+        // instance is the {"b64"} value itself, or that value under a name of the client's own.
+        let shorthand = try V1PredictRequest(body: Data(#"{"instances":[{"b64":"AQID"},{"video_bytes":{"b64":"AQID"},"top_k":1}]}"#.utf8),
+                                             classes: 3, maxClips: 4)
+        #expect(shorthand.instances.map(\.video) == [video, video] && shorthand.instances.map(\.topK) == [3, 1])
         #expect(throws: ServiceError.self) { try V1PredictRequest(body: Data(#"{"instances":[{"image":"AQID"}]}"#.utf8), classes: 3, maxClips: 4) }
+        // Two binary values: which one is the video is not said.
+        #expect(throws: ServiceError.self) {
+            try V1PredictRequest(body: Data(#"{"instances":[{"a":{"b64":"AQID"},"b":{"b64":"AQID"}}]}"#.utf8), classes: 3, maxClips: 4)
+        }
         #expect(throws: ServiceError.self) { try V1PredictRequest(body: Data(#"{"instances":[]}"#.utf8), classes: 3, maxClips: 4) }
     }
 }

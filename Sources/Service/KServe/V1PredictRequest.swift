@@ -1,7 +1,8 @@
 import Foundation
 
 /// A KServe v1 `:predict` body: `{"instances": [{"video": {"b64": "..."}}, ...]}`, each instance one encoded
-/// video, base64 (as `{"b64": ...}`, KServe's convention for binary, or a bare string). An instance may also
+/// video, base64 (as `{"b64": ...}`, KServe's convention for binary, or a bare string; TensorFlow Serving's
+/// shorthands for a model's one binary input too, see `encodedVideo`). An instance may also
 /// carry `top_k` (default 5) and `clips`, which mean what they mean on /classify.
 struct V1PredictRequest {
     struct Instance {
@@ -25,8 +26,7 @@ struct V1PredictRequest {
         }
         instances = try raw.enumerated().map { index, value in
             guard let instance = value as? [String: Any] else { throw ServiceError.malformedBody("instances[\(index)] must be an object") }
-            let encoded = (instance["video"] as? [String: Any])?["b64"] ?? instance["video"]
-            guard let text = encoded as? String else {
+            guard let text = Self.encodedVideo(instance) else {
                 throw ServiceError.malformedBody("instances[\(index)] needs 'video' as {\"b64\": \"<base64 of the video>\"}")
             }
             guard let video = Data(base64Encoded: text, options: .ignoreUnknownCharacters), !video.isEmpty else {
@@ -38,5 +38,15 @@ struct V1PredictRequest {
             guard (1...maxClips).contains(clips) else { throw ServiceError.badParameter("clips must be from 1 to \(maxClips), got \(clips)") }
             return Instance(video: video, topK: topK, clips: clips)
         }
+    }
+
+    /// The base64 text of an instance's video: `video` (as {"b64": ...} or a string); else, as TensorFlow Serving
+    /// takes a model's one binary input, the instance's own "b64", or its only {"b64": ...} value whatever its name.
+    static func encodedVideo(_ instance: [String: Any]) -> String? {
+        func b64(_ value: Any?) -> String? { (value as? [String: Any])?["b64"] as? String }
+        if let video = instance["video"] { return b64(video) ?? video as? String }
+        if let text = instance["b64"] as? String { return text }
+        let binary = instance.values.compactMap(b64)
+        return binary.count == 1 ? binary[0] : nil
     }
 }
