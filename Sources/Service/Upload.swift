@@ -29,7 +29,7 @@ struct ClassifyRequest {
     /// The timeline options, or nil without `timeline=1` (unless `implied`: a job is always one).
     static func timelineOptions(_ options: RequestOptions, topK: Int, implied: Bool = false) throws -> TimelineOptions? {
         if !implied {
-            switch options["timeline"] {
+            switch try options.value("timeline") {
             case nil, "0", "false": return nil
             case "1", "true": break
             case let other?: throw ServiceError.badParameter("timeline must be 1 or 0, got '\(other.prefix(40))'")
@@ -40,7 +40,7 @@ struct ClassifyRequest {
 
     /// An integer option within `range`, or the default when absent.
     static func integer(_ options: RequestOptions, _ name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
-        guard let text = options[name] else { return value }
+        guard let text = try options.value(name) else { return value }
         guard let number = Int(text), range.contains(number) else {
             throw ServiceError.badParameter("\(name) must be an integer from \(range.lowerBound) to \(range.upperBound), got '\(text.prefix(40))'")
         }
@@ -49,15 +49,16 @@ struct ClassifyRequest {
 
     /// An option's number of seconds, at least 0, or nil when absent.
     static func seconds(_ options: RequestOptions, _ name: String) throws -> Double? {
-        guard let text = options[name] else { return nil }
+        guard let text = try options.value(name) else { return nil }
         guard let value = Double(text), value.isFinite, value >= 0 else {
             throw ServiceError.badParameter("\(name) must be a number of seconds, at least 0, got '\(text.prefix(40))'")
         }
         return value
     }
 
-    /// The video (multipart field `video`, `file` or `data`, or the whole body for video/* and
-    /// application/octet-stream) and the options (the query, and a form's other fields).
+    /// The video (multipart field `video`, `file` or `data`, else the form's one file; or the whole body, for
+    /// video/*, application/octet-stream, a container's own type or no Content-Type) and the options (the query, and
+    /// a form's other fields).
     static func upload(_ request: HTTPRequest) throws -> (video: Data, options: RequestOptions) {
         let contentType = request.headers["Content-Type"] ?? ""
         let bytes: Data
@@ -66,7 +67,8 @@ struct ClassifyRequest {
             let fields = try Multipart.parse(request.body, boundary: boundary)
             var videos = fields.filter { videoFields.contains($0.name ?? "") }
             // Else the form's one file, whatever its field is called.
-            let files = fields.filter { $0.filename != nil }
+            // An HTML form's file input left empty sends a part with filename="" and no bytes.
+            let files = fields.filter { part in part.filename.map { !$0.isEmpty || !part.body.isEmpty } ?? false }
             if videos.isEmpty, files.count == 1 { videos = files }
             guard let part = videos.first else {
                 throw ServiceError.malformedBody("the form has no field named video, file or data, nor a single file")
@@ -75,7 +77,7 @@ struct ClassifyRequest {
                 throw ServiceError.malformedBody("the form's field \(empty.name ?? "video") is empty")
             }
             bytes = part.body
-            options = try RequestOptions(query: request.head.query, formFields: fields.filter { !videoFields.contains($0.name ?? "") })
+            options = RequestOptions(query: request.head.query, formFields: fields.filter { !videoFields.contains($0.name ?? "") })
         } else {
             let type = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
             guard type != "multipart/form-data" else {
@@ -83,10 +85,10 @@ struct ClassifyRequest {
             }
             guard type.hasPrefix("video/") || videoTypes.contains(type) else {
                 throw ServiceError.unsupportedMediaType(
-                    "send the video as multipart/form-data (field video) or as a video/* or application/octet-stream body, not '\(type)'")
+                    "send the video as multipart/form-data (field video) or as a raw body with a video/* or application/octet-stream type (or none), not '\(type)'")
             }
             bytes = request.body
-            options = try RequestOptions(query: request.head.query)
+            options = RequestOptions(query: request.head.query)
         }
         guard !bytes.isEmpty else { throw ServiceError.malformedBody("the video is empty") }
         return (bytes, options)

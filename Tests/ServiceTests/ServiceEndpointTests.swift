@@ -115,6 +115,13 @@ import Testing
         #expect(try ClassifyAnswer(named).predictions.count == 2, "\(named)")
         let two = try run("curl", ["-sS", "-w", "\n%{http_code}", "-F", "a=@\(file)", "-F", "b=@\(file)", url + "/classify"]).output
         #expect(two.hasSuffix("\n400"), "\(two)")
+        // Beside an HTML form's file input left empty (filename="", no bytes).
+        let emptyInput = try run("curl", ["-sS", "-F", "upload=@\(file)", "-F", "other=;filename=", url + "/classify"]).output
+        #expect((try? ClassifyAnswer(emptyInput)) != nil, "\(emptyInput)")
+        // Names the service does not read may repeat, as a form's checkboxes or a tracker's query do.
+        let repeated = try post("/classify?utm=a&utm=b", ["pick=1", "pick=2", "top_k=2"])
+        #expect(repeated.status == "200", "\(repeated.body)")
+        #expect(try post("/classify", ["top_k=\(String(repeating: "1", count: 300))"]).status == "400")
         // A timeline asked for by the form.
         let timeline = try post("/v1/classify", ["timeline=1", "window_s=1", "stride_s=1", "top_k=1"])
         #expect(timeline.status == "200" && timeline.body.contains("\"timeline\":[{"), "\(timeline.body)")
