@@ -17,7 +17,7 @@ struct Preprocess: ParsableCommand {
     var clips = 1
 
     @Option(name: .customLong("ffmpeg-cpu-flags"),
-            help: "Let FFmpeg use only these CPU features, as ffmpeg's -cpuflags (e.g. mmx+mmxext+sse+sse2): decode with the SIMD code an older CPU runs.")
+            help: "Let FFmpeg use only these of the CPU's features, named as for ffmpeg's -cpuflags (e.g. mmx+mmxext+sse+sse2): decode with the SIMD code an older CPU runs.")
     var ffmpegCPUFlags: String?
 
     func validate() throws {

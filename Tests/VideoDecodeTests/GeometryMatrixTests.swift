@@ -86,6 +86,7 @@ import VideoDecode
     /// FFmpeg picks its SIMD code (decoders, swscale) by the CPU it runs on, so the test above exercises only this
     /// machine's paths. Under the malloc checker, each case decodes again in a child process that lets FFmpeg use
     /// only what older x86-64 CPUs have, and must give the same tensors within a few levels.
+    #if arch(x86_64)
     @Test(.enabled(if: ProcessInfo.processInfo.environment["MALLOC_CHECK_"] != nil, "only in the malloc checker run"),
           arguments: cases)
     func decodesTheSameWithTheCodeOfOlderCPUs(_ test: Case) throws {
@@ -113,6 +114,18 @@ import VideoDecode
         "mmx+mmxext+sse+sse2+sse3+ssse3+sse4.1+sse4.2+avx",
         "mmx+mmxext+sse+sse2+sse3+ssse3+sse4.1+sse4.2+avx+fma3+bmi1+bmi2+avx2",
     ]
+
+    /// The restriction the test above relies on takes effect, and never grants what the CPU lacks.
+    @Test func restrictingFFmpegsCPUFeaturesTakesEffect() throws {
+        defer { FFmpegCPU.restoreDetection() }
+        let sse2 = try FFmpegCPU.restrict(to: Self.olderX86[0])
+        #expect(sse2 != 0 && sse2 & ~FFmpegCPU.detected == 0 && sse2 != FFmpegCPU.detected)
+        // Features the CPU lacks (AVX-512 here or not, 3DNow! on any current CPU) are not granted.
+        let asked = try FFmpegCPU.restrict(to: Self.olderX86.last! + "+avx512+3dnow")
+        #expect(asked & ~FFmpegCPU.detected == 0, "\(String(asked, radix: 16)) beyond \(String(FFmpegCPU.detected, radix: 16))")
+        #expect(throws: DecodeError.self) { try FFmpegCPU.restrict(to: "not-a-feature") }
+    }
+    #endif
 
     /// The F32 tensor `clips` of a safetensors file `preprocess` wrote.
     static func clips(inSafetensors path: String) throws -> [Float] {
