@@ -69,8 +69,11 @@ public enum ClipDecoder {
         let start = min(range?.lowerBound ?? 0, duration), end = min(range?.upperBound ?? duration, duration)
         let starts = ClipSampling.clipStarts(duration: max(0, end - start), count: clips).map { start + $0 }
         let cores = limits.decoderThreads == 0 ? Cores.available : limits.decoderThreads
-        // A video without a stated duration was read once to learn it: no second reader repeats that.
-        guard usesShortcuts, cores > 1, run.demuxer.hasDuration else { return try run.decode(starts: starts) }
+        // A video without a stated duration, or an AVI without its index, was read once to learn it: no second
+        // reader repeats that.
+        guard usesShortcuts, cores > 1, run.demuxer.hasDuration, !run.demuxer.indexedByReading else {
+            return try run.decode(starts: starts)
+        }
         let stretches = run.independentStretches(starts)
         let total = stretches.reduce(0) { $0 + $1.work }, longest = stretches.map(\.work).max() ?? 0
         // Frame threads decode one stream about 1.3x faster on 2 cores; parallel stretches must beat that with

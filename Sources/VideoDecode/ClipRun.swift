@@ -232,6 +232,8 @@ struct ClipRun {
             }
             if candidateTime == nil {
                 if seeked, let first = selector.nextQueryTime, time > first + ClipSampling.tieTolerance, first > 0 { return false }
+                // Timed by order, only a key frame shows at its own time; step back to one.
+                if seeked, demuxer.timesByOrder, frame.pointee.key_frame == 0 { return false }
             } else {
                 let slots = selector.slotsBefore(time)
                 if !slots.isEmpty { try emit(candidate, time: candidateTime!, slots: slots) }
@@ -256,14 +258,21 @@ struct ClipRun {
         return true
     }
 
-    /// A frame's time: its best-effort timestamp, or the previous frame's time plus one frame period. A stream
-    /// timed by decode order takes the first frame's own packet index (its `pts`: the best effort turns to the
-    /// packet that made the frame come out once the reordered indices look faulty), then one period per frame.
+    /// A frame's time: its best-effort timestamp, or the previous frame's time plus one frame period. A stream timed
+    /// by decode order (`Demuxer.timesByOrder`) uses its frames' own `pts`, not the best effort, which turns to the
+    /// packet that made a frame come out once the reordered times look faulty.
     private func frameTime(_ frame: UnsafeMutablePointer<AVFrame>, previous: Double?) -> Double {
         let period = demuxer.info.fps > 0 ? 1 / demuxer.info.fps : 1 / ClipSampling.gridRate
         if demuxer.timesByOrder {
-            if let previous { return previous + period }
-            if frame.pointee.pts != noTimestamp { return demuxer.seconds(frame.pointee.pts) }
+            let own = frame.pointee.pts == noTimestamp ? nil : demuxer.seconds(frame.pointee.pts)
+            if let previous {
+                // In AVI a frame's own time is its index, and no frame is shown more than the reorder delay before
+                // it: a frame lost (a dropped-frame chunk, a packet that did not decode) moves the rest on. (ASF's
+                // times are FFmpeg's, not bound that way.)
+                guard demuxer.info.container == "avi", let own else { return previous + period }
+                return max(previous + period, own - Double(demuxer.reorderDelay) * period)
+            }
+            if let own { return own }
         }
         let timestamp = frame.pointee.best_effort_timestamp
         if timestamp != noTimestamp { return demuxer.seconds(timestamp) }

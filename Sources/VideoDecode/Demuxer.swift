@@ -44,10 +44,13 @@ final class Demuxer {
     /// index entries are wherever a seek once landed.
     private let seeksToKeyframes: Bool
     /// AVI (and ASF as FFmpeg writes it) store no presentation times, only the frames in decode order, and
-    /// FFmpeg 5.1 gives H.264 and HEVC frames there no usable time once B-frames reorder them. Each packet is then sent with its decode index as
-    /// its presentation time, so the first frame out after a seek (a keyframe, shown at its decode index when its
-    /// group is closed) carries its own index, and the frames after it are timed one frame period apart.
+    /// FFmpeg 5.1 gives H.264 frames there no usable time once B-frames reorder them. Each packet goes to the
+    /// decoder with its decode time as its presentation time, so a frame comes out carrying its own. The first frame
+    /// after a start or seek, an IDR picture (no frame decoded after it is shown before it), is shown at that time;
+    /// each frame after it one period later (in AVI never earlier than its own index less the reorder delay).
     let timesByOrder: Bool
+    /// Whether the packets were read once to index them (`indexEndsEarly`); a second reader would repeat that.
+    let indexedByReading: Bool
     /// Set to let the decoder drop non-reference frames no query needs: whether no query asks for a frame in
     /// [first, second) seconds. nil decodes every frame.
     var unneeded: ((Double, Double) -> Bool)? {
@@ -132,7 +135,8 @@ final class Demuxer {
         seeksToKeyframes = ["mov,", "matroska"].contains { containerName.hasPrefix($0) }
         // Elsewhere a seek may land between keyframes, where the frames a drop relies on do not decode.
         canDropFrames = seeksToKeyframes && [AV_CODEC_ID_H264, AV_CODEC_ID_HEVC].contains(parameters.pointee.codec_id)
-        timesByOrder = ["avi", "asf"].contains(containerName) && [AV_CODEC_ID_H264, AV_CODEC_ID_HEVC].contains(parameters.pointee.codec_id)
+        // Not HEVC: after a seek to a CRA picture its leading pictures are dropped, so it is not shown at its own time.
+        timesByOrder = ["avi", "asf"].contains(containerName) && parameters.pointee.codec_id == AV_CODEC_ID_H264
         packetOwner = try Packet()
         self.formatContext = formatContext
         self.codecContext = codecContext
@@ -143,13 +147,21 @@ final class Demuxer {
         // chained Ogg, but FFmpeg 5.1 times a chained Theora stream's frames wrongly after the first link.)
         index = !["mpegts", "mpeg"].contains(containerName) ? nil
             : try Self.scan(format, stream: best, timeBase: timeBase, packet: packetOwner.pointer!, deadline: deadline)
-        if containerName == "avi", Self.indexEndsEarly(stream) {
+        indexedByReading = containerName == "avi" && Self.indexEndsEarly(stream)
+        if indexedByReading {
             // An AVI cut short (an interrupted recording) lost its index, which comes last: FFmpeg then cannot seek
             // past what it has read, and every clip decodes from the start. A pass over the packets indexes them
             // all, as keyframes though, since nothing else marks them: ClipRun steps back from a seek that lands
-            // between keyframes.
-            _ = try Self.readPackets(format, stream: best, packet: packetOwner.pointer!, deadline: deadline) { _ in true }
-            guard avformat_seek_file(format, best, Int64.min, 0, 0, 0) >= 0 else {
+            // between keyframes. Not for a file that says it is too long, and not past `maxIndexedPackets`.
+            if let stated = Self.statedDuration(format, stream), stated > limits.maxDurationSeconds {
+                throw DecodeError.tooLong(seconds: stated, limit: limits.maxDurationSeconds)
+            }
+            var packets = 0
+            _ = try Self.readPackets(format, stream: best, packet: packetOwner.pointer!, deadline: deadline) { _ in
+                packets += 1
+                return packets < Self.maxIndexedPackets
+            }
+            guard avformat_seek_file(format, best, Int64.min, 0, Int64.max, 0) >= 0 else {
                 throw DecodeError.nothingDecodable(detail: "cannot return to the start of the stream")
             }
         }
@@ -158,10 +170,8 @@ final class Demuxer {
         var duration: Double?
         if let index, index.isRepaired {
             duration = (Double(index.end) - Double(startTimestamp)) * av_q2d(timeBase)
-        } else if stream.pointee.duration != noTimestamp && stream.pointee.duration > 0 {
-            duration = Double(stream.pointee.duration) * av_q2d(timeBase)
-        } else if format.pointee.duration != noTimestamp && format.pointee.duration > 0 {
-            duration = Double(format.pointee.duration) / Double(cffmpeg_time_base())
+        } else {
+            duration = Self.statedDuration(format, stream)
         }
         hasDuration = duration != nil
         if let duration, duration > limits.maxDurationSeconds {
@@ -227,12 +237,28 @@ final class Demuxer {
     }
 
     /// Whether the container's index stops more than a second before the stream's stated end, or is empty.
+    /// In Double: the values come from the file.
     private static func indexEndsEarly(_ stream: UnsafeMutablePointer<AVStream>) -> Bool {
         let count = avformat_index_get_entries_count(stream)
         guard count > 0, let last = avformat_index_get_entry(stream, count - 1) else { return true }
         guard stream.pointee.duration != noTimestamp, stream.pointee.duration > 0 else { return false }
-        let second = Int64(1 / av_q2d(stream.pointee.time_base))
-        return last.pointee.timestamp + second < (stream.pointee.start_time == noTimestamp ? 0 : stream.pointee.start_time) + stream.pointee.duration
+        let start = stream.pointee.start_time == noTimestamp ? 0 : Double(stream.pointee.start_time)
+        let unit = av_q2d(stream.pointee.time_base)
+        return (Double(last.pointee.timestamp) - start - Double(stream.pointee.duration)) * unit < -1
+    }
+
+    /// A million packets of an AVI read to index it: over nine hours at 30 fps, 24 MB of FFmpeg's index.
+    static let maxIndexedPackets = 1_000_000
+
+    /// The stream's duration as its container states it, in seconds; nil when it states none.
+    private static func statedDuration(_ format: UnsafeMutablePointer<AVFormatContext>, _ stream: UnsafeMutablePointer<AVStream>) -> Double? {
+        if stream.pointee.duration != noTimestamp && stream.pointee.duration > 0 {
+            return Double(stream.pointee.duration) * av_q2d(stream.pointee.time_base)
+        }
+        if format.pointee.duration != noTimestamp && format.pointee.duration > 0 {
+            return Double(format.pointee.duration) / Double(cffmpeg_time_base())
+        }
+        return nil
     }
 
     /// Frame threads for `DecodeLimits.decoderThreads` 0: one per core (FFmpeg's own choice is one more; the frame
@@ -288,11 +314,16 @@ final class Demuxer {
         } else {
             result = avformat_seek_file(format, streamIndex, Int64.min, target, target, 0)
         }
+        // A seek that failed leaves the decoder as it was, to go on from where it is.
+        guard result >= 0 else { return false }
         avcodec_flush_buffers(codec)
         draining = false
         ledger.reset()
-        return result >= 0
+        return true
     }
+
+    /// Frames the decoder holds back for reordering (H.264's `has_b_frames`), as it knows them so far.
+    var reorderDelay: Int { Int(codec.pointee.has_b_frames) }
 
     /// The time of the last keyframe shown at or before `seconds` by the container's index; nil without an index
     /// that covers that time. Only decides whether a seek saves work: a wrong answer costs time, never a frame.
