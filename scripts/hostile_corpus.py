@@ -57,6 +57,16 @@ def make(d):
     os.remove(p("part-b.ts"))
     case("joined.ts", [200], part_a + part_a)
     case("joined-hour-later.ts", [200], part_a + part_b)
+    # AVIs cut before their index, which comes last (an interrupted recording): the decoder reads the packets once
+    # to index them, and steps back from seeks that land between keyframes; one claiming hours is refused first.
+    ffmpeg(p("cut.avi"), *src, "-c:v", "libx264", "-preset", "veryfast", "-bf", "3", "-g", "60", "-f", "avi")
+    avi = open(p("cut.avi"), "rb").read()
+    case("avi-cut-60.avi", [200], avi[: len(avi) * 6 // 10])
+    ffmpeg(p("hours.avi"), "-f", "lavfi", "-i", "color=c=red:size=2x2:rate=1", "-t", "7200", "-c:v", "ffv1", "-f", "avi")
+    hours = open(p("hours.avi"), "rb").read()
+    case("avi-no-index-claiming-hours.avi", [422], hours[: hours.rfind(b"idx1")])
+    os.remove(p("cut.avi"))
+    os.remove(p("hours.avi"))
     ffmpeg(p("audio.mp3"), "-f", "lavfi", "-i", "sine=frequency=440", "-t", "2")
     case("audio.mp3", [415])
     ffmpeg(p("audio-aac.m4a"), "-f", "lavfi", "-i", "sine=frequency=440", "-t", "2", "-c:a", "aac")
