@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The KServe v2 and v1 routes driven by tritonclient[http] and the KServe SDK (scripts/kserve_clients.py, pytest)
+# The KServe v2 and v1 routes driven by tritonclient[http] and the KServe SDK (scripts/kserve_clients.py, pytest),
+# and /classify by requests, httpx and aiohttp as they usually upload (scripts/http_clients.py; the SDK brings them)
 # against a live `serve --demo-weights --auth-token-file` on loopback (every call passes the bearer token through
 # the clients' headers=; one test rotates it with SIGHUP). First it checks deploy/kserve-inferenceservice.yaml
 # against the KServe SDK's InferenceService models. The clients live in their own venv. About a minute.
@@ -38,4 +39,4 @@ done
 [[ -n $port ]] || { cat "$log" >&2; echo "the server did not start" >&2; exit 1; }
 KSERVE_TEST_PORT=$port KSERVE_TEST_VIDEO=$work/clip.mp4 KSERVE_TEST_CLIPS=$work/clips.safetensors \
   KSERVE_TEST_TOKEN_FILE=$work/tokens KSERVE_TEST_PID=$pid \
-  "$venv/bin/python" -m pytest -q -p no:cacheprovider scripts/kserve_clients.py
+  "$venv/bin/python" -m pytest -q -p no:cacheprovider scripts/kserve_clients.py scripts/http_clients.py
