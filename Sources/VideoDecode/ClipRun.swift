@@ -158,23 +158,25 @@ struct ClipRun {
         guard try !decodeRun(&selector, seeked: seeked) && seeked else { return }
         // The seek landed after the first query. A keyframe flag says where decoding may start, not always where
         // frames come out: an intra-refresh recovery point shows its first frame a refresh later. So the keyframe
-        // before it, then the start (some containers seek imprecisely).
-        if let keyframe = indexedKeyframe(atOrBefore: first), let earlier = indexedKeyframe(atOrBefore: keyframe - 1e-3),
-           earlier > 0, demuxer.seek(to: earlier) {
+        // before it; then, as an index that marks every frame a keyframe (an AVI cut before its index) lets a seek
+        // land anywhere in a group of pictures, 1, 2, 4 ... 32 s back; then the start (some containers seek
+        // imprecisely). A place whose keyframe the index knows is tried once.
+        var retries: [Double] = []
+        if let keyframe = indexedKeyframe(atOrBefore: first), let earlier = indexedKeyframe(atOrBefore: keyframe - 1e-3) {
+            retries.append(earlier)
+        }
+        var step = 1.0
+        while step <= Self.longestStepBack, first - step > 0 {
+            retries.append(first - step)
+            step *= 2
+        }
+        var tried: Set<Double> = indexedKeyframe(atOrBefore: first).map { [$0] } ?? []
+        for time in retries where time > 0 {
+            if let keyframe = indexedKeyframe(atOrBefore: time), !tried.insert(keyframe).inserted { continue }
+            guard demuxer.seek(to: time) else { continue }
             forgetFrames()
             selector = FrameSelector(queries: run)
             if try decodeRun(&selector, seeked: true) { return }
-        }
-        // An index that marks every frame a keyframe (an AVI cut before its index) lets a seek land anywhere in a
-        // group of pictures: step back 1, 2, 4 ... 32 s until a keyframe comes out in time.
-        var step = 1.0
-        while step <= Self.longestStepBack, first - step > 0 {
-            if demuxer.seek(to: first - step) {
-                forgetFrames()
-                selector = FrameSelector(queries: run)
-                if try decodeRun(&selector, seeked: true) { return }
-            }
-            step *= 2
         }
         guard demuxer.seek(to: 0) else { throw DecodeError.nothingDecodable(detail: "cannot seek") }
         forgetFrames()

@@ -46,13 +46,13 @@ final class RGBConverter {
         guard let context else {
             throw DecodeError.nothingDecodable(detail: "cannot convert pixel format \(Self.name(of: format)) to RGB")
         }
-        let fullRange = frame.pointee.color_range == AVCOL_RANGE_JPEG || Self.isJPEGFormat(format)
-        // sws_getCoefficients takes the SWS_CS_* numbers, which equal AVColorSpace's for the matrices it knows and
-        // fall back to BT.601 for the rest (unspecified included).
-        let coefficients = sws_getCoefficients(Int32(frame.pointee.colorspace.rawValue))
         // Only YUV has a matrix and range to tell: given them for planar RGB deeper than 8 bits, swscale 5.1
         // rescales its values as limited range (up to 37 levels off).
         if !Self.isRGB(format) {
+            let fullRange = frame.pointee.color_range == AVCOL_RANGE_JPEG || Self.isJPEGFormat(format)
+            // sws_getCoefficients takes the SWS_CS_* numbers, which equal AVColorSpace's for the matrices it knows
+            // and fall back to BT.601 for the rest (unspecified included).
+            let coefficients = sws_getCoefficients(Int32(frame.pointee.colorspace.rawValue))
             _ = sws_setColorspaceDetails(context, coefficients, fullRange ? 1 : 0, sws_getCoefficients(SWS_CS_DEFAULT), 1,
                                          0, 1 << 16, 1 << 16)
         }
