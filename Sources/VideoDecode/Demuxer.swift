@@ -165,6 +165,12 @@ final class Demuxer {
                 throw DecodeError.nothingDecodable(detail: "cannot return to the start of the stream")
             }
         }
+        if containerName.hasPrefix("matroska"), Self.indexStartsAtFirstFrame(stream) {
+            // Matroska reads its cues, the index of keyframes, only at the first seek; until then the index holds
+            // only the keyframes read so far, and neither the seeks nor the parallel stretches can plan by it. A
+            // seek to the first frame, a keyframe, reads them now and skips nothing.
+            _ = avformat_seek_file(format, best, Int64.min, startTimestamp, startTimestamp, 0)
+        }
         let rate = av_guess_frame_rate(format, stream, nil)
         let fps = rate.num > 0 && rate.den > 0 ? av_q2d(rate) : 0
         var duration: Double?
@@ -245,6 +251,12 @@ final class Demuxer {
         let start = stream.pointee.start_time == noTimestamp ? 0 : Double(stream.pointee.start_time)
         let unit = av_q2d(stream.pointee.time_base)
         return (Double(last.pointee.timestamp) - start - Double(stream.pointee.duration)) * unit < -1
+    }
+
+    /// Whether the index's first entry, a keyframe, is the stream's first frame.
+    private static func indexStartsAtFirstFrame(_ stream: UnsafeMutablePointer<AVStream>) -> Bool {
+        guard avformat_index_get_entries_count(stream) > 0, let first = avformat_index_get_entry(stream, 0) else { return false }
+        return stream.pointee.start_time != noTimestamp && first.pointee.timestamp == stream.pointee.start_time
     }
 
     /// A million packets of an AVI read to index it: over nine hours at 30 fps, 24 MB of FFmpeg's index.

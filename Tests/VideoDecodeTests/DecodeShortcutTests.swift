@@ -27,6 +27,10 @@ import Testing
         x264("x264-60fps.mp4", rate: 60, seconds: 6, ["-preset", "veryfast", "-bf", "2", "-g", "120"]),
         x264("x264-10fps.mp4", rate: 10, ["-preset", "veryfast", "-bf", "2", "-g", "20"]),
         x264("x264-bframes.mkv", ["-preset", "veryfast", "-bf", "2", "-g", "60"]),
+        x264("x264-opengop.mkv", ["-preset", "veryfast", "-bf", "3", "-g", "40", "-x264-params", "open-gop=1"]),
+        // No frames to drop, but a keyframe index (the cues) to seek and plan parallel stretches by.
+        Source(name: "vp9-8s.webm", arguments: TestVideos.lavfi("testsrc2=size=320x240:rate=30") + ["-t", "8", "-c:v", "libvpx-vp9",
+               "-deadline", "realtime", "-cpu-used", "8", "-g", "45"], savesFrames: true),
         // MPEG-TS seeks land between keyframes: no shortcut applies, and the clips must still be the same.
         x264("x264-bframes.ts", ["-preset", "veryfast", "-bf", "2", "-g", "60", "-f", "mpegts"], savesFrames: false),
         Source(name: "x264-vfr.mkv", arguments: TestVideos.lavfi("testsrc2=size=320x240:rate=30") + ["-t", "6", "-vf",
@@ -66,7 +70,22 @@ import Testing
         if source.savesFrames { #expect(savedFrames > 0) }
     }
 
-    @Test(arguments: [sources[0], sources[3], sources[8]])
+    /// Matroska reads its cues only at a seek, so the demuxer makes one when it opens: before any clip is decoded
+    /// the index already knows the keyframes to the end, and the first seek and the parallel stretches plan by it.
+    @Test(arguments: ["x264-bframes.mkv", "vp9-8s.webm"])
+    func matroskaKnowsItsKeyframesWhenItOpens(_ name: String) throws {
+        let source = try #require(Self.sources.first { $0.name == name })
+        let bytes = try TestVideos.make(source.name, source.arguments)
+        let demuxer = try Demuxer(bytes, limits: .default, deadline: Deadline(seconds: 5))
+        // Keyframes every 2 s (x264, -g 60 at 30 fps) or 1.5 s (VP9, -g 45): the last before 6.9 s is at 6 s.
+        let keyframe = try #require(demuxer.indexedKeyframe(atOrBefore: 6.9))
+        #expect(abs(keyframe - 6) < 0.01)
+        let first = try Frame()
+        #expect(try demuxer.decodeNext(into: first.frame, deadline: Deadline(seconds: 5)))
+        #expect(demuxer.seconds(first.frame.pointee.pts) == 0, "the first frame is still the stream's first")
+    }
+
+    @Test(arguments: [sources[0], sources[3], sources[10]])
     func walksAreThoseOfDecodingEveryFrame(_ source: Source) throws {
         let bytes = try TestVideos.make(source.name, source.arguments)
         func walk(_ shortcuts: Bool) throws -> [DecodedClips] {
