@@ -40,8 +40,8 @@ final class Demuxer {
     /// Whether the decoder honours `AVDISCARD_NONREF` as "drop what no other frame refers to", after seeks that
     /// land on keyframes.
     private let canDropFrames: Bool
-    /// Whether seeks land on keyframes and the index lists keyframes only (MP4 and Matroska); other demuxers'
-    /// index entries are wherever a seek once landed.
+    /// Whether seeks land on keyframes and the index lists keyframes only (MP4, Matroska, and FLV through FFmpeg's
+    /// generic seek); other demuxers' index entries are wherever a seek once landed.
     private let seeksToKeyframes: Bool
     /// AVI (and ASF as FFmpeg writes it) store no presentation times, only the frames in decode order, and
     /// FFmpeg 5.1 gives H.264 frames there no usable time once B-frames reorder them. Each packet goes to the
@@ -59,7 +59,7 @@ final class Demuxer {
     private var ledger = FrameSkipLedger()
     /// Set when no frame shown after this time (seconds) is wanted: at the first packet decoded after it, the
     /// decoder is drained instead of fed, so the frames it holds back for reordering come out without decoding
-    /// those that follow. Only where decode timestamps are in order and precede presentation (MP4, Matroska).
+    /// those that follow. Only where decode timestamps are in order and precede presentation (MP4, Matroska, FLV).
     var drainAfter: Double? {
         didSet { if !seeksToKeyframes { drainAfter = nil } }
     }
@@ -132,7 +132,7 @@ final class Demuxer {
         codec.pointee.codec_whitelist = av_strdup(Self.decoders)
         try check(avcodec_open2(codec, decoder, nil)) { .nothingDecodable(detail: $0) }
         let containerName = String(cString: format.pointee.iformat.pointee.name)
-        seeksToKeyframes = ["mov,", "matroska"].contains { containerName.hasPrefix($0) }
+        seeksToKeyframes = ["mov,", "matroska", "flv"].contains { containerName.hasPrefix($0) }
         // Elsewhere a seek may land between keyframes, where the frames a drop relies on do not decode.
         canDropFrames = seeksToKeyframes && [AV_CODEC_ID_H264, AV_CODEC_ID_HEVC].contains(parameters.pointee.codec_id)
         // Not HEVC: after a seek to a CRA picture its leading pictures are dropped, so it is not shown at its own time.

@@ -40,6 +40,8 @@ import Testing
         // No frames to drop, but a keyframe index (the cues) to seek and plan parallel stretches by.
         Source(name: "vp9-8s.webm", arguments: TestVideos.lavfi("testsrc2=size=320x240:rate=30") + ["-t", "8", "-c:v", "libvpx-vp9",
                "-deadline", "realtime", "-cpu-used", "8", "-g", "45"], savesFrames: true),
+        // FLV: FFmpeg's generic seek, onto the keyframes the demuxer has indexed.
+        x264("x264-bframes.flv", ["-preset", "veryfast", "-bf", "2", "-g", "60", "-f", "flv"]),
         // MPEG-TS seeks land between keyframes: no shortcut applies, and the clips must still be the same.
         x264("x264-bframes.ts", ["-preset", "veryfast", "-bf", "2", "-g", "60", "-f", "mpegts"], savesFrames: false),
         Source(name: "x264-vfr.mkv", arguments: TestVideos.lavfi("testsrc2=size=320x240:rate=30") + ["-t", "6", "-vf",
@@ -96,7 +98,7 @@ import Testing
         #expect(demuxer.seconds(first.frame.pointee.pts) == 0, "the first frame is still the stream's first")
     }
 
-    @Test(arguments: [sources[0], sources[3], sources[12]])
+    @Test(arguments: [sources[0], sources[3], sources[13]])
     func walksAreThoseOfDecodingEveryFrame(_ source: Source) throws {
         let bytes = try TestVideos.make(source.name, source.arguments)
         func walk(_ shortcuts: Bool) throws -> [DecodedClips] {
