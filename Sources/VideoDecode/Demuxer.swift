@@ -57,6 +57,10 @@ final class Demuxer {
         didSet { if !canDropFrames { unneeded = nil } }
     }
     private var ledger = FrameSkipLedger()
+    /// Whether a frame has come out since the start or the last seek. Nothing is dropped before: a seek onto a
+    /// recovery point (intra refresh) shows no frame until the refresh completes, so the frames a drop would rely
+    /// on do not come out.
+    private var hasOutputSinceSeek = false
     /// Set when no frame shown after this time (seconds) is wanted: at the first packet decoded after it, the
     /// decoder is drained instead of fed, so the frames it holds back for reordering come out without decoding
     /// those that follow. Only where decode timestamps are in order and precede presentation (MP4, Matroska, FLV).
@@ -133,8 +137,6 @@ final class Demuxer {
         try check(avcodec_open2(codec, decoder, nil)) { .nothingDecodable(detail: $0) }
         let containerName = String(cString: format.pointee.iformat.pointee.name)
         seeksToKeyframes = ["mov,", "matroska", "flv"].contains { containerName.hasPrefix($0) }
-        // Elsewhere a seek may land between keyframes, where the frames a drop relies on do not decode.
-        canDropFrames = seeksToKeyframes && [AV_CODEC_ID_H264, AV_CODEC_ID_HEVC].contains(parameters.pointee.codec_id)
         // Not HEVC: after a seek to a CRA picture its leading pictures are dropped, so it is not shown at its own time.
         timesByOrder = ["avi", "asf"].contains(containerName) && parameters.pointee.codec_id == AV_CODEC_ID_H264
         packetOwner = try Packet()
@@ -147,6 +149,9 @@ final class Demuxer {
         // chained Ogg, but FFmpeg 5.1 times a chained Theora stream's frames wrongly after the first link.)
         index = !["mpegts", "mpeg"].contains(containerName) ? nil
             : try Self.scan(format, stream: best, timeBase: timeBase, packet: packetOwner.pointer!, deadline: deadline)
+        // Elsewhere a seek may land between keyframes, where the frames a drop relies on do not decode; the scan's
+        // index seeks onto a keyframe's own packet.
+        canDropFrames = (seeksToKeyframes || index != nil) && [AV_CODEC_ID_H264, AV_CODEC_ID_HEVC].contains(parameters.pointee.codec_id)
         indexedByReading = containerName == "avi" && Self.indexEndsEarly(stream)
         if indexedByReading {
             // An AVI cut short (an interrupted recording) lost its index, which comes last: FFmpeg then cannot seek
@@ -331,6 +336,7 @@ final class Demuxer {
         avcodec_flush_buffers(codec)
         draining = false
         ledger.reset()
+        hasOutputSinceSeek = false
         return true
     }
 
@@ -375,6 +381,7 @@ final class Demuxer {
                 guard !ledger.isActive
                     || timestamp != noTimestamp && frame.pointee.best_effort_timestamp == timestamp && ledger.output(timestamp)
                 else { throw DroppedFrameMismatch() }
+                hasOutputSinceSeek = true
                 return true
             }
             if received == averrorEOF || draining {
@@ -406,7 +413,7 @@ final class Demuxer {
             if timesByOrder, packet.pointee.pts == noTimestamp { packet.pointee.pts = packet.pointee.dts }
             var drop = false
             if let unneeded, packet.pointee.pts != noTimestamp {
-                drop = ledger.send(packet.pointee.pts) { unneeded(seconds($0), seconds($1)) }
+                drop = ledger.send(packet.pointee.pts) { hasOutputSinceSeek && unneeded(seconds($0), seconds($1)) }
             }
             // Frame threads copy this setting per packet.
             codec.pointee.skip_frame = drop ? AVDISCARD_NONREF : AVDISCARD_DEFAULT
