@@ -80,7 +80,7 @@ public enum ClipDecoder {
         // room to spare.
         guard stretches.count > 1, max(longest, total / Double(cores)) * 1.5 < total else { return try run.decode(starts: starts) }
         return try decodeInParallel(bytes, starts: starts, stretches: stretches, threads: cores, limits: limits,
-                                    budget: run.budget, began: began, info: run.info)
+                                    budget: run.budget, began: began, info: run.info, scanned: run.demuxer.index)
     }
 
     /// Stretches of the video that each begin with a seek, decoded by single-threaded decoders on `threads`
@@ -88,7 +88,7 @@ public enum ClipDecoder {
     /// separate decoders keep every core busy.
     private static func decodeInParallel(_ bytes: Data, starts: [Double], stretches: [(window: Range<Double>, work: Double)],
                                          threads: Int, limits: DecodeLimits, budget: FrameBudget, began: UInt64,
-                                         info: VideoInfo) throws -> DecodedClips {
+                                         info: VideoInfo, scanned: PacketIndex?) throws -> DecodedClips {
         let order = stretches.indices.sorted { stretches[$0].work > stretches[$1].work }
         let output = ParallelOutput(starts: starts)
         Cores.forEach(order.count, workers: threads) { i in
@@ -98,7 +98,8 @@ public enum ClipDecoder {
             single.deadlineSeconds = limits.deadlineSeconds - Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
             do {
                 guard single.deadlineSeconds > 0 else { throw DecodeError.deadlineExceeded(seconds: limits.deadlineSeconds) }
-                var run = try ClipRun(bytes, limits: single, usesShortcuts: true, budget: budget)
+                // The first run's scan of an MPEG-TS or MPEG-PS file (20-44 ms on 60 MB) serves every stretch.
+                var run = try ClipRun(bytes, limits: single, usesShortcuts: true, budget: budget, scanned: scanned)
                 output.absorb(try run.decode(starts: starts, window: window), window: window)
             } catch {
                 output.fail(error, stretch: order[i])

@@ -35,12 +35,13 @@ struct ClipRun {
     /// pictures an encoder makes by default (x264's 250 frames at 10 fps).
     static let longestStepBack = 32.0
 
-    init(_ bytes: Data, limits: DecodeLimits, usesShortcuts: Bool, budget: FrameBudget? = nil) throws {
+    /// - Parameter scanned: a scan's index of the same bytes (`Demuxer.index`), for a second run over them.
+    init(_ bytes: Data, limits: DecodeLimits, usesShortcuts: Bool, budget: FrameBudget? = nil, scanned: PacketIndex? = nil) throws {
         self.usesShortcuts = usesShortcuts
         self.budget = budget ?? FrameBudget(limit: limits.maxDecodedFrames)
         let deadline = Deadline(seconds: limits.deadlineSeconds)
         self.deadline = deadline
-        demuxer = try Demuxer(bytes, limits: limits, deadline: deadline)
+        demuxer = try Demuxer(bytes, limits: limits, deadline: deadline, scanned: scanned)
         self.limits = limits
         frameOwner = try Frame()
         candidateOwner = try Frame()

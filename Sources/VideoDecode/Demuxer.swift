@@ -33,7 +33,8 @@ final class Demuxer {
     private let limits: DecodeLimits
     /// A transport or program stream's keyframes by byte position, and its continuous clock, applied to every
     /// packet read (`PacketIndex`); nil for other containers.
-    private let index: PacketIndex?
+    /// The scan's index of an MPEG-TS or MPEG-PS file; nil for other containers, or when the scan could not finish.
+    let index: PacketIndex?
     /// The clock's offset for the packets being read: that of the last packet read with a position, or of the
     /// place the last seek went to.
     private var sectionOffset: Int64 = 0
@@ -71,7 +72,9 @@ final class Demuxer {
     /// FFmpeg's own log is silenced once: every failure reaches the caller as a `DecodeError` instead.
     private static let quietLogs: Void = av_log_set_level(AV_LOG_QUIET)
 
-    init(_ bytes: Data, limits: DecodeLimits, deadline: Deadline) throws {
+    /// - Parameter scanned: the index another demuxer's scan made of the same bytes, which this one then need not
+    ///   make again.
+    init(_ bytes: Data, limits: DecodeLimits, deadline: Deadline, scanned: PacketIndex? = nil) throws {
         Self.quietLogs
         guard !bytes.isEmpty else { throw DecodeError.emptyInput }
         self.limits = limits
@@ -148,7 +151,7 @@ final class Demuxer {
         // These have no index to seek by, and may be joined recordings whose clocks restart at each join. (So may
         // chained Ogg, but FFmpeg 5.1 times a chained Theora stream's frames wrongly after the first link.)
         index = !["mpegts", "mpeg"].contains(containerName) ? nil
-            : try Self.scan(format, stream: best, timeBase: timeBase, packet: packetOwner.pointer!, deadline: deadline)
+            : try scanned ?? Self.scan(format, stream: best, timeBase: timeBase, packet: packetOwner.pointer!, deadline: deadline)
         // Elsewhere a seek may land between keyframes, where the frames a drop relies on do not decode; the scan's
         // index seeks onto a keyframe's own packet.
         canDropFrames = (seeksToKeyframes || index != nil) && [AV_CODEC_ID_H264, AV_CODEC_ID_HEVC].contains(parameters.pointee.codec_id)

@@ -15,9 +15,9 @@
 /// unplaced) belongs to the section of the last packet that had one.
 ///
 /// Timestamps are the stream's own units. Pure bookkeeping: no FFmpeg.
-struct PacketIndex: Equatable {
+struct PacketIndex: Equatable, Sendable {
     /// One video packet as the scan read it.
-    struct Packet: Equatable {
+    struct Packet: Equatable, Sendable {
         var position: Int64?
         var dts: Int64?
         var pts: Int64?

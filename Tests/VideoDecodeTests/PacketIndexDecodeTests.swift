@@ -44,6 +44,16 @@ import Testing
         }
     }
 
+    /// Parallel stretches open a demuxer each: they take the first one's scan instead of reading the file again.
+    @Test func aSecondDemuxerTakesTheFirstOnesScan() throws {
+        let ts = try Self.h264("gop250.ts", source: "testsrc2", seconds: 40, gop: 250, format: "mpegts")
+        let first = try Demuxer(ts, limits: .default, deadline: Deadline(seconds: 5))
+        let index = try #require(first.index)
+        let second = try Demuxer(ts, limits: .default, deadline: Deadline(seconds: 5), scanned: index)
+        #expect(second.index == index)
+        #expect(second.info == first.info)
+    }
+
     @Test func anIntraRefreshTransportStreamGivesEachClipItsOwnFrames() throws {
         // No keyframe after the first: recovery points only, each showing its first frame a refresh (2 s) later. A
         // seek by time once gave a clip 16 copies of the first frame the decoder recovered; a seek to the recovery
