@@ -5,6 +5,8 @@ public enum TestVideos {
     public static let directory: URL = {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("r2plus1d-videos-\(getpid())")
         try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        // A whole run leaves about 3 GB here: removed when the test process exits, or repeated runs fill the disk.
+        atexit { try? FileManager.default.removeItem(at: TestVideos.directory) }
         return url
     }()
 
