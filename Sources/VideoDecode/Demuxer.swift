@@ -32,8 +32,7 @@ final class Demuxer {
     private var draining = false
     private let limits: DecodeLimits
     /// A transport or program stream's keyframes by byte position, and its continuous clock, applied to every
-    /// packet read (`PacketIndex`); nil for other containers.
-    /// The scan's index of an MPEG-TS or MPEG-PS file; nil for other containers, or when the scan could not finish.
+    /// packet read (`PacketIndex`); nil for other containers, or when the scan could not read to the end.
     let index: PacketIndex?
     /// The clock's offset for the packets being read: that of the last packet read with a position, or of the
     /// place the last seek went to.
