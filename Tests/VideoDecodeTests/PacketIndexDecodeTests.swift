@@ -52,6 +52,11 @@ import Testing
         let second = try Demuxer(ts, limits: .default, deadline: Deadline(seconds: 5), scanned: index)
         #expect(second.index == index)
         #expect(second.info == first.info)
+        // A scan of another file, which a second scan of this one could not produce, is taken as given.
+        let other = try Self.h264("gop25.ts", source: "testsrc2", seconds: 4, gop: 25, format: "mpegts")
+        let otherIndex = try #require(try Demuxer(other, limits: .default, deadline: Deadline(seconds: 5)).index)
+        #expect(otherIndex != index)
+        #expect(try Demuxer(ts, limits: .default, deadline: Deadline(seconds: 5), scanned: otherIndex).index == otherIndex)
     }
 
     @Test func anIntraRefreshTransportStreamGivesEachClipItsOwnFrames() throws {
