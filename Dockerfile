@@ -20,17 +20,22 @@ RUN swift build -c release --product r2plus1d \
 
 FROM debian:bookworm-slim AS weights
 ARG WEIGHTS_URL=""
+ARG WEIGHTS_SHA256=""
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates curl \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /weights
 COPY weights/ ./
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
-# torchvision names its files after the first 8 hex digits of their SHA-256: check them.
+# WEIGHTS_SHA256 checks any file whole; without it, a torchvision file is checked against the first 8 hex digits
+# of its SHA-256, which its name carries, and a file with no hash in its name (a MindSpore .ckpt) is refused.
 RUN if [ -n "$WEIGHTS_URL" ]; then \
-      name="$(basename "$WEIGHTS_URL")"; curl -fsSL -o "$name" "$WEIGHTS_URL"; \
-      prefix="$(echo "$name" | sed -E 's/.*-([0-9a-f]{8})\.pth$/\1/')"; \
-      sha256sum "$name" | grep -q "^$prefix" || { echo "checksum mismatch for $name"; exit 1; }; \
+      name="$(basename "$WEIGHTS_URL")"; \
+      if [ -n "$WEIGHTS_SHA256" ]; then expected="$WEIGHTS_SHA256"; \
+      elif [[ $name =~ -([0-9a-f]{8})\.pth$ ]]; then expected="${BASH_REMATCH[1]}"; \
+      else echo "$name has no SHA-256 prefix in its name: give --build-arg WEIGHTS_SHA256=..."; exit 1; fi; \
+      curl -fsSL -o "$name" "$WEIGHTS_URL"; \
+      sha256sum "$name" | grep -q "^$expected" || { echo "checksum mismatch for $name"; exit 1; }; \
     fi
 
 FROM debian:bookworm-slim

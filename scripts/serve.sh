@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 bash scripts/install-system-packages.sh
 swift build -c release --product r2plus1d
 shopt -s nullglob
-weights=(weights/*.pth weights/*.safetensors)
+weights=(weights/*.pth weights/*.safetensors weights/*.ckpt)
 if ((${#weights[@]} == 0)); then
   echo "no weights in weights/: serving demo weights (scripts/fetch-weights.sh gets the real ones)" >&2
   exec .build/release/r2plus1d serve --demo-weights "$@"
