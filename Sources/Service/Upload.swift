@@ -11,10 +11,12 @@ struct ClassifyRequest {
     /// `timeline=1`: what happens when, with `window_s`, `stride_s`, `threshold` and `min_segment_s`.
     var timeline: TimelineOptions?
 
-    /// - Throws: `ServiceError.badParameter`, `.malformedBody` or `.unsupportedMediaType`; `MultipartError`.
-    init(_ request: HTTPRequest, classes: Int, maxClips: Int) throws {
+    /// - Parameter bodyLimit: the most bytes a coded body may decode to (the upload limit).
+    /// - Throws: `ServiceError.badParameter`, `.malformedBody` or `.unsupportedMediaType`; `MultipartError`;
+    ///   `ContentCodingError`.
+    init(_ request: HTTPRequest, classes: Int, maxClips: Int, bodyLimit: Int) throws {
         let options: RequestOptions
-        (video, options) = try Self.upload(request)
+        (video, options) = try Self.upload(request, limit: bodyLimit)
         topK = try Self.integer(options, "top_k", default: 5, range: 1...classes)
         clips = try Self.integer(options, "clips", default: 1, range: 1...maxClips)
         let start = try Self.seconds(options, "start_s"), end = try Self.seconds(options, "end_s")
@@ -58,13 +60,14 @@ struct ClassifyRequest {
 
     /// The video (multipart field `video`, `file` or `data`, else the form's one file; or the whole body, for
     /// video/*, application/octet-stream, a container's own type or no Content-Type) and the options (the query, and
-    /// a form's other fields).
-    static func upload(_ request: HTTPRequest) throws -> (video: Data, options: RequestOptions) {
+    /// a form's other fields). A body sent with Content-Encoding is decoded first, to at most `limit` bytes.
+    static func upload(_ request: HTTPRequest, limit: Int) throws -> (video: Data, options: RequestOptions) {
         let contentType = request.headers["Content-Type"] ?? ""
+        let body = try ContentCoding.decodeBody(request.body, headers: request.headers, limit: limit)
         let bytes: Data
         let options: RequestOptions
         if let boundary = Multipart.boundary(contentType: contentType) {
-            let fields = try Multipart.parse(request.body, boundary: boundary)
+            let fields = try Multipart.parse(body, boundary: boundary)
             var videos = fields.filter { videoFields.contains($0.name ?? "") }
             // Else the form's one file, whatever its field is called.
             // An HTML form's file input left empty sends a part with filename="" and no bytes.
@@ -87,7 +90,7 @@ struct ClassifyRequest {
                 throw ServiceError.unsupportedMediaType(
                     "send the video as multipart/form-data (field video) or as a raw body with a video/* or application/octet-stream type (or none), not '\(type)'")
             }
-            bytes = request.body
+            bytes = body
             options = RequestOptions(query: request.head.query)
         }
         guard !bytes.isEmpty else { throw ServiceError.malformedBody("the video is empty") }

@@ -61,10 +61,12 @@ final class TestService: @unchecked Sendable {
         return response
     }
 
-    /// POSTs `body` as the raw request body with `contentType`.
-    func post(_ path: String, body: Data, contentType: String) throws -> (status: Int, headers: [String: String], body: String) {
+    /// POSTs `body` as the raw request body with `contentType` and extra header lines.
+    func post(_ path: String, body: Data, contentType: String, headers: [String] = []) throws
+        -> (status: Int, headers: [String: String], body: String) {
         let client = try RawClient(port: port, receiveTimeout: 60)
-        client.send("POST \(path) HTTP/1.1\r\nHost: t\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.count)\r\n\r\n")
+        client.send("POST \(path) HTTP/1.1\r\nHost: t\r\nContent-Type: \(contentType)\r\n" + headers.map { $0 + "\r\n" }.joined()
+            + "Content-Length: \(body.count)\r\n\r\n")
         client.send([UInt8](body))
         guard let response = client.response() else { throw URLError(.badServerResponse) }
         return response

@@ -10,10 +10,10 @@ struct JobRequest {
     var idempotency: IdempotencyClaim?
 
     /// - Throws: `ServiceError.badParameter`, `.malformedBody`, `.unsupportedMediaType`; `MultipartError`;
-    ///   `JobError.badIdempotencyKey`.
-    init(_ request: HTTPRequest, classes: Int) throws {
+    ///   `JobError.badIdempotencyKey`; `ContentCodingError`.
+    init(_ request: HTTPRequest, classes: Int, bodyLimit: Int) throws {
         let asked: RequestOptions
-        (video, asked) = try ClassifyRequest.upload(request)
+        (video, asked) = try ClassifyRequest.upload(request, limit: bodyLimit)
         let topK = try ClassifyRequest.integer(asked, "top_k", default: 5, range: 1...classes)
         options = try ClassifyRequest.timelineOptions(asked, topK: topK, implied: true)!
         if let key = request.headers["Idempotency-Key"] {
