@@ -79,7 +79,7 @@ import Testing
         #expect(test.stop())
     }
 
-    /// A body sent with Content-Encoding (Go's and .NET's compression handlers, tritonclient's options) is
+    /// A body sent with Content-Encoding (by a client that compresses what it sends, as tritonclient can) is
     /// decoded before it is read as a video or a form, as the KServe routes do; a coding the server lacks is a
     /// 415 that names it (RFC 9110 section 15.5.16), a broken stream a 400.
     @Test func codedUploadsAreDecoded() throws {
