@@ -100,8 +100,10 @@ struct ClassifyRequest {
     static let videoFields: Set<String> = ["video", "file", "data"]
 
     /// Body types taken as a video besides video/*: none at all (RFC 9110 section 8.3 lets a recipient assume
-    /// application/octet-stream, and Python's requests, curl -T and fetch with a buffer send none), and the
-    /// registered types of accepted containers that are not video/*.
-    static let videoTypes: Set<String> = ["", "application/octet-stream", "application/mp4", "application/ogg",
-                                          "application/vnd.ms-asf", "application/x-matroska", "image/gif"]
+    /// application/octet-stream, and Python's requests, curl -T and fetch with a buffer send none); the form type
+    /// `curl --data-binary @clip.mp4` and Ruby's Net::HTTP put on any raw body (a real form's text is no container,
+    /// and the decoder refuses it with 415); and the registered types of accepted containers that are not video/*.
+    static let videoTypes: Set<String> = ["", "application/octet-stream", "application/x-www-form-urlencoded",
+                                          "application/mp4", "application/ogg", "application/vnd.ms-asf",
+                                          "application/x-matroska", "image/gif"]
 }

@@ -55,7 +55,8 @@ import Testing
     }
 
     /// What common clients send: no Content-Type at all (Python requests' `data=`, curl -T, Node's fetch with a
-    /// Buffer), which RFC 9110 lets a server take as application/octet-stream, and the registered types of the
+    /// Buffer), which RFC 9110 lets a server take as application/octet-stream; the form type that `curl
+    /// --data-binary @clip.mp4` and Ruby's `Net::HTTP.post` put on a raw body; and the registered types of the
     /// accepted containers that are not video/* (MP4's application/mp4, Ogg's application/ogg, GIF's image/gif).
     @Test func uploadsWithoutAVideoTypeAreAccepted() throws {
         let test = try TestService()
@@ -73,7 +74,11 @@ import Testing
         let ogg = try TestVideos.make("service.ogv", TestVideos.lavfi("testsrc2=size=160x120:rate=10") + ["-t", "1.2", "-c:v", "libtheora"])
         #expect(try test.post("/classify", body: ogg, contentType: "application/ogg").status == 200)
         // Still refused: types that say the body is something else.
-        for type in ["application/json", "text/plain", "image/png", "application/x-www-form-urlencoded"] {
+        let file = TestVideos.directory.appendingPathComponent("h264_3s_gop30.mp4").path
+        let curl = try run("curl", ["-sS", "--data-binary", "@\(file)", "http://127.0.0.1:\(test.port)/classify?top_k=2"]).output
+        #expect((try? ClassifyAnswer(curl))?.predictions.count == 2, "\(curl)")
+        #expect(try test.post("/classify", body: Data("top_k=2&clips=1".utf8), contentType: "application/x-www-form-urlencoded").status == 415)
+        for type in ["application/json", "text/plain", "image/png"] {
             #expect(try test.post("/classify", body: video, contentType: type).status == 415, "\(type)")
         }
         #expect(test.stop())
