@@ -99,6 +99,8 @@ struct ConnectionStateMachine {
     /// answered or the connection closes.
     private let budget: BodyBudget
     private var reserved = 0
+    /// The context of the request being handled, whose held bytes go back with the body's.
+    private var handled: RequestContext?
     private var idleSince: UInt64
     private var lastWriteProgress: UInt64?
 
@@ -293,7 +295,8 @@ struct ConnectionStateMachine {
         }
         headFields = nil
         let requestID = request.headers["X-Request-Id"].flatMap(RequestID.validated) ?? RequestID.make()
-        let context = RequestContext(requestID: requestID)
+        let context = RequestContext(requestID: requestID, budget: budget)
+        handled = context
         state = .handling(context)
         exchange = Exchange(method: request.method, path: request.path, requestID: requestID,
                             start: requestStart ?? now, isHead: request.method == "HEAD", isHTTP10: request.head.version == "HTTP/1.0")
@@ -372,6 +375,8 @@ struct ConnectionStateMachine {
     }
 
     private mutating func releaseBody() {
+        handled?.releaseHeld()
+        handled = nil
         guard reserved > 0 else { return }
         budget.release(reserved)
         reserved = 0

@@ -10,15 +10,18 @@ public enum ContentCoding: String, Sendable, CaseIterable {
     private var windowBits: Int32 { self == .gzip ? 15 + 16 : 15 }
 
     /// `body` with every coding `Content-Encoding` lists undone (they apply in the order listed).
-    /// - Parameter limit: the most bytes any stage may decode to; a decompression bomb stops there.
-    /// - Throws: `ContentCodingError.unsupported` (415), `.corrupt` (400) or `.tooLarge` (413).
-    public static func decodeBody(_ body: Data, headers: HTTPHeaders, limit: Int) throws -> Data {
+    /// - Parameters:
+    ///   - limit: the most bytes any stage may decode to; a decompression bomb stops there.
+    ///   - context: the request's, whose share of the body budget the decoded bytes are charged to, so that many
+    ///     small coded bodies cannot make the server hold more than uncoded ones could.
+    /// - Throws: `ContentCodingError.unsupported` (415), `.corrupt` (400), `.tooLarge` (413) or `.overBudget` (503).
+    public static func decodeBody(_ body: Data, headers: HTTPHeaders, limit: Int, context: RequestContext?) throws -> Data {
         var data = body
         for name in headers.tokens("Content-Encoding").reversed() where name != "identity" {
             guard let coding = ContentCoding(rawValue: name == "x-gzip" ? "gzip" : name) else {
                 throw ContentCodingError.unsupported(name)
             }
-            data = try coding.decode(data, limit: limit)
+            data = try coding.decode(data, limit: limit, hold: { context?.hold($0) ?? true })
         }
         return data
     }
@@ -72,9 +75,10 @@ public enum ContentCoding: String, Sendable, CaseIterable {
         return type.hasPrefix("text/") || type == "application/json" || type.hasSuffix("+json")
     }
 
+    /// - Parameter hold: asked for each piece of output before it is kept; false stops the decoding.
     /// - Throws: `ContentCodingError.corrupt` when `data` is not a complete stream of this coding with nothing
-    ///   after it, `.tooLarge` when it decodes to more than `limit` bytes.
-    public func decode(_ data: Data, limit: Int) throws -> Data {
+    ///   after it, `.tooLarge` when it decodes to more than `limit` bytes, `.overBudget` when `hold` refuses.
+    public func decode(_ data: Data, limit: Int, hold: (Int) -> Bool = { _ in true }) throws -> Data {
         var stream = z_stream()
         guard czlib_inflateInit2(&stream, windowBits) == Z_OK else { throw ContentCodingError.corrupt(self, "zlib could not start") }
         defer { inflateEnd(&stream) }
@@ -92,6 +96,7 @@ public enum ContentCoding: String, Sendable, CaseIterable {
                 }
                 let produced = chunk.count - Int(stream.avail_out)
                 guard output.count + produced <= limit else { throw ContentCodingError.tooLarge(limit: limit) }
+                guard hold(produced) else { throw ContentCodingError.overBudget }
                 output.append(contentsOf: chunk[0..<produced])
                 switch status {
                 case Z_STREAM_END:
@@ -136,12 +141,15 @@ public enum ContentCodingError: HTTPResponseError, Equatable {
     case unsupported(String)
     case corrupt(ContentCoding, String)
     case tooLarge(limit: Int)
+    /// The decoded bytes would not fit the server's body budget beside the other requests' bodies.
+    case overBudget
 
     public var status: HTTPStatus {
         switch self {
         case .unsupported: .unsupportedMediaType
         case .corrupt: .badRequest
         case .tooLarge: .contentTooLarge
+        case .overBudget: .serviceUnavailable
         }
     }
 
@@ -150,11 +158,15 @@ public enum ContentCodingError: HTTPResponseError, Equatable {
         case .unsupported(let name): "Content-Encoding '\(name.prefix(40))' is not supported; use gzip, deflate or none"
         case .corrupt(let coding, let why): "the \(coding.rawValue) body cannot be decoded: \(why)"
         case .tooLarge(let limit): "the body decompresses to more than \(limit) bytes"
+        case .overBudget: "the server holds as many uploads as it can; retry"
         }
     }
 
     public var responseHeaders: HTTPHeaders {
-        if case .unsupported = self { return ["Accept-Encoding": "gzip, deflate"] }
-        return [:]
+        switch self {
+        case .unsupported: ["Accept-Encoding": "gzip, deflate"]
+        case .overBudget: ["Retry-After": "1"]
+        default: [:]
+        }
     }
 }

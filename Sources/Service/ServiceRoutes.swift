@@ -15,7 +15,7 @@ enum ServiceRoutes {
                 // served; once it closes the server itself answers new requests 503.
                 guard state.current != .loading else { throw ServiceError.notReady }
                 let asked = try ClassifyRequest(request, classes: labels.count, maxClips: configuration.maxClips,
-                                                bodyLimit: configuration.http.limits.maxBodyBytes)
+                                                bodyLimit: configuration.http.limits.maxBodyBytes, context: context)
                 if let options = asked.timeline {
                     return try await timeline(asked.video, options, request: request, context: context, pipeline: pipeline,
                                               state: state, metrics: metrics)

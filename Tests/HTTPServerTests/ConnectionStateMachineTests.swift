@@ -406,6 +406,35 @@ import Testing
         #expect(budget.inUse == 0)
     }
 
+    /// What a handler makes from the body (a decoded Content-Encoding) is charged through its context, beside
+    /// the body, and comes back with it: on the answer, the end of a stream, or the connection's close. After
+    /// that, the context takes nothing more, so a handler still running cannot strand bytes in the budget.
+    @Test func bytesAHandlerHoldsComeBackWithTheBody() throws {
+        let budget = BodyBudget(limit: 100)
+        var a = Harness(budget: budget)
+        a.receive(Self.post(10) + String(repeating: "a", count: 10))
+        let context = try #require(a.dispatched.first?.context)
+        #expect(context.hold(60) && budget.inUse == 70)
+        #expect(!context.hold(40) && budget.inUse == 70)
+        a.respond(.text("ok"))
+        #expect(budget.inUse == 0)
+        #expect(!context.hold(1) && budget.inUse == 0)
+        var b = Harness(budget: budget)
+        b.receive(Self.post(10) + String(repeating: "b", count: 10))
+        let streaming = try #require(b.dispatched.first?.context)
+        #expect(streaming.hold(50))
+        b.respond(StreamingResponseTests.stream)
+        #expect(budget.inUse == 60)
+        b.endStream()
+        #expect(budget.inUse == 0)
+        var c = Harness(budget: budget)
+        c.receive(Self.post(10) + String(repeating: "c", count: 10))
+        let abandoned = try #require(c.dispatched.first?.context)
+        #expect(abandoned.hold(80) && budget.inUse == 90)
+        c.peerClosed()
+        #expect(budget.inUse == 0 && !abandoned.hold(1) && budget.inUse == 0)
+    }
+
     @Test func aStreamedAnswerHoldsTheBodyUntilItEnds() {
         let budget = BodyBudget(limit: 100)
         var h = Harness(budget: budget)

@@ -11,12 +11,12 @@ import Testing
     static let deflated = Data([120, 156, 203, 72, 205, 201, 201, 87, 200, 64, 144, 0, 58, 46, 6, 125])
 
     @Test func decodesWhatPythonEncodes() throws {
-        #expect(try ContentCoding.decodeBody(Self.gzipped, headers: ["Content-Encoding": "gzip"], limit: 100) == Self.text)
-        #expect(try ContentCoding.decodeBody(Self.deflated, headers: ["Content-Encoding": "Deflate"], limit: 100) == Self.text)
-        #expect(try ContentCoding.decodeBody(Self.text, headers: ["Content-Encoding": "identity"], limit: 100) == Self.text)
+        #expect(try ContentCoding.decodeBody(Self.gzipped, headers: ["Content-Encoding": "gzip"], limit: 100, context: nil) == Self.text)
+        #expect(try ContentCoding.decodeBody(Self.deflated, headers: ["Content-Encoding": "Deflate"], limit: 100, context: nil) == Self.text)
+        #expect(try ContentCoding.decodeBody(Self.text, headers: ["Content-Encoding": "identity"], limit: 100, context: nil) == Self.text)
         // Codings listed in the order applied, so undone last to first.
         let both = try ContentCoding.gzip.encode(Self.deflated)
-        #expect(try ContentCoding.decodeBody(both, headers: ["Content-Encoding": "deflate, gzip"], limit: 100) == Self.text)
+        #expect(try ContentCoding.decodeBody(both, headers: ["Content-Encoding": "deflate, gzip"], limit: 100, context: nil) == Self.text)
     }
 
     @Test func roundTripsLargeBodies() throws {
@@ -36,12 +36,29 @@ import Testing
         #expect(ContentCodingError.tooLarge(limit: 1).status == .contentTooLarge)
     }
 
+    /// Many small coded bodies must not make the server hold more than the body budget: the decoded bytes are
+    /// charged to it through the request's context as they are made, and decoding stops, 503, when they no
+    /// longer fit.
+    @Test func decodedBytesAreChargedToTheBodyBudget() throws {
+        let bomb = try ContentCoding.gzip.encode(Data(count: 8 << 20))
+        let budget = BodyBudget(limit: 12 << 20)
+        let first = RequestContext(requestID: "a", budget: budget), second = RequestContext(requestID: "b", budget: budget)
+        let decoded = try ContentCoding.decodeBody(bomb, headers: ["Content-Encoding": "gzip"], limit: 64 << 20, context: first)
+        #expect(decoded.count == 8 << 20 && budget.inUse == 8 << 20)
+        #expect(throws: ContentCodingError.overBudget) {
+            try ContentCoding.decodeBody(bomb, headers: ["Content-Encoding": "gzip"], limit: 64 << 20, context: second)
+        }
+        #expect(budget.inUse > 8 << 20 && budget.inUse <= 12 << 20)
+        #expect(ContentCodingError.overBudget.status == .serviceUnavailable)
+        #expect(ContentCodingError.overBudget.responseHeaders["Retry-After"] == "1")
+    }
+
     @Test func damagedStreamsAreBadRequests() {
         for damaged in [Self.gzipped.prefix(20), Self.gzipped + Data([1, 2]), Data([31, 139, 9, 9, 9]), Data()] {
             #expect(throws: ContentCodingError.self) { try ContentCoding.gzip.decode(damaged, limit: 100) }
         }
         #expect(throws: ContentCodingError.unsupported("br")) {
-            try ContentCoding.decodeBody(Self.text, headers: ["Content-Encoding": "br"], limit: 100)
+            try ContentCoding.decodeBody(Self.text, headers: ["Content-Encoding": "br"], limit: 100, context: nil)
         }
         #expect(ContentCodingError.unsupported("br").status == .unsupportedMediaType)
     }

@@ -27,7 +27,7 @@ enum KServeRoutes {
                     : error(ServiceError(.serviceUnavailable, "the model is \(state.current.name)"))
             }
             router.add("POST", base + "/infer") { request, context in
-                await answering(request, limit: limit) { body in
+                await answering(request, limit: limit, context: context) { body in
                     try await infer(request, body: body, context: context, model: model, pipeline: pipeline, state: state)
                 }
             }
@@ -36,7 +36,7 @@ enum KServeRoutes {
             .json(V1ModelStatus(name: name, ready: state.current == .ready))
         }
         router.add("POST", "/v1/models/\(name):predict") { request, context in
-            await answering(request, limit: limit) { body in
+            await answering(request, limit: limit, context: context) { body in
                 guard state.current != .loading else { throw ServiceError.notReady }
                 let predict = try V1PredictRequest(body: body, classes: model.classes, maxClips: configuration.maxClips)
                 let predictions = try await withThrowingTaskGroup(of: (Int, [Classification.Prediction]).self) { group in
@@ -132,11 +132,12 @@ enum KServeRoutes {
     }
 
     /// Runs `handler` on the request's body with its Content-Encoding undone (decoding to at most `limit`
-    /// bytes, the upload limit), compresses the answer as Accept-Encoding asks, and answers any error as
-    /// `{"error": ...}`.
-    static func answering(_ request: HTTPRequest, limit: Int, _ handler: (Data) async throws -> HTTPResponse) async -> HTTPResponse {
+    /// bytes, the upload limit, held against the server's body budget through `context`), compresses the answer as
+    /// Accept-Encoding asks, and answers any error as `{"error": ...}`.
+    static func answering(_ request: HTTPRequest, limit: Int, context: RequestContext?,
+                          _ handler: (Data) async throws -> HTTPResponse) async -> HTTPResponse {
         do {
-            let body = try ContentCoding.decodeBody(request.body, headers: request.headers, limit: limit)
+            let body = try ContentCoding.decodeBody(request.body, headers: request.headers, limit: limit, context: context)
             return ContentCoding.compress(try await handler(body), acceptEncoding: request.headers.values("Accept-Encoding"))
         } catch let failure as HTTPResponseError {
             return error(failure)
