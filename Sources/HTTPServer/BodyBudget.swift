@@ -12,7 +12,7 @@ public final class BodyBudget: Sendable {
     }
 
     /// Takes `bytes` if they fit. - Returns: false, taking nothing, if they do not.
-    func reserve(_ bytes: Int) -> Bool {
+    public func reserve(_ bytes: Int) -> Bool {
         used.withLock { used in
             guard bytes <= limit - used else { return false }
             used += bytes
@@ -20,7 +20,7 @@ public final class BodyBudget: Sendable {
         }
     }
 
-    func release(_ bytes: Int) {
+    public func release(_ bytes: Int) {
         used.withLock { $0 -= bytes }
     }
 

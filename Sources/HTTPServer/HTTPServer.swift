@@ -47,8 +47,10 @@ public final class HTTPServer: @unchecked Sendable {
     private static let wakeToken = UInt64.max
 
     /// Binds the listening socket (so the port is known before `run`).
+    /// - Parameter bodyBudget: shared with what else holds uploads (jobs); by default one of
+    ///   `configuration.bodyBudgetBytes` for the server alone.
     /// - Throws: `SocketError` when the address cannot be bound.
-    public init(configuration: HTTPServerConfiguration, router: Router, logger: Logger,
+    public init(configuration: HTTPServerConfiguration, router: Router, logger: Logger, bodyBudget: BodyBudget? = nil,
                 onResponse: (@Sendable (CompletedRequest) -> Void)? = nil) throws {
         signal(SIGPIPE, SIG_IGN)
         self.configuration = configuration
@@ -56,7 +58,7 @@ public final class HTTPServer: @unchecked Sendable {
         self.logger = logger
         self.onResponse = onResponse
         timeouts = ConnectionStateMachine.Timeouts(configuration)
-        bodyBudget = BodyBudget(limit: configuration.bodyBudgetBytes)
+        self.bodyBudget = bodyBudget ?? BodyBudget(limit: configuration.bodyBudgetBytes)
         let listener = try Listener(host: configuration.host, port: configuration.port, backlog: configuration.backlog)
         self.listener = listener
         port = listener.port

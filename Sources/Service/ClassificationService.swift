@@ -87,8 +87,9 @@ public final class ClassificationService: Sendable {
         let background = ClassificationPipeline(decode: pipeline.decode, walk: pipeline.walk, forward: { clips, _, isCancelled in
             try await forward(clips, 7 * 86400, isCancelled, .background)
         }, labels: pipeline.labels, model: pipeline.model)
+        let uploads = BodyBudget(limit: configuration.http.bodyBudgetBytes)
         let jobs = try JobRunner(store: Self.jobStore(configuration), settings: configuration.jobs, metrics: metrics, logger: logger,
-                                 work: TimelineJobWork.make(pipeline: background))
+                                 uploads: uploads, work: TimelineJobWork.make(pipeline: background))
         self.jobs = jobs
         var routes = ServiceRoutes.make(pipeline: pipeline, state: state, metrics: metrics, configuration: configuration,
                                         features: network.architecture.featureCount, jobs: jobs)
@@ -97,7 +98,7 @@ public final class ClassificationService: Sendable {
         routes.cors = configuration.cors
         if let cors = configuration.cors { logger.info("cross-origin calls allowed", metadata: ["cors.origins": "\(cors.description)"]) }
         let router = routes
-        server = try HTTPServer(configuration: configuration.http, router: router, logger: logger) { completed in
+        server = try HTTPServer(configuration: configuration.http, router: router, logger: logger, bodyBudget: uploads) { completed in
             let route = router.routeName(for: completed.path)
             metrics.increment(MetricName.requests, labels: ["route": route, "method": completed.method, "status": "\(completed.status)"])
             metrics.observe(MetricName.requestDuration, completed.durationSeconds, labels: ["route": route])
@@ -113,7 +114,7 @@ public final class ClassificationService: Sendable {
         metrics.gauge(MetricName.inFlight, help: "Classifications being decoded, queued or computed.") { Double(state.inFlightCount) }
         let budget = server.bodyBudget
         metrics.gauge(MetricName.bufferedBodyBytes,
-                      help: "Request body bytes all connections hold now; at \(budget.limit) (--max-buffered-upload-mb) uploads get 503.") {
+                      help: "Upload bytes held now: request bodies (decoded ones included) and live jobs' uploads; at \(budget.limit) (--max-buffered-upload-mb) uploads get 503.") {
             Double(budget.inUse)
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPServer
 import Logging
 @testable import Service
 import Synchronization
@@ -22,10 +23,11 @@ import Testing
         return s
     }
 
-    static func runner(_ store: any JobStore, pod: String, gate: Gate, total: Int = 10) -> JobRunner {
+    static func runner(_ store: any JobStore, pod: String, gate: Gate, total: Int = 10, uploads: BodyBudget? = nil) -> JobRunner {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        return JobRunner(store: store, settings: settings(), pod: pod, metrics: MetricsRegistry(), logger: logger) { _, _, progress, isCancelled in
+        return JobRunner(store: store, settings: settings(), pod: pod, metrics: MetricsRegistry(), logger: logger,
+                         uploads: uploads) { _, _, progress, isCancelled in
             progress(0, total)
             while gate.done.load(ordering: .relaxed) < total {
                 if isCancelled() {
@@ -68,6 +70,31 @@ import Testing
         gate.allowed.store(10, ordering: .relaxed)
         #expect(try await Self.waitUntil { try await b.status(job.id)?.state == .done })
         #expect(try await b.status(job.id)?.progress == 1)
+    }
+
+    /// A job keeps its upload in memory until it ends, so the upload counts against the server's body budget beside
+    /// the request bodies: one that would not fit is refused 503, and the bytes come back when the job ends, or at
+    /// once for a replayed idempotency key, whose upload is not kept.
+    @Test func aJobHoldsItsUploadAgainstTheBodyBudgetUntilItEnds() async throws {
+        let store = InMemoryJobStore(settings: Self.settings())
+        let gate = Gate()
+        let uploads = BodyBudget(limit: 100)
+        let a = Self.runner(store, pod: "a", gate: gate, uploads: uploads)
+        let claim = IdempotencyClaim(scopedKey: "k", fingerprint: "f")
+        let first = try await a.submit(video: Data(count: 60), options: TimelineOptions(), idempotency: claim).job
+        #expect(uploads.inUse == 60)
+        let replayed = try await a.submit(video: Data(count: 30), options: TimelineOptions(), idempotency: claim)
+        #expect(!replayed.created && replayed.job.id == first.id && uploads.inUse == 60)
+        do {
+            _ = try await a.submit(video: Data(count: 50), options: TimelineOptions(), idempotency: nil)
+            Issue.record("a job over the budget was taken")
+        } catch let error as ServiceError {
+            #expect(error.status == .serviceUnavailable && error.responseHeaders["Retry-After"] != nil)
+        }
+        #expect(uploads.inUse == 60)
+        gate.allowed.store(10, ordering: .relaxed)
+        #expect(try await Self.waitUntil { try await a.status(first.id)?.state == .done })
+        #expect(try await Self.waitUntil { uploads.inUse == 0 })
     }
 
     @Test func aCancelOnTheOtherPodStopsTheWork() async throws {

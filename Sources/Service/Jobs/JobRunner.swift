@@ -1,4 +1,5 @@
 import Foundation
+import HTTPServer
 import Logging
 import Synchronization
 
@@ -21,10 +22,15 @@ public final class JobRunner: Sendable {
     private let metrics: MetricsRegistry
     private let logger: Logger
     private let local = Mutex<[String: LocalJob]>([:])
+    /// The server's body budget: a job keeps its upload in memory until it ends, so it counts there beside the
+    /// request bodies, and queued jobs and uploads together stay within `--max-buffered-upload-mb`.
+    private let uploads: BodyBudget?
 
     public init(store: any JobStore, settings: JobSettings, pod: String = JobRunner.podName(), metrics: MetricsRegistry,
-                logger: Logger, clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }, work: @escaping JobWork) {
+                logger: Logger, clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
+                uploads: BodyBudget? = nil, work: @escaping JobWork) {
         self.store = store
+        self.uploads = uploads
         self.settings = settings
         self.pod = pod
         self.work = work
@@ -48,6 +54,11 @@ public final class JobRunner: Sendable {
     /// Files a job and starts it here, or returns the job `idempotency` already names.
     /// - Throws: `JobError.tooManyJobs`, `.idempotencyMismatch`, `.storeUnavailable`.
     public func submit(video: Data, options: TimelineOptions, idempotency: IdempotencyClaim?) async throws -> (job: JobRecord, created: Bool) {
+        if let uploads, !uploads.reserve(video.count) {
+            throw ServiceError.overloaded("the server holds as many uploads as it can; retry")
+        }
+        var kept = false
+        defer { if !kept { uploads?.release(video.count) } }
         let now = clock()
         let record = JobRecord(id: JobID.make(), owner: pod, now: now, leaseSeconds: settings.leaseSeconds)
         let filed = try await store.create(record, idempotency: idempotency, now: now)
@@ -55,7 +66,11 @@ public final class JobRunner: Sendable {
         metrics.increment(MetricName.jobs, labels: ["state": "queued"])
         let job = LocalJob()
         local.withLock { $0[record.id] = job }
-        Task.detached { [self] in await run(record.id, job: job, video: video, options: options) }
+        kept = true
+        Task.detached { [self] in
+            await run(record.id, job: job, video: video, options: options)
+            uploads?.release(video.count)
+        }
         return filed
     }
 
