@@ -1,4 +1,5 @@
 import Foundation
+import HTTPServer
 @testable import Service
 import Testing
 
@@ -14,6 +15,40 @@ import Testing
     static func le32(_ value: Int) -> [UInt8] { (0..<4).map { UInt8((value >> (8 * $0)) & 0xFF) } }
 
     static func floats(_ values: [Float]) -> [UInt8] { values.flatMap { le32(Int($0.bitPattern)) } }
+
+    /// JSONSerialization keeps every value boxed, 70-95 bytes each: one 61 MB body of zeros took the server to 2.5 GB.
+    /// The values are bounded from the text before it is parsed: every value or key but the first in its array or
+    /// object follows a comma, and commas inside strings do not count.
+    @Test func jsonValuesAreCountedBeforeParsing() throws {
+        #expect(JSONBody.valueBound(Data("[1,2,3]".utf8)) >= 3)
+        #expect(JSONBody.valueBound(Data("[[1,2],[3,4.5]]".utf8)) >= 6)
+        #expect(JSONBody.valueBound(Data(#"{"a":"x,y,[z{","b":[true,null]}"#.utf8)) == 5)
+        #expect(JSONBody.valueBound(Data(#"{"a":"q\",[,","b":1}"#.utf8)) == 3)
+        let zeros = Data(("[" + String(repeating: "0,", count: 999) + "0]").utf8)
+        #expect(JSONBody.valueBound(zeros) >= 1000)
+        // Over the cap: refused before any parsing, with the way out.
+        let huge = #"{"inputs":[{"name":"CLIPS","datatype":"FP32","shape":[1],"data":["# + String(repeating: "0,", count: JSONBody.maxValues) + "0]}]}"
+        do {
+            _ = try InferenceRequest(body: Data(huge.utf8), headerLength: nil)
+            Issue.record("a JSON body over the value cap was parsed")
+        } catch let error as ServiceError {
+            #expect(error.status == .contentTooLarge && error.detail.contains("binary"), "\(error)")
+        }
+        // Under the cap but over what the body budget has left: 503, to be retried.
+        let context = RequestContext(requestID: "t", budget: BodyBudget(limit: 1 << 20))
+        let json = #"{"inputs":[{"name":"X","datatype":"FP32","shape":[20000],"data":["# + String(repeating: "0,", count: 19_999) + "0]}]}"
+        do {
+            _ = try InferenceRequest(body: Data(json.utf8), headerLength: nil, context: context)
+            Issue.record("a JSON body over the budget was parsed")
+        } catch let error as ServiceError {
+            #expect(error.status == .serviceUnavailable, "\(error)")
+        }
+        #expect(try InferenceRequest(body: Data(json.utf8), headerLength: nil).inputs[0].shape == [20000])
+        let predict = #"{"instances":["# + String(repeating: "0,", count: 19_999) + "0]}"
+        #expect(throws: ServiceError.overloaded(JSONBody.overBudget)) {
+            try V1PredictRequest(body: Data(predict.utf8), classes: 3, maxClips: 4, context: context)
+        }
+    }
 
     @Test func binaryBytesInputIsLengthPrefixed() throws {
         let video: [UInt8] = [0, 1, 2, 0xFF, 0x7B]

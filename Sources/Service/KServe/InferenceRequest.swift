@@ -1,4 +1,5 @@
 import Foundation
+import HTTPServer
 
 /// An Open Inference Protocol v2 `infer` request, parsed from its body.
 ///
@@ -50,20 +51,17 @@ struct InferenceRequest {
 
     /// - Parameters:
     ///   - headerLength: `Inference-Header-Content-Length`; nil when the whole body is JSON.
-    /// - Throws: `ServiceError.malformedBody` or `.badParameter`, saying which input or field is wrong.
-    init(body: Data, headerLength: Int?) throws {
+    ///   - context: the request's, which holds the parsed JSON against the server's body budget (`JSONBody`).
+    /// - Throws: `ServiceError.malformedBody` or `.badParameter`, saying which input or field is wrong; 413 or 503
+    ///   for JSON with too many values (`JSONBody`).
+    init(body: Data, headerLength: Int?, context: RequestContext? = nil) throws {
         let jsonLength = headerLength ?? body.count
         guard jsonLength >= 0, jsonLength <= body.count else {
             throw ServiceError.malformedBody("Inference-Header-Content-Length is \(jsonLength) but the body has \(body.count) bytes")
         }
         let start = body.startIndex
-        let object: Any
-        do {
-            object = try JSONSerialization.jsonObject(with: body[start..<start + jsonLength])
-        } catch {
-            throw ServiceError.malformedBody("the inference request is not valid JSON"
-                + (headerLength == nil && body.contains(0) ? "; with binary tensors, give Inference-Header-Content-Length" : ""))
-        }
+        let object = try JSONBody.parse(body[start..<start + jsonLength], context: context, what: "the inference request"
+            + (headerLength == nil && body.contains(0) ? " (with binary tensors, give Inference-Header-Content-Length)" : ""))
         guard let json = object as? [String: Any] else { throw ServiceError.malformedBody("the inference request must be a JSON object") }
         id = try Self.optional(json["id"], String.self, "id")
         let parameters = try Self.optional(json["parameters"], [String: Any].self, "parameters") ?? [:]

@@ -38,7 +38,7 @@ enum KServeRoutes {
         router.add("POST", "/v1/models/\(name):predict") { request, context in
             await answering(request, limit: limit, context: context) { body in
                 guard state.current != .loading else { throw ServiceError.notReady }
-                let predict = try V1PredictRequest(body: body, classes: model.classes, maxClips: configuration.maxClips)
+                let predict = try V1PredictRequest(body: body, classes: model.classes, maxClips: configuration.maxClips, context: context)
                 let predictions = try await withThrowingTaskGroup(of: (Int, [Classification.Prediction]).self) { group in
                     for (index, instance) in predict.instances.enumerated() {
                         group.addTask {
@@ -68,7 +68,7 @@ enum KServeRoutes {
             }
             headerLength = length
         }
-        let request = try InferenceRequest(body: body, headerLength: headerLength)
+        let request = try InferenceRequest(body: body, headerLength: headerLength, context: context)
         try model.validate(request)
         let source = try model.source(of: request)
         var timeout = Double.infinity

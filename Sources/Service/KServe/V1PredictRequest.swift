@@ -1,4 +1,5 @@
 import Foundation
+import HTTPServer
 
 /// A KServe v1 `:predict` body: `{"instances": [{"video": {"b64": "..."}}, ...]}`, each instance one encoded
 /// video, base64 (as `{"b64": ...}`, KServe's convention for binary, or a bare string; TensorFlow Serving's
@@ -13,9 +14,11 @@ struct V1PredictRequest {
 
     var instances: [Instance]
 
-    /// - Throws: `ServiceError.malformedBody` or `.badParameter`, naming the instance.
-    init(body: Data, classes: Int, maxClips: Int) throws {
-        guard let json = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] else {
+    /// - Parameter context: the request's, which holds the parsed JSON against the server's body budget (`JSONBody`).
+    /// - Throws: `ServiceError.malformedBody` or `.badParameter`, naming the instance; 413 or 503 for JSON with too
+    ///   many values (`JSONBody`).
+    init(body: Data, classes: Int, maxClips: Int, context: RequestContext? = nil) throws {
+        guard let json = try JSONBody.parse(body, context: context, what: "the predict request") as? [String: Any] else {
             throw ServiceError.malformedBody("the predict request must be a JSON object with 'instances'")
         }
         guard let raw = json["instances"] as? [Any], !raw.isEmpty else {
