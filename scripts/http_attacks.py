@@ -460,6 +460,19 @@ def coded_uploads_over_budget(port):
             "ok": ok, "why": "" if ok else "decoded bytes not bounded by the budget, or not given back"}
 
 
+def json_value_flood(port):
+    """A KServe JSON body of four million zeros (8 MB, under the upload limit): parsed, it would cost about 50 times
+    its text, so it is refused 413 from a count of its values, before any parse."""
+    body = b'{"inputs":[{"name":"CLIPS","datatype":"FP32","shape":[1],"data":[' + b"0," * 4_000_000 + b'0]}]}'
+    start = time.time()
+    r = exchange(port, b"POST /v2/models/r2plus1d_18/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 + f"Content-Length: {len(body)}\r\n\r\n".encode() + body, timeout=30)
+    seconds = time.time() - start
+    ok = r[0] == 413 and b"binary" in r[2] and seconds < 5
+    return {"case": "KServe JSON body of 4 million values", "status": r[0], "seconds": round(seconds, 2), "ok": ok,
+            "why": "" if ok else "not refused from the value count"}
+
+
 def half_close(port):
     """A client that sends its request then shuts its write side still gets the answer."""
     s = connect(port)
@@ -535,6 +548,7 @@ def main():
         results += slow
         results.append(uploads_over_budget(port))
         results.append(coded_uploads_over_budget(port))
+        results.append(json_value_flood(port))
         results.append(connection_cap(port))
         stop.set()
         probe_thread.join()
