@@ -60,8 +60,8 @@ struct InferenceRequest {
             throw ServiceError.malformedBody("Inference-Header-Content-Length is \(jsonLength) but the body has \(body.count) bytes")
         }
         let start = body.startIndex
-        let object = try JSONBody.parse(body[start..<start + jsonLength], context: context, what: "the inference request"
-            + (headerLength == nil && body.contains(0) ? " (with binary tensors, give Inference-Header-Content-Length)" : ""))
+        let object = try JSONBody.parse(body[start..<start + jsonLength], context: context, what: "the inference request",
+                                        hint: headerLength == nil && body.contains(0) ? "; with binary tensors, give Inference-Header-Content-Length" : "")
         guard let json = object as? [String: Any] else { throw ServiceError.malformedBody("the inference request must be a JSON object") }
         id = try Self.optional(json["id"], String.self, "id")
         let parameters = try Self.optional(json["parameters"], [String: Any].self, "parameters") ?? [:]

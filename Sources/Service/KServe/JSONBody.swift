@@ -13,8 +13,8 @@ enum JSONBody {
     static let overBudget = "the server holds as many uploads as it can; retry"
 
     /// - Throws: `ServiceError` 413 over `maxValues`, 503 when the budget cannot take them, 400 for text that is
-    ///   not JSON (`what` names the body).
-    static func parse(_ bytes: Data, context: RequestContext?, what: String) throws -> Any {
+    ///   not JSON (`what` names the body, `hint` follows the 400's detail).
+    static func parse(_ bytes: Data, context: RequestContext?, what: String, hint: String = "") throws -> Any {
         let values = valueBound(bytes)
         guard values <= maxValues else {
             throw ServiceError(.contentTooLarge, "\(what) holds over \(maxValues) JSON values; send tensors as binary data (binary_data_size)")
@@ -23,7 +23,7 @@ enum JSONBody {
         do {
             return try JSONSerialization.jsonObject(with: bytes)
         } catch {
-            throw ServiceError.malformedBody("\(what) is not valid JSON")
+            throw ServiceError.malformedBody("\(what) is not valid JSON" + hint)
         }
     }
 

@@ -18,7 +18,8 @@ struct V1PredictRequest {
     /// - Throws: `ServiceError.malformedBody` or `.badParameter`, naming the instance; 413 or 503 for JSON with too
     ///   many values (`JSONBody`).
     init(body: Data, classes: Int, maxClips: Int, context: RequestContext? = nil) throws {
-        guard let json = try JSONBody.parse(body, context: context, what: "the predict request") as? [String: Any] else {
+        guard let json = try JSONBody.parse(body, context: context, what: "the predict request",
+                                        hint: "; it must be a JSON object with 'instances'") as? [String: Any] else {
             throw ServiceError.malformedBody("the predict request must be a JSON object with 'instances'")
         }
         guard let raw = json["instances"] as? [Any], !raw.isEmpty else {
