@@ -16,6 +16,9 @@ public final class RequestContext: Sendable {
         self.budget = budget
     }
 
+    /// The most bytes `hold` could ever take, with nothing else held (nil: no budget, no bound).
+    public var holdLimit: Int? { budget?.limit }
+
     /// True once the client has gone away: work for this request can be dropped.
     public var isCancelled: Bool { cancelled.load(ordering: .acquiring) }
 

@@ -34,8 +34,10 @@ import Testing
         } catch let error as ServiceError {
             #expect(error.status == .contentTooLarge && error.detail.contains("binary"), "\(error)")
         }
-        // Under the cap but over what the body budget has left: 503, to be retried.
-        let context = RequestContext(requestID: "t", budget: BodyBudget(limit: 1 << 20))
+        // Under the cap but over what the body budget has left: 503, to be retried. 20,000 values hold 1.9 MB.
+        let budget = BodyBudget(limit: 4 << 20)
+        let context = RequestContext(requestID: "t", budget: budget)
+        #expect(RequestContext(requestID: "other", budget: budget).hold(3 << 20))
         let json = #"{"inputs":[{"name":"X","datatype":"FP32","shape":[20000],"data":["# + String(repeating: "0,", count: 19_999) + "0]}]}"
         do {
             _ = try InferenceRequest(body: Data(json.utf8), headerLength: nil, context: context)
@@ -47,6 +49,14 @@ import Testing
         let predict = #"{"instances":["# + String(repeating: "0,", count: 19_999) + "0]}"
         #expect(throws: ServiceError.overloaded(JSONBody.overBudget)) {
             try V1PredictRequest(body: Data(predict.utf8), classes: 3, maxClips: 4, context: context)
+        }
+        // More than the whole budget could ever hold is a 413 too, not a 503 to retry forever.
+        let small = RequestContext(requestID: "s", budget: BodyBudget(limit: 1 << 20))
+        do {
+            _ = try InferenceRequest(body: Data(json.utf8), headerLength: nil, context: small)
+            Issue.record("a JSON body over the whole budget was parsed")
+        } catch let error as ServiceError {
+            #expect(error.status == .contentTooLarge && error.detail.contains("binary"), "\(error)")
         }
     }
 

@@ -12,12 +12,14 @@ enum JSONBody {
     static let maxValues = 4_000_000
     static let overBudget = "the server holds as many uploads as it can; retry"
 
-    /// - Throws: `ServiceError` 413 over `maxValues`, 503 when the budget cannot take them, 400 for text that is
-    ///   not JSON (`what` names the body, `hint` follows the 400's detail).
+    /// - Throws: `ServiceError` 413 over `maxValues` or more than the whole budget could hold, 503 when what the
+    ///   budget has left cannot take them, 400 for text that is not JSON (`what` names the body, `hint` follows the
+    ///   400's detail).
     static func parse(_ bytes: Data, context: RequestContext?, what: String, hint: String = "") throws -> Any {
         let values = valueBound(bytes)
-        guard values <= maxValues else {
-            throw ServiceError(.contentTooLarge, "\(what) holds over \(maxValues) JSON values; send tensors as binary data (binary_data_size)")
+        let cap = min(maxValues, (context?.holdLimit ?? .max) / bytesPerValue)
+        guard values <= cap else {
+            throw ServiceError(.contentTooLarge, "\(what) holds over \(cap) JSON values; send tensors as binary data (binary_data_size)")
         }
         guard context?.hold(values * bytesPerValue) ?? true else { throw ServiceError.overloaded(overBudget) }
         do {
