@@ -9,8 +9,9 @@ public struct HTTPServerConfiguration: Sendable {
     public var limits = HTTPLimits()
     /// Bytes of request bodies all connections may hold at once (`BodyBudget`)...
     public var maxBufferedBodyBytes = 512 << 20
-    /// ...and never less than one body of the largest size.
-    public var bodyBudgetBytes: Int { max(maxBufferedBodyBytes, limits.maxBodyBytes) }
+    /// ...and never less than two bodies of the largest size, so one request alone always fits with what it makes
+    /// from its body: a gzip body's decoded bytes, or a job's copy of its upload until the 202 is sent.
+    public var bodyBudgetBytes: Int { max(maxBufferedBodyBytes, 2 * limits.maxBodyBytes) }
     /// The whole request head (and TLS handshake) must arrive within this, however it is dribbled.
     public var headerTimeoutSeconds = 10.0
     /// The whole body must arrive within this...

@@ -36,7 +36,7 @@ struct Serve: ParsableCommand {
     @Option(help: "Clips waiting at most; beyond it, 503.") var queueSize = environment("QUEUE_SIZE", 64)
     @Option(help: "Seconds from arrival to answer; beyond it, 504.") var timeoutS = environment("TIMEOUT_S", 30.0)
     @Option(help: "Largest upload in MiB; beyond it, 413.") var maxUploadMb = environment("MAX_UPLOAD_MB", 64)
-    @Option(help: "Uploads held at once, all connections and live jobs together, in MiB (at least --max-upload-mb; coded bodies count as they decode); a request whose body would not fit gets 503.")
+    @Option(help: "Uploads held at once, all connections and live jobs together, in MiB (at least twice --max-upload-mb; coded bodies count as they decode); a request whose body would not fit gets 503.")
     var maxBufferedUploadMb = environment("MAX_BUFFERED_UPLOAD_MB", 512)
     @Option(help: "Most clips one request may ask for.") var maxClips = environment("MAX_CLIPS", 10)
     @Option(help: "Class names, one per line (default: the built-in Kinetics-400 names, for a 400-class model). Env R2PLUS1D_LABELS.")

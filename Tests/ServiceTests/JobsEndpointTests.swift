@@ -76,6 +76,19 @@ import TestSupport
         #expect(zip(predictions, direct.predictions).allSatisfy { abs($0.score - $1.score) < 1e-5 })
     }
 
+    /// A job's upload is counted twice for a moment (the request's body, and the job's copy until the 202 is sent),
+    /// so the budget is never below two uploads of the largest size: one alone always fits.
+    @Test func aLargestSizeJobFitsABudgetOfOneUpload() throws {
+        let service = try TestService {
+            $0.http.limits.maxBodyBytes = 3 << 20
+            $0.http.maxBufferedBodyBytes = 3 << 20
+        }
+        defer { _ = service.stop() }
+        let posted = try Self.request(service.port, "POST", "/v1/jobs", body: Data(repeating: 7, count: 3 << 20))
+        #expect(posted.status == 202, "\(posted.body)")
+        #expect(try service.get("/v1/model").body.contains("\"max_buffered_upload_bytes\":\(6 << 20)"))
+    }
+
     @Test func unknownAndMalformedIdsAre404() throws {
         let service = try TestService()
         defer { _ = service.stop() }
