@@ -6,6 +6,8 @@ import Synchronization
 public final class BodyBudget: Sendable {
     public let limit: Int
     private let used = Mutex(0)
+    /// What a refused request is told, wherever the budget refuses it.
+    public static let refusal = "the server holds as many uploads as it can; retry"
 
     public init(limit: Int) {
         self.limit = limit

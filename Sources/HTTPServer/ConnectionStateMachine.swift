@@ -101,6 +101,8 @@ struct ConnectionStateMachine {
     private var reserved = 0
     /// The context of the request being handled, whose held bytes go back with the body's.
     private var handled: RequestContext?
+    /// The largest body, which a coded body may also decode to.
+    private let bodyLimit: Int
     private var idleSince: UInt64
     private var lastWriteProgress: UInt64?
 
@@ -113,6 +115,7 @@ struct ConnectionStateMachine {
     init(limits: HTTPLimits, timeouts: Timeouts, now: UInt64, handshaking: Bool, budget: BodyBudget, cors: CORSPolicy? = nil) {
         self.timeouts = timeouts
         self.budget = budget
+        bodyLimit = limits.maxBodyBytes
         self.cors = cors
         parser = RequestParser(limits: limits)
         state = handshaking ? .handshaking : .reading
@@ -295,7 +298,7 @@ struct ConnectionStateMachine {
         }
         headFields = nil
         let requestID = request.headers["X-Request-Id"].flatMap(RequestID.validated) ?? RequestID.make()
-        let context = RequestContext(requestID: requestID, budget: budget)
+        let context = RequestContext(requestID: requestID, budget: budget, bodyLimit: bodyLimit)
         handled = context
         state = .handling(context)
         exchange = Exchange(method: request.method, path: request.path, requestID: requestID,
@@ -383,7 +386,7 @@ struct ConnectionStateMachine {
     }
 
     private static let tooManyBodies = HTTPResponse.problem(
-        status: .serviceUnavailable, detail: "the server holds as many uploads as it can; retry", headers: ["Retry-After": "1"])
+        status: .serviceUnavailable, detail: BodyBudget.refusal, headers: ["Retry-After": "1"])
     private static let continueLine = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
     private static let shuttingDown = HTTPResponse.problem(status: .serviceUnavailable, detail: "the server is shutting down; retry",
                                                            headers: ["Retry-After": "1"])

@@ -158,7 +158,7 @@ public enum ContentCodingError: HTTPResponseError, Equatable {
         case .unsupported(let name): "Content-Encoding '\(name.prefix(40))' is not supported; use gzip, deflate or none"
         case .corrupt(let coding, let why): "the \(coding.rawValue) body cannot be decoded: \(why)"
         case .tooLarge(let limit): "the body decompresses to more than \(limit) bytes"
-        case .overBudget: "the server holds as many uploads as it can; retry"
+        case .overBudget: BodyBudget.refusal
         }
     }
 

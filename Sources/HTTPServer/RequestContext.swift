@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// What a handler knows about the request beyond its bytes.
@@ -10,10 +11,19 @@ public final class RequestContext: Sendable {
     private let budget: BodyBudget?
     /// Bytes held, or nil once the exchange has ended and they were given back.
     private let held = Mutex<Int?>(0)
+    /// The largest body the server takes (`--max-upload-mb`), which a coded body may decode to.
+    private let bodyLimit: Int
 
-    public init(requestID: String, budget: BodyBudget? = nil) {
+    public init(requestID: String, budget: BodyBudget? = nil, bodyLimit: Int = .max) {
         self.requestID = requestID
         self.budget = budget
+        self.bodyLimit = bodyLimit
+    }
+
+    /// `request`'s body with its Content-Encoding undone, within the upload limit, the decoded bytes held
+    /// against the body budget (`ContentCoding.decodeBody`).
+    public func decodedBody(of request: HTTPRequest) throws -> Data {
+        try ContentCoding.decodeBody(request.body, headers: request.headers, limit: bodyLimit, context: self)
     }
 
     /// The most bytes `hold` could ever take, with nothing else held (nil: no budget, no bound).

@@ -14,8 +14,7 @@ enum ServiceRoutes {
                 // While draining the listener stays open a moment (readiness already 503) and requests are still
                 // served; once it closes the server itself answers new requests 503.
                 guard state.current != .loading else { throw ServiceError.notReady }
-                let asked = try ClassifyRequest(request, classes: labels.count, maxClips: configuration.maxClips,
-                                                bodyLimit: configuration.http.limits.maxBodyBytes, context: context)
+                let asked = try ClassifyRequest(request, classes: labels.count, maxClips: configuration.maxClips, context: context)
                 if let options = asked.timeline {
                     return try await timeline(asked.video, options, request: request, context: context, pipeline: pipeline,
                                               state: state, metrics: metrics)
@@ -59,10 +58,7 @@ enum ServiceRoutes {
             .text(metrics.render(), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         if configuration.webUI { WebUI().register(on: &router) }
-        if let jobs {
-            JobRoutes.add(to: &router, jobs: jobs, classes: labels.count, bodyLimit: configuration.http.limits.maxBodyBytes,
-                          state: state)
-        }
+        if let jobs { JobRoutes.add(to: &router, jobs: jobs, classes: labels.count, state: state) }
         return router
     }
 

@@ -11,14 +11,12 @@ struct ClassifyRequest {
     /// `timeline=1`: what happens when, with `window_s`, `stride_s`, `threshold` and `min_segment_s`.
     var timeline: TimelineOptions?
 
-    /// - Parameters:
-    ///   - bodyLimit: the most bytes a coded body may decode to (the upload limit).
-    ///   - context: the request's, which holds a coded body's decoded bytes against the server's body budget.
+    /// - Parameter context: the request's, which decodes a coded body (`RequestContext.decodedBody`).
     /// - Throws: `ServiceError.badParameter`, `.malformedBody` or `.unsupportedMediaType`; `MultipartError`;
     ///   `ContentCodingError`.
-    init(_ request: HTTPRequest, classes: Int, maxClips: Int, bodyLimit: Int, context: RequestContext?) throws {
+    init(_ request: HTTPRequest, classes: Int, maxClips: Int, context: RequestContext) throws {
         let options: RequestOptions
-        (video, options) = try Self.upload(request, limit: bodyLimit, context: context)
+        (video, options) = try Self.upload(request, context: context)
         topK = try Self.integer(options, "top_k", default: 5, range: 1...classes)
         clips = try Self.integer(options, "clips", default: 1, range: 1...maxClips)
         let start = try Self.seconds(options, "start_s"), end = try Self.seconds(options, "end_s")
@@ -62,11 +60,10 @@ struct ClassifyRequest {
 
     /// The video (multipart field `video`, `file` or `data`, else the form's one file; or the whole body, for
     /// video/*, application/octet-stream, a container's own type or no Content-Type) and the options (the query, and
-    /// a form's other fields). A body sent with Content-Encoding is decoded first, to at most `limit` bytes, held
-    /// against the server's body budget through `context`.
-    static func upload(_ request: HTTPRequest, limit: Int, context: RequestContext?) throws -> (video: Data, options: RequestOptions) {
+    /// a form's other fields). A body sent with Content-Encoding is decoded first, by `context`.
+    static func upload(_ request: HTTPRequest, context: RequestContext) throws -> (video: Data, options: RequestOptions) {
         let contentType = request.headers["Content-Type"] ?? ""
-        let body = try ContentCoding.decodeBody(request.body, headers: request.headers, limit: limit, context: context)
+        let body = try context.decodedBody(of: request)
         let bytes: Data
         let options: RequestOptions
         if let boundary = Multipart.boundary(contentType: contentType) {

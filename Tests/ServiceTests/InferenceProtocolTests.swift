@@ -47,7 +47,7 @@ import Testing
         }
         #expect(try InferenceRequest(body: Data(json.utf8), headerLength: nil).inputs[0].shape == [20000])
         let predict = #"{"instances":["# + String(repeating: "0,", count: 19_999) + "0]}"
-        #expect(throws: ServiceError.overloaded(JSONBody.overBudget)) {
+        #expect(throws: ServiceError.overloaded(BodyBudget.refusal)) {
             try V1PredictRequest(body: Data(predict.utf8), classes: 3, maxClips: 4, context: context)
         }
         // More than the whole budget could ever hold is a 413 too, not a 503 to retry forever.

@@ -11,9 +11,9 @@ struct JobRequest {
 
     /// - Throws: `ServiceError.badParameter`, `.malformedBody`, `.unsupportedMediaType`; `MultipartError`;
     ///   `JobError.badIdempotencyKey`; `ContentCodingError`.
-    init(_ request: HTTPRequest, classes: Int, bodyLimit: Int, context: RequestContext?) throws {
+    init(_ request: HTTPRequest, classes: Int, context: RequestContext) throws {
         let asked: RequestOptions
-        (video, asked) = try ClassifyRequest.upload(request, limit: bodyLimit, context: context)
+        (video, asked) = try ClassifyRequest.upload(request, context: context)
         let topK = try ClassifyRequest.integer(asked, "top_k", default: 5, range: 1...classes)
         options = try ClassifyRequest.timelineOptions(asked, topK: topK, implied: true)!
         if let key = request.headers["Idempotency-Key"] {

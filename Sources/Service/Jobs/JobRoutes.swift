@@ -34,11 +34,11 @@ enum JobRoutes {
 
     static func location(_ id: String) -> String { "/v1/jobs/\(id)" }
 
-    static func add(to router: inout Router, jobs: JobRunner, classes: Int, bodyLimit: Int, state: ServiceState) {
+    static func add(to router: inout Router, jobs: JobRunner, classes: Int, state: ServiceState) {
         router.add("POST", "/v1/jobs") { request, context in
             guard state.current != .loading else { throw ServiceError.notReady }
             guard state.current != .draining else { throw ServiceError.overloaded("the server is shutting down; submit the job to another replica") }
-            let asked = try JobRequest(request, classes: classes, bodyLimit: bodyLimit, context: context)
+            let asked = try JobRequest(request, classes: classes, context: context)
             let filed = try await jobs.submit(video: asked.video, options: asked.options, idempotency: asked.idempotency)
             var headers: HTTPHeaders = ["Location": location(filed.job.id)]
             if !filed.created { headers.set("Idempotent-Replayed", "true") }

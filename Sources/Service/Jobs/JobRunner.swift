@@ -55,7 +55,7 @@ public final class JobRunner: Sendable {
     /// - Throws: `JobError.tooManyJobs`, `.idempotencyMismatch`, `.storeUnavailable`.
     public func submit(video: Data, options: TimelineOptions, idempotency: IdempotencyClaim?) async throws -> (job: JobRecord, created: Bool) {
         if let uploads, !uploads.reserve(video.count) {
-            throw ServiceError.overloaded("the server holds as many uploads as it can; retry")
+            throw ServiceError.overloaded(BodyBudget.refusal)
         }
         var kept = false
         defer { if !kept { uploads?.release(video.count) } }

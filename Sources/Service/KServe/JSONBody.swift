@@ -10,7 +10,6 @@ enum JSONBody {
     static let bytesPerValue = 96
     /// Four million values (384 MB parsed): six clips of FP32 as JSON numbers. More must come as binary tensor data.
     static let maxValues = 4_000_000
-    static let overBudget = "the server holds as many uploads as it can; retry"
 
     /// - Throws: `ServiceError` 413 over `maxValues` or more than the whole budget could hold, 503 when what the
     ///   budget has left cannot take them, 400 for text that is not JSON (`what` names the body, `hint` follows the
@@ -21,7 +20,7 @@ enum JSONBody {
         guard values <= cap else {
             throw ServiceError(.contentTooLarge, "\(what) holds over \(cap) JSON values; send tensors as binary data (binary_data_size)")
         }
-        guard context?.hold(values * bytesPerValue) ?? true else { throw ServiceError.overloaded(overBudget) }
+        guard context?.hold(values * bytesPerValue) ?? true else { throw ServiceError.overloaded(BodyBudget.refusal) }
         do {
             return try JSONSerialization.jsonObject(with: bytes)
         } catch {

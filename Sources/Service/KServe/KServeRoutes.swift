@@ -15,7 +15,6 @@ enum KServeRoutes {
         let model = InferenceModel(classes: pipeline.labels.names.count, features: features, labels: pipeline.labels,
                                    maxClips: configuration.maxClips)
         let name = InferenceModel.name
-        let limit = configuration.http.limits.maxBodyBytes
         router.addInline("GET", "/v2") { _, _ in
             .json(ServerMetadata(name: serverName, version: serverVersion, extensions: extensions))
         }
@@ -27,7 +26,7 @@ enum KServeRoutes {
                     : error(ServiceError(.serviceUnavailable, "the model is \(state.current.name)"))
             }
             router.add("POST", base + "/infer") { request, context in
-                await answering(request, limit: limit, context: context) { body in
+                await answering(request, context: context) { body in
                     try await infer(request, body: body, context: context, model: model, pipeline: pipeline, state: state)
                 }
             }
@@ -36,7 +35,7 @@ enum KServeRoutes {
             .json(V1ModelStatus(name: name, ready: state.current == .ready))
         }
         router.add("POST", "/v1/models/\(name):predict") { request, context in
-            await answering(request, limit: limit, context: context) { body in
+            await answering(request, context: context) { body in
                 guard state.current != .loading else { throw ServiceError.notReady }
                 let predict = try V1PredictRequest(body: body, classes: model.classes, maxClips: configuration.maxClips, context: context)
                 let predictions = try await withThrowingTaskGroup(of: (Int, [Classification.Prediction]).self) { group in
@@ -131,13 +130,12 @@ enum KServeRoutes {
         return error(ServiceError(.notFound, "no model at \(path.prefix(80)); this server has \(InferenceModel.name), version \(InferenceModel.version)"))
     }
 
-    /// Runs `handler` on the request's body with its Content-Encoding undone (decoding to at most `limit`
-    /// bytes, the upload limit, held against the server's body budget through `context`), compresses the answer as
-    /// Accept-Encoding asks, and answers any error as `{"error": ...}`.
-    static func answering(_ request: HTTPRequest, limit: Int, context: RequestContext?,
+    /// Runs `handler` on the request's body with its Content-Encoding undone (`RequestContext.decodedBody`),
+    /// compresses the answer as Accept-Encoding asks, and answers any error as `{"error": ...}`.
+    static func answering(_ request: HTTPRequest, context: RequestContext,
                           _ handler: (Data) async throws -> HTTPResponse) async -> HTTPResponse {
         do {
-            let body = try ContentCoding.decodeBody(request.body, headers: request.headers, limit: limit, context: context)
+            let body = try context.decodedBody(of: request)
             return ContentCoding.compress(try await handler(body), acceptEncoding: request.headers.values("Accept-Encoding"))
         } catch let failure as HTTPResponseError {
             return error(failure)
