@@ -13,8 +13,8 @@ enum JSONBody {
 
     /// - Throws: `ServiceError` 413 over `maxValues` or more than the whole budget could hold, 503 when what the
     ///   budget has left cannot take them, 400 for text that is not JSON (`what` names the body, `hint` follows the
-    ///   400's detail).
-    static func parse(_ bytes: Data, context: RequestContext?, what: String, hint: String = "") throws -> Any {
+    ///   400's detail, made only then).
+    static func parse(_ bytes: Data, context: RequestContext?, what: String, hint: @autoclosure () -> String = "") throws -> Any {
         let values = valueBound(bytes)
         let cap = min(maxValues, (context?.holdLimit ?? .max) / bytesPerValue)
         guard values <= cap else {
@@ -24,7 +24,7 @@ enum JSONBody {
         do {
             return try JSONSerialization.jsonObject(with: bytes)
         } catch {
-            throw ServiceError.malformedBody("\(what) is not valid JSON" + hint)
+            throw ServiceError.malformedBody("\(what) is not valid JSON" + hint())
         }
     }
 
