@@ -5,10 +5,11 @@ import Dispatch
 ///
 /// Each r x r block of output comes from an (r+2) x (r+2) block of input: Y = A^T [(G g G^T) . (B^T d B)] A.
 /// Across all blocks of a tile of frames the element-wise product is (r+2)^2 GEMMs, one per transformed
-/// position xi: M_xi[M][P] = U_xi[M][C] * V_xi[C][P]. V is stored [C][xi][P] and M [M][xi][P] (the GEMMs take
-/// them with leading dimension points * P), so one channel's transformed values sit together: the transforms
-/// touch a few tens of KB per channel instead of one stream per position across megabytes. Winograd23.swift and
-/// Winograd43.swift hold the transforms.
+/// position xi: M_xi[M][P] = U_xi[M][C] * V_xi[C][P]. V is stored [xi][C][P], each GEMM's B whole: OpenBLAS's
+/// unpacked path (`SmallProducts`) reads B in place, and rows `points` times further apart than that (one
+/// channel's positions together) left it no faster than packing on layer3's products. M is stored [M][xi][P]
+/// (leading dimension points * P), so the output transform reads one channel's positions together.
+/// Winograd23.swift and Winograd43.swift hold the transforms.
 ///
 /// F(4x4, 3x3) needs 4 times fewer multiplications than direct convolution, F(2x2, 3x3) 2.25 times, but F(4,3)
 /// keeps 36 transformed weights per 3x3 kernel against 16: on layer4's 17 M spatial weights that would be
@@ -135,8 +136,8 @@ extension FoldedConv3d {
                         for f in 0..<frames {
                             padded.load(input + (ci * t + frameStart + f) * plane, blockRows: blockRows)
                             switch tile {
-                            case .two: padded.transformInput23(v: v + ci * points * n + f * blocks, stride: n, rows: blockRows)
-                            case .four: padded.transformInput43(v: v + ci * points * n + f * blocks, stride: n, rows: blockRows)
+                            case .two: padded.transformInput23(v: v + ci * n + f * blocks, stride: c * n, rows: blockRows)
+                            case .four: padded.transformInput43(v: v + ci * n + f * blocks, stride: c * n, rows: blockRows)
                             }
                         }
                     }
@@ -173,8 +174,8 @@ extension FoldedConv3d {
                     nonisolated(unsafe) let u = u.baseAddress!
                     inRowBands(rowParts) { rows in
                         for xi in 0..<points {
-                            gemm(m: rows.count, n: n, k: c, a: u + (xi * m + rows.lowerBound) * c, lda: c, b: v + xi * n,
-                                 ldb: points * n, c: product + rows.lowerBound * points * n + xi * n, ldc: points * n, beta: 0)
+                            gemm(m: rows.count, n: n, k: c, a: u + (xi * m + rows.lowerBound) * c, lda: c, b: v + xi * c * n,
+                                 ldb: n, c: product + rows.lowerBound * points * n + xi * n, ldc: points * n, beta: 0)
                         }
                         // One band for all channels: its output transforms split over the BLAS threads.
                         parallelRanges(rows.count, parts: rows.count == m ? parts : 1) { channels in
