@@ -6,12 +6,13 @@
 #      peak RSS of each side (the worker side counts the server plus its workers).
 # Usage: scripts/bench-decode-isolation.sh [SECONDS] [ROUNDS] [VIDEO]   (default 20 s, 3 rounds, bikes.mp4)
 set -euo pipefail
+source "$(dirname "$0")/lib/cpu.sh"
 cd "$(dirname "$0")/.."
 seconds=${1:-20} rounds=${2:-3}
 video=${3:-Tests/VideoDecodeTests/Fixtures/bikes.mp4}
 swift build -c release --product r2plus1d >/dev/null
 bin=.build/release/r2plus1d
-echo "== CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
+echo "== CPU: $(cpu_name), $(nproc) cores; OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
 for clips in 1 4; do $bin bench-decode "$video" --clips "$clips" --reps 31 --sandboxed; done
 source scripts/lib/server.sh
 work=$(mktemp -d)

@@ -7,6 +7,7 @@
 # Usage: scripts/bench-decode.sh [REPS] [ROUNDS]   Needs ffmpeg, the reference venv (scripts/make-reference-venv.sh)
 # and decode_bench.py from ../shared/tools (or $REFERENCE_TOOLS).
 set -euo pipefail
+source "$(dirname "$0")/lib/cpu.sh"
 cd "$(dirname "$0")/.."
 reps=${1:-5}
 rounds=${2:-1}
@@ -25,7 +26,7 @@ done
   -vf "scale=640:360,fps=30" -c:v libvpx-vp9 -deadline good -cpu-used 4 -row-mt 1 -b:v 800k -g 60 "$work/bbb_640x360_vp9.webm"
 videos=(bbb_1920x1080.mp4 bbb_640x360.mp4 bbb_640x360.mkv bbb_640x360_vp9.webm)
 swift build -c release --product r2plus1d >/dev/null
-echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
+echo "CPU: $(cpu_name), $(nproc) cores; OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
 results=$work/results.jsonl
 : >"$results"
 ours() { .build/release/r2plus1d bench-decode "$1" --clips "$2" --reps "$reps" --threads 0 --json; }

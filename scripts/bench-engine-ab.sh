@@ -7,12 +7,13 @@
 # the same ratio for each round's fastest pass (other work on a shared host only adds time, so on a noisy host that
 # one is the steadier).
 set -euo pipefail
+source "$(dirname "$0")/lib/cpu.sh"
 old=$1 new=$2 rounds=${3:-6} batches=${4:-1,4}
 shift $(($# < 4 ? $# : 4))
 [[ ${1:-} == -- ]] && shift
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-echo "== CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(nproc) cores," \
+echo "== CPU: $(cpu_name), $(nproc) cores," \
     "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; $("$new" bench --demo-weights --batch 1 --reps 1 "$@" | head -n 1)"
 for round in $(seq 1 "$rounds"); do
     if ((round % 2)); then order="old new"; else order="new old"; fi

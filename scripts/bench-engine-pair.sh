@@ -7,13 +7,14 @@
 # this way and 0.80-1.11 alternated. It measures one thread per clip, as a batch runs; what the threads of a
 # single clip share is left to bench-engine-ab.sh. Prints each round's medians and the median of the ratios.
 set -euo pipefail
+source "$(dirname "$0")/lib/cpu.sh"
 old=$1 new=$2 rounds=${3:-8} batch=${4:-1}
 shift $(($# < 4 ? $# : 4))
 [[ ${1:-} == -- ]] && shift
 (($(nproc) >= 2)) || { echo "needs two cores" >&2; exit 1; }
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-echo "== CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), cores 0 and 1," \
+echo "== CPU: $(cpu_name), cores 0 and 1," \
     "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; $("$new" bench --demo-weights --batch 1 --reps 1 --threads 1 "$@" | head -n 1)"
 for round in $(seq 1 "$rounds"); do
     if ((round % 2)); then cores=(0 1); else cores=(1 0); fi

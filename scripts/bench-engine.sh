@@ -15,6 +15,7 @@
 # reference's). Without an importable OpenVINO it says so and alternates with ORT only (r2plus1d, ORT, r2plus1d,
 # ...). PyTorch eager runs once, at the start.
 set -euo pipefail
+source "$(dirname "$0")/lib/cpu.sh"
 cd "$(dirname "$0")/.."
 batches=${1:-1,4}
 threads=${2:-$(nproc)}
@@ -32,7 +33,7 @@ reference() {
 }
 # The ratio depends on the CPU: ONNX Runtime's MLAS uses AVX-512 where the CPU has it, Debian's OpenBLAS 0.3.21
 # does not on every such CPU (and not where OPENBLAS_CORETYPE pins an AVX2 kernel set).
-echo "== CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(nproc) cores," \
+echo "== CPU: $(cpu_name), $(nproc) cores," \
     "AVX-512: $(grep -q -m 1 avx512f /proc/cpuinfo && echo yes || echo no), OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
 echo "== $(.build/release/r2plus1d bench --demo-weights --batch 1 --reps 1 ${options[@]+"${options[@]}"} | head -n 1)"
 if "$python" -c 'import openvino' 2>/dev/null; then

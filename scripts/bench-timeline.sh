@@ -8,6 +8,7 @@
 #   4. classify --timeline --stride-s RSS_STRIDE_S on the MINUTES and the LONG_MINUTES video: peak RSS of each
 # Videos are made once with ffmpeg into $BENCH_VIDEOS (default /tmp/r2plus1d-bench-videos).
 set -euo pipefail
+source "$(dirname "$0")/lib/cpu.sh"
 cd "$(dirname "$0")/.."
 minutes=${1:-10}
 long_minutes=${2:-60}
@@ -16,7 +17,7 @@ videos=${BENCH_VIDEOS:-/tmp/r2plus1d-bench-videos}
 mkdir -p "$videos"
 swift build -c release --product r2plus1d >/dev/null
 bin=.build/release/r2plus1d
-echo "== $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
+echo "== $(cpu_name), $(nproc) cores; OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
 
 make_video() {  # MINUTES -> path; testsrc2 with moving content, GOP 2 s, low bitrate so the upload stays small
   local path=$videos/timeline_${1}min_360p.mp4
