@@ -24,6 +24,16 @@ import Testing
         #expect(SmallProducts.bandRows(m: 1152, n: 32, k: 512, limit: nil) == 1152)
     }
 
+    @Test func selfTestReachesBothOfOpenBLASsPaths() {
+        let limit = SmallProducts.limit
+        let packed = BLASSelfTest.shapes.filter { !$0.transposedB && $0.m * $0.n * $0.k > limit
+            && SmallProducts.bandRows(m: $0.m, n: $0.n, k: $0.k, limit: limit) == $0.m }
+        let unpacked = BLASSelfTest.shapes.filter { !$0.transposedB && $0.m * $0.n * $0.k > limit
+            && SmallProducts.bandRows(m: $0.m, n: $0.n, k: $0.k, limit: limit) < $0.m }
+        #expect(packed.contains { $0.beta == 0 } && packed.contains { $0.beta == 1 })
+        #expect(unpacked.contains { $0.beta == 0 } && unpacked.contains { $0.beta == 1 })
+    }
+
     // Limits that cut these into 3, 2 and 7 bands (the last of 15 rows, fewer than the others), and one under its limit.
     @Test(arguments: [(37, 5, 11, 880), (64, 3, 9, 864), (100, 7, 13, 1456), (9, 9, 9, 1000)])
     func bandedProductMatchesNaive(_ shape: (m: Int, n: Int, k: Int, limit: Int)) {
