@@ -7,6 +7,8 @@
 #   R2PLUS1D_BIN=path uses that executable instead of building the release one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/cpu.sh
+echo "== CPU: $(cpu_name), $(nproc) cores; OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
 rounds=${1:-2}
 seconds=${2:-30}
 video=$(realpath "${3:-Tests/VideoDecodeTests/Fixtures/bikes.mp4}")

@@ -7,6 +7,8 @@
 # Usage: scripts/bench-fairness.sh [SECONDS] [VIDEO]   (default 40 s per phase, the committed bikes.mp4)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/cpu.sh
+echo "== CPU: $(cpu_name), $(nproc) cores; OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
 seconds=${1:-40}
 video=${2:-Tests/VideoDecodeTests/Fixtures/bikes.mp4}
 swift build --build-tests -Xswiftc -O >/dev/null

@@ -9,6 +9,8 @@
 #   5. wrk, 64 keep-alive connections on GET /healthz for 10 s
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/cpu.sh
+echo "== CPU: $(cpu_name), $(nproc) cores; OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
 seconds=${1:-60}
 video=${2:-Tests/VideoDecodeTests/Fixtures/bikes.mp4}
 swift build -c release --product r2plus1d >/dev/null
