@@ -25,7 +25,7 @@ func gemm(
 /// without packing A and B into blocks first. Packing costs a copy of A per product, which a product with few
 /// columns (layer3's and layer4's Winograd GEMMs: 64 and 32 a clip) uses only that many times; bands of A's rows
 /// small enough for the unpacked path skip it and read B, small, from cache once per band. On a Zen 4 host with
-/// the Cooperlake kernels that ran those products 25-45% faster (`tools/sgemm_bands.c`). Bands under 16 rows were
+/// the Cooperlake kernels that ran those products 30-47% faster (`tools/sgemm_bands.c`). Bands under 16 rows were
 /// slower than packing, and the AVX2 sets' unpacked path is slower than packing at every size tried.
 enum SmallProducts {
     /// OpenBLAS's bound on M·N·K for the unpacked path.
