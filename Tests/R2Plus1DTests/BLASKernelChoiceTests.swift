@@ -33,6 +33,37 @@ import Testing
             == .keep(BLASKernelChoice(kernels: BLASKernelSet("Zen5"), source: .openBLAS)))
     }
 
+    /// QEMU's default CPU model (AMD family 15 model 107), as KVM runs it on any current host: OpenBLAS takes it
+    /// for an Opteron and picks kernels that use 3DNow!, which no CPU made since 2011 executes (SIGILL).
+    static let qemu64 = CPUFeatures(vendor: .amd, family: 15, model: 107, features: [.sse3])
+    /// QEMU's Opteron_G4 (family 21, Bulldozer) where the host filtered out FMA4: OpenBLAS still picks Bulldozer.
+    static let opteronG4 = CPUFeatures(vendor: .amd, family: 21, model: 1, features: [.sse3, .ssse3, .sse41, .sse42, .avx])
+
+    @Test func pickUsingInstructionsTheCPULacksIsReplaced() throws {
+        #expect(try BLASKernelChoice.plan(cpu: Self.qemu64, openBLASPick: "Opteron_SSE3", environment: nil, request: .auto)
+            == .reload(BLASKernelChoice(kernels: .prescott, source: .replaced(from: "Opteron_SSE3", missing: "3dnow"))))
+        #expect(try BLASKernelChoice.plan(cpu: Self.opteronG4, openBLASPick: "Bulldozer", environment: nil, request: .auto)
+            == .reload(BLASKernelChoice(kernels: .sandybridge, source: .replaced(from: "Bulldozer", missing: "fma4"))))
+        // With AVX2 added to such a model, the weaker pick is upgraded as on any AVX2 CPU.
+        var withAVX2 = Self.qemu64
+        withAVX2.features.formUnion([.ssse3, .sse41, .sse42, .avx, .fma, .avx2])
+        #expect(try BLASKernelChoice.plan(cpu: withAVX2, openBLASPick: "Opteron_SSE3", environment: nil, request: .auto)
+            == .reload(BLASKernelChoice(kernels: .zen, source: .upgraded(from: "Opteron_SSE3"))))
+    }
+
+    @Test func pickIsKeptOnTheCPUsItWasWrittenFor() throws {
+        var opteron = Self.qemu64
+        opteron.features.insert(.threeDNow)
+        #expect(try BLASKernelChoice.plan(cpu: opteron, openBLASPick: "Opteron_SSE3", environment: nil, request: .auto)
+            == .keep(BLASKernelChoice(kernels: BLASKernelSet("Opteron_SSE3"), source: .openBLAS)))
+        var bulldozer = Self.opteronG4
+        bulldozer.features.insert(.fma4)
+        #expect(try BLASKernelChoice.plan(cpu: bulldozer, openBLASPick: "Bulldozer", environment: nil, request: .auto)
+            == .keep(BLASKernelChoice(kernels: BLASKernelSet("Bulldozer"), source: .openBLAS)))
+        #expect(BLASKernelSet("Opteron").runs(on: opteron) && !BLASKernelSet("Opteron").runs(on: Self.qemu64))
+        #expect(BLASKernelSet("Piledriver").runs(on: bulldozer) && !BLASKernelSet("Piledriver").runs(on: Self.opteronG4))
+    }
+
     @Test func operatorsCoreTypeIsRespected() throws {
         let plan = try BLASKernelChoice.plan(cpu: Self.emeraldRapids, openBLASPick: "Haswell", environment: "Haswell", request: .auto)
         #expect(plan == .keep(BLASKernelChoice(kernels: .haswell, source: .environment)))
@@ -95,6 +126,7 @@ import Testing
         BLASKernelChoice(kernels: .zen, source: .option),
         BLASKernelChoice(kernels: .haswell, source: .environment),
         BLASKernelChoice(kernels: .cooperlake, source: .openBLAS),
+        BLASKernelChoice(kernels: .prescott, source: .replaced(from: "Opteron_SSE3", missing: "3dnow")),
     ])
     func markerRoundTrips(_ choice: BLASKernelChoice) {
         #expect(BLASKernelChoice(marker: choice.marker) == choice)

@@ -7,6 +7,7 @@ extension BLASKernelChoice {
         case .environment: return "\(name)|environment"
         case .option: return "\(name)|option"
         case .upgraded(let weaker): return "\(name)|upgraded|\(weaker)"
+        case .replaced(let unrunnable, let missing): return "\(name)|replaced|\(unrunnable)|\(missing)"
         case .fallback(let failed, let reason): return "\(name)|fallback|\(failed)|\(reason)"
         }
     }
@@ -21,6 +22,7 @@ extension BLASKernelChoice {
         case ("environment", 2): self.init(kernels: kernels, source: .environment)
         case ("option", 2): self.init(kernels: kernels, source: .option)
         case ("upgraded", 3): self.init(kernels: kernels, source: .upgraded(from: parts[2]))
+        case ("replaced", 4): self.init(kernels: kernels, source: .replaced(from: parts[2], missing: parts[3]))
         case ("fallback", 4): self.init(kernels: kernels, source: .fallback(from: parts[2], reason: parts[3]))
         default: return nil
         }

@@ -24,6 +24,8 @@ public struct BLASKernelChoice: Sendable, Equatable, CustomStringConvertible {
         case openBLAS
         /// OpenBLAS picked a weaker set than the CPU runs.
         case upgraded(from: String)
+        /// OpenBLAS picked a set that uses instructions the CPU lacks (named in `missing`, space-separated).
+        case replaced(from: String, missing: String)
         /// The operator's OPENBLAS_CORETYPE.
         case environment
         /// `--blas-kernels NAME`.
@@ -54,6 +56,8 @@ public struct BLASKernelChoice: Sendable, Equatable, CustomStringConvertible {
         switch source {
         case .openBLAS: "OpenBLAS's own choice"
         case .upgraded(let weaker): "chosen from CPUID: OpenBLAS picked \(weaker), weaker than this CPU runs"
+        case .replaced(let unrunnable, let missing):
+            "chosen from CPUID: OpenBLAS picked \(unrunnable), whose kernels use \(missing), which this CPU lacks"
         case .environment: "OPENBLAS_CORETYPE"
         case .option: "--blas-kernels"
         case .fallback(let failed, let reason): "\(failed) failed the start-up self-test (\(reason))"
@@ -64,7 +68,7 @@ public struct BLASKernelChoice: Sendable, Equatable, CustomStringConvertible {
     public var sourceLabel: String {
         switch source {
         case .openBLAS: "openblas"
-        case .upgraded: "cpuid"
+        case .upgraded, .replaced: "cpuid"
         case .environment: "environment"
         case .option: "option"
         case .fallback: "fallback"
@@ -99,6 +103,11 @@ public struct BLASKernelChoice: Sendable, Equatable, CustomStringConvertible {
         let cpuTier = BLASKernelSet.tier(of: cpu)
         if let loadedTier = loaded.tier, loadedTier < cpuTier {
             return .reload(BLASKernelChoice(kernels: .best(at: cpuTier, for: cpu), source: .upgraded(from: openBLASPick)))
+        }
+        let missing = loaded.missingInstructions(on: cpu)
+        if !missing.isEmpty {
+            let names = missing.sorted().map(\.rawValue).joined(separator: " ")
+            return .reload(BLASKernelChoice(kernels: .best(at: cpuTier, for: cpu), source: .replaced(from: openBLASPick, missing: names)))
         }
         return .keep(BLASKernelChoice(kernels: loaded, source: .openBLAS))
     }

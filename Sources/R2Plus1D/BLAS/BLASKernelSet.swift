@@ -35,6 +35,14 @@ public struct BLASKernelSet: Sendable, Hashable, CustomStringConvertible {
         "SkylakeX": .avx512, "Cooperlake": .avx512, "SapphireRapids": .avx512,
     ]
 
+    /// Instructions beyond their tier's that sets use. OpenBLAS 0.3.21 picks these by CPU family alone, so QEMU's
+    /// default model (family 15) gets Opteron kernels, and a family-21 model whose FMA4 the host filtered out gets
+    /// Bulldozer's: both die of SIGILL at their first product.
+    static let extraInstructions: [String: Set<CPUFeatures.Feature>] = [
+        "Opteron": [.threeDNow], "Opteron_SSE3": [.threeDNow],
+        "Bulldozer": [.fma4], "Piledriver": [.fma4], "Steamroller": [.fma4], "Excavator": [.fma4],
+    ]
+
     /// What `--blas-kernels` accepts: the sets that can be asked for by name, safest first.
     public static let selectable: [BLASKernelSet] = [.prescott, .nehalem, .sandybridge, .haswell, .zen, .skylakeX, .cooperlake, .sapphireRapids]
 
@@ -54,7 +62,12 @@ public struct BLASKernelSet: Sendable, Hashable, CustomStringConvertible {
         default: break
         }
         guard let tier else { return false }
-        return tier <= Self.tier(of: cpu)
+        return tier <= Self.tier(of: cpu) && missingInstructions(on: cpu).isEmpty
+    }
+
+    /// The instructions beyond its tier's that this set uses and `cpu` lacks.
+    public func missingInstructions(on cpu: CPUFeatures) -> Set<CPUFeatures.Feature> {
+        (Self.extraInstructions[name] ?? []).subtracting(cpu.features)
     }
 
     /// The highest tier `cpu` supports.

@@ -9,6 +9,9 @@ public struct CPUFeatures: Sendable, Equatable, CustomStringConvertible {
     public enum Feature: String, Sendable, CaseIterable, Comparable {
         case sse3, ssse3, sse41 = "sse4.1", sse42 = "sse4.2", avx, fma, avx2
         case avx512f, avx512dq, avx512bw, avx512vl, avx512bf16
+        /// AMD's own: OpenBLAS's Opteron kernels use 3DNow!, its Bulldozer-family kernels FMA4. CPUs from 2011 on
+        /// (and QEMU's models that name older ones) lack them.
+        case threeDNow = "3dnow", fma4
 
         public static func < (a: Feature, b: Feature) -> Bool {
             allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
@@ -67,6 +70,10 @@ public struct CPUFeatures: Sendable, Equatable, CustomStringConvertible {
             let ymm = osSaves & 0x6 == 0x6, zmm = osSaves & 0xE6 == 0xE6
             if ymm && bit(28) { features.insert(.avx) }
             if ymm && bit(12) { features.insert(.fma) }
+            if let top = cpuid(0x8000_0000), top.eax >= 0x8000_0001, let extended = cpuid(0x8000_0001) {
+                if extended.edx & (1 << 31) != 0 { features.insert(.threeDNow) }
+                if ymm && extended.ecx & (1 << 16) != 0 { features.insert(.fma4) }
+            }
             if leaf0.eax >= 7, let leaf7 = cpuid(7) {
                 func bit7(_ n: UInt32) -> Bool { leaf7.ebx & (1 << n) != 0 }
                 if ymm && bit7(5) { features.insert(.avx2) }
