@@ -7,4 +7,4 @@ sudo=""
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends \
   pkg-config libopenblas-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libssl-dev \
-  ffmpeg curl openssl strace iproute2 zlib1g-dev redis-server chromium chromium-driver >/dev/null
+  ffmpeg curl openssl strace iproute2 zlib1g-dev redis-server chromium chromium-driver qemu-user >/dev/null

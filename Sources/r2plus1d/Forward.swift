@@ -28,6 +28,7 @@ struct Forward: ParsableCommand {
         }
         let logits = model.forward(clips)
         try Safetensors.write([("logits", logits)],
-                              metadata: ["weights": try weights.requiredSource().displayName], path: output)
+                              metadata: ["weights": try weights.requiredSource().displayName, "blas_kernels": BLASKernels.name],
+                              path: output)
     }
 }
