@@ -12,8 +12,8 @@
 # r2plus1d, ORT, ...), so every reference figure sits between two of ours; each figure is a median of REPS
 # forwards. It reports per batch size the median of each engine and, against each of ORT and OpenVINO, the median
 # of the per-round ratios (r2plus1d clips/s, the mean of the two runs around the reference run, over the
-# reference's). Without an importable OpenVINO it says so and alternates with ORT only (r2plus1d, ORT, r2plus1d,
-# ...). PyTorch eager runs once, at the start.
+# reference's), and each larger batch's clips/s against batch 1's, run by run. Without an importable OpenVINO it
+# says so and alternates with ORT only (r2plus1d, ORT, r2plus1d, ...). PyTorch eager runs once, at the start.
 set -euo pipefail
 source "$(dirname "$0")/lib/cpu.sh"
 cd "$(dirname "$0")/.."
@@ -76,4 +76,10 @@ for b in sorted(ours[0]):
         ratios = [(mine[i * step + offset] + mine[i * step + offset + 1]) / 2 / theirs[i] for i in range(rounds)]
         print(f"  {engine} median {statistics.median(theirs):.2f} ({min(theirs):.2f}-{max(theirs):.2f}); "
               f"ratio per round {', '.join(f'{r:.2f}' for r in ratios)}, median {statistics.median(ratios):.2f}x")
+# Batching's own gain: each of our runs measures batch 1 and the others back to back, in one process.
+if 1 in ours[0]:
+    for b in sorted(ours[0])[1:]:
+        gains = [o[b]["clips_per_second"] / o[1]["clips_per_second"] for o in ours]
+        print(f"batch {b} against batch 1, clips/s per run: {', '.join(f'{g:.2f}' for g in gains)}, "
+              f"median {statistics.median(gains):.2f}x")
 PY
