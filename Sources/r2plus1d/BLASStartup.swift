@@ -28,7 +28,10 @@ enum BLASStartup {
             switch try BLASKernelChoice.plan(cpu: cpu, openBLASPick: BLASKernels.loaded, environment: environment(coreType),
                                              request: request) {
             case .keep(let kept): choice = kept
-            case .reload(let next): reload(next); choice = BLASKernelChoice(kernels: BLASKernelSet(BLASKernels.loaded), source: .openBLAS)
+            case .reload(let next):
+                if case .pinReplaced = next.source { warn("OpenBLAS kernels: \(next)") }
+                reload(next)
+                choice = BLASKernelChoice(kernels: BLASKernelSet(BLASKernels.loaded), source: .openBLAS)
             }
         }
         if let failure = BLASSelfTest.run() {

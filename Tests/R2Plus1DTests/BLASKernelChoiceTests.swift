@@ -72,6 +72,31 @@ import Testing
             == .reload(BLASKernelChoice(kernels: .skylakeX, source: .upgraded(from: "Prescott"))))
     }
 
+    /// A pin the CPU cannot run (a manifest written for other nodes) would die of SIGILL at the first product, as
+    /// OpenBLAS loads a pinned set unchecked: it gives way to the CPU's best set, never above the pin's tier.
+    @Test func pinTheCPUCannotRunIsReplaced() throws {
+        #expect(try BLASKernelChoice.plan(cpu: Self.zen3, openBLASPick: "SkylakeX", environment: "skylakex", request: .auto)
+            == .reload(BLASKernelChoice(kernels: .zen, source: .pinReplaced(pin: "skylakex", missing: "avx512f avx512dq avx512bw avx512vl"))))
+        let nehalem = CPUFeatures(vendor: .intel, family: 6, model: 26, features: [.sse3, .ssse3, .sse41, .sse42])
+        #expect(try BLASKernelChoice.plan(cpu: nehalem, openBLASPick: "Haswell", environment: "Haswell", request: .auto)
+            == .reload(BLASKernelChoice(kernels: .nehalem, source: .pinReplaced(pin: "Haswell", missing: "avx fma avx2"))))
+        #expect(try BLASKernelChoice.plan(cpu: Self.qemu64, openBLASPick: "Opteron", environment: "Opteron", request: .auto)
+            == .reload(BLASKernelChoice(kernels: .prescott, source: .pinReplaced(pin: "Opteron", missing: "3dnow"))))
+        // A runnable pin stays, weaker or not; so does one the engine does not know.
+        #expect(try BLASKernelChoice.plan(cpu: Self.zen4, openBLASPick: "Cooperlake", environment: "Cooperlake", request: .auto)
+            == .keep(BLASKernelChoice(kernels: .cooperlake, source: .environment)))
+        #expect(try BLASKernelChoice.plan(cpu: Self.zen3, openBLASPick: "Zen5", environment: "Zen5", request: .auto)
+            == .keep(BLASKernelChoice(kernels: BLASKernelSet("Zen5"), source: .environment)))
+    }
+
+    @Test func instructionsASetNeedsAccumulateOverTiers() {
+        #expect(BLASKernelSet.skylakeX.missingInstructions(on: Self.zen4).isEmpty)
+        #expect(BLASKernelSet.cooperlake.missingInstructions(on: Self.emeraldRapids) == [.avx512bf16])
+        #expect(BLASKernelSet.haswell.missingInstructions(on: CPUFeatures(vendor: .intel, features: [.sse3, .avx]))
+            == [.ssse3, .sse41, .sse42, .fma, .avx2])
+        #expect(!BLASKernelSet.cooperlake.runs(on: Self.emeraldRapids) && BLASKernelSet.cooperlake.runs(on: Self.zen4))
+    }
+
     /// A pin weaker than the CPU is kept, but the operator is told what the CPU runs.
     @Test func aWeakerPinNamesTheStrongerSet() throws {
         let pinned = BLASKernelChoice(kernels: .haswell, source: .environment)
@@ -127,6 +152,7 @@ import Testing
         BLASKernelChoice(kernels: .haswell, source: .environment),
         BLASKernelChoice(kernels: .cooperlake, source: .openBLAS),
         BLASKernelChoice(kernels: .prescott, source: .replaced(from: "Opteron_SSE3", missing: "3dnow")),
+        BLASKernelChoice(kernels: .zen, source: .pinReplaced(pin: "SkylakeX", missing: "avx512f avx512dq avx512bw avx512vl")),
     ])
     func markerRoundTrips(_ choice: BLASKernelChoice) {
         #expect(BLASKernelChoice(marker: choice.marker) == choice)

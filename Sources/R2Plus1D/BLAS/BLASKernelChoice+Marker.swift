@@ -5,6 +5,7 @@ extension BLASKernelChoice {
         switch source {
         case .openBLAS: return "\(name)|openblas"
         case .environment: return "\(name)|environment"
+        case .pinReplaced(let pin, let missing): return "\(name)|pinreplaced|\(pin)|\(missing)"
         case .option: return "\(name)|option"
         case .upgraded(let weaker): return "\(name)|upgraded|\(weaker)"
         case .replaced(let unrunnable, let missing): return "\(name)|replaced|\(unrunnable)|\(missing)"
@@ -20,6 +21,7 @@ extension BLASKernelChoice {
         switch (parts[1], parts.count) {
         case ("openblas", 2): self.init(kernels: kernels, source: .openBLAS)
         case ("environment", 2): self.init(kernels: kernels, source: .environment)
+        case ("pinreplaced", 4): self.init(kernels: kernels, source: .pinReplaced(pin: parts[2], missing: parts[3]))
         case ("option", 2): self.init(kernels: kernels, source: .option)
         case ("upgraded", 3): self.init(kernels: kernels, source: .upgraded(from: parts[2]))
         case ("replaced", 4): self.init(kernels: kernels, source: .replaced(from: parts[2], missing: parts[3]))

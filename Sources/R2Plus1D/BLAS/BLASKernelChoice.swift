@@ -28,6 +28,8 @@ public struct BLASKernelChoice: Sendable, Equatable, CustomStringConvertible {
         case replaced(from: String, missing: String)
         /// The operator's OPENBLAS_CORETYPE.
         case environment
+        /// The operator's OPENBLAS_CORETYPE named a set that uses instructions the CPU lacks (`missing`).
+        case pinReplaced(pin: String, missing: String)
         /// `--blas-kernels NAME`.
         case option
         /// The set chosen before failed the start-up self-test.
@@ -59,6 +61,8 @@ public struct BLASKernelChoice: Sendable, Equatable, CustomStringConvertible {
         case .replaced(let unrunnable, let missing):
             "chosen from CPUID: OpenBLAS picked \(unrunnable), whose kernels use \(missing), which this CPU lacks"
         case .environment: "OPENBLAS_CORETYPE"
+        case .pinReplaced(let pin, let missing):
+            "chosen from CPUID: OPENBLAS_CORETYPE=\(pin) needs \(missing), which this CPU lacks"
         case .option: "--blas-kernels"
         case .fallback(let failed, let reason): "\(failed) failed the start-up self-test (\(reason))"
         }
@@ -68,7 +72,7 @@ public struct BLASKernelChoice: Sendable, Equatable, CustomStringConvertible {
     public var sourceLabel: String {
         switch source {
         case .openBLAS: "openblas"
-        case .upgraded, .replaced: "cpuid"
+        case .upgraded, .replaced, .pinReplaced: "cpuid"
         case .environment: "environment"
         case .option: "option"
         case .fallback: "fallback"
@@ -99,17 +103,29 @@ public struct BLASKernelChoice: Sendable, Equatable, CustomStringConvertible {
             let choice = BLASKernelChoice(kernels: wanted, source: .option)
             return loaded == wanted ? .keep(choice) : .reload(choice)
         }
-        if let environment, !environment.isEmpty { return .keep(BLASKernelChoice(kernels: loaded, source: .environment)) }
         let cpuTier = BLASKernelSet.tier(of: cpu)
+        if let environment, !environment.isEmpty {
+            // A pin is kept unless it cannot run here: then the CPU's best set, never above the pin's tier.
+            let missing = loaded.missingInstructions(on: cpu)
+            guard let pinned = loaded.tier, !missing.isEmpty else {
+                return .keep(BLASKernelChoice(kernels: loaded, source: .environment))
+            }
+            return .reload(BLASKernelChoice(kernels: .best(at: min(pinned, cpuTier), for: cpu),
+                                            source: .pinReplaced(pin: environment, missing: Self.names(missing))))
+        }
         if let loadedTier = loaded.tier, loadedTier < cpuTier {
             return .reload(BLASKernelChoice(kernels: .best(at: cpuTier, for: cpu), source: .upgraded(from: openBLASPick)))
         }
         let missing = loaded.missingInstructions(on: cpu)
         if !missing.isEmpty {
-            let names = missing.sorted().map(\.rawValue).joined(separator: " ")
-            return .reload(BLASKernelChoice(kernels: .best(at: cpuTier, for: cpu), source: .replaced(from: openBLASPick, missing: names)))
+            return .reload(BLASKernelChoice(kernels: .best(at: cpuTier, for: cpu),
+                                            source: .replaced(from: openBLASPick, missing: Self.names(missing))))
         }
         return .keep(BLASKernelChoice(kernels: loaded, source: .openBLAS))
+    }
+
+    private static func names(_ features: Set<CPUFeatures.Feature>) -> String {
+        features.sorted().map(\.rawValue).joined(separator: " ")
     }
 
     /// After `failed` did not pass the self-test: the next safer set, to be loaded.

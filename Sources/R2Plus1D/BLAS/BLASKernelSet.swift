@@ -35,12 +35,19 @@ public struct BLASKernelSet: Sendable, Hashable, CustomStringConvertible {
         "SkylakeX": .avx512, "Cooperlake": .avx512, "SapphireRapids": .avx512,
     ]
 
+    /// The instructions a tier adds to the ones below it (`tier(of:)` reads the same ones).
+    static let tierInstructions: [Tier: Set<CPUFeatures.Feature>] = [
+        .sse3: [.sse3], .sse42: [.ssse3, .sse41, .sse42], .avx: [.avx], .avx2: [.avx2, .fma],
+        .avx512: [.avx512f, .avx512dq, .avx512bw, .avx512vl],
+    ]
+
     /// Instructions beyond their tier's that sets use. OpenBLAS 0.3.21 picks these by CPU family alone, so QEMU's
     /// default model (family 15) gets Opteron kernels, and a family-21 model whose FMA4 the host filtered out gets
     /// Bulldozer's: both die of SIGILL at their first product.
     static let extraInstructions: [String: Set<CPUFeatures.Feature>] = [
         "Opteron": [.threeDNow], "Opteron_SSE3": [.threeDNow],
         "Bulldozer": [.fma4], "Piledriver": [.fma4], "Steamroller": [.fma4], "Excavator": [.fma4],
+        "Cooperlake": [.avx512bf16],
     ]
 
     /// What `--blas-kernels` accepts: the sets that can be asked for by name, safest first.
@@ -55,19 +62,18 @@ public struct BLASKernelSet: Sendable, Hashable, CustomStringConvertible {
 
     /// Whether `cpu` has every instruction this set uses (false for a set the engine does not know).
     public func runs(on cpu: CPUFeatures) -> Bool {
-        switch self {
-        case .cooperlake: return cpu.hasAVX512 && cpu.has([.avx512bf16])
         // Sapphire Rapids' set adds AMX and FP16, which CPUFeatures does not track: never chosen automatically.
-        case .sapphireRapids: return false
-        default: break
-        }
-        guard let tier else { return false }
+        guard let tier, self != .sapphireRapids else { return false }
         return tier <= Self.tier(of: cpu) && missingInstructions(on: cpu).isEmpty
     }
 
-    /// The instructions beyond its tier's that this set uses and `cpu` lacks.
+    /// The instructions this set uses and `cpu` lacks (none known for a set the engine does not know).
     public func missingInstructions(on cpu: CPUFeatures) -> Set<CPUFeatures.Feature> {
-        (Self.extraInstructions[name] ?? []).subtracting(cpu.features)
+        var needed = Self.extraInstructions[name] ?? []
+        if let tier {
+            for (level, instructions) in Self.tierInstructions where level <= tier { needed.formUnion(instructions) }
+        }
+        return needed.subtracting(cpu.features)
     }
 
     /// The highest tier `cpu` supports.
