@@ -2,7 +2,7 @@
 /// returns, ranked by the instructions they need.
 public struct BLASKernelSet: Sendable, Hashable, CustomStringConvertible {
     /// The instruction tier a kernel set runs on: a CPU at a tier can run every set at or below it.
-    public enum Tier: Int, Sendable, Comparable {
+    public enum Tier: Int, Sendable, Comparable, CaseIterable {
         case sse3, sse42, avx, avx2, avx512
 
         public static func < (a: Tier, b: Tier) -> Bool { a.rawValue < b.rawValue }
@@ -35,11 +35,16 @@ public struct BLASKernelSet: Sendable, Hashable, CustomStringConvertible {
         "SkylakeX": .avx512, "Cooperlake": .avx512, "SapphireRapids": .avx512,
     ]
 
-    /// The instructions a tier adds to the ones below it (`tier(of:)` reads the same ones).
+    /// The instructions a tier adds to the ones below it; a set at a tier uses those of every tier up to its own.
     static let tierInstructions: [Tier: Set<CPUFeatures.Feature>] = [
         .sse3: [.sse3], .sse42: [.ssse3, .sse41, .sse42], .avx: [.avx], .avx2: [.avx2, .fma],
         .avx512: [.avx512f, .avx512dq, .avx512bw, .avx512vl],
     ]
+
+    /// Every instruction the tiers up to `tier` add.
+    static func instructions(upTo tier: Tier) -> Set<CPUFeatures.Feature> {
+        tierInstructions.filter { $0.key <= tier }.values.reduce(into: []) { $0.formUnion($1) }
+    }
 
     /// Instructions beyond their tier's that sets use. OpenBLAS 0.3.21 picks these by CPU family alone, so QEMU's
     /// default model (family 15) gets Opteron kernels, and a family-21 model whose FMA4 the host filtered out gets
@@ -63,26 +68,19 @@ public struct BLASKernelSet: Sendable, Hashable, CustomStringConvertible {
     /// Whether `cpu` has every instruction this set uses (false for a set the engine does not know).
     public func runs(on cpu: CPUFeatures) -> Bool {
         // Sapphire Rapids' set adds AMX and FP16, which CPUFeatures does not track: never chosen automatically.
-        guard let tier, self != .sapphireRapids else { return false }
-        return tier <= Self.tier(of: cpu) && missingInstructions(on: cpu).isEmpty
+        guard tier != nil, self != .sapphireRapids else { return false }
+        return missingInstructions(on: cpu).isEmpty
     }
 
     /// The instructions this set uses and `cpu` lacks (none known for a set the engine does not know).
     public func missingInstructions(on cpu: CPUFeatures) -> Set<CPUFeatures.Feature> {
-        var needed = Self.extraInstructions[name] ?? []
-        if let tier {
-            for (level, instructions) in Self.tierInstructions where level <= tier { needed.formUnion(instructions) }
-        }
+        let needed = (Self.extraInstructions[name] ?? []).union(tier.map(Self.instructions(upTo:)) ?? [])
         return needed.subtracting(cpu.features)
     }
 
     /// The highest tier `cpu` supports.
     public static func tier(of cpu: CPUFeatures) -> Tier {
-        if cpu.hasAVX512 && cpu.hasAVX2FMA { return .avx512 }
-        if cpu.hasAVX2FMA { return .avx2 }
-        if cpu.has([.avx]) { return .avx }
-        if cpu.has([.sse42]) { return .sse42 }
-        return .sse3
+        Tier.allCases.last { cpu.has(instructions(upTo: $0)) } ?? .sse3
     }
 
     /// The set the engine runs at `tier` on `cpu`'s vendor: OpenBLAS's Zen set is its Haswell kernels with AMD's

@@ -9,8 +9,8 @@ public struct CPUFeatures: Sendable, Equatable, CustomStringConvertible {
     public enum Feature: String, Sendable, CaseIterable, Comparable {
         case sse3, ssse3, sse41 = "sse4.1", sse42 = "sse4.2", avx, fma, avx2
         case avx512f, avx512dq, avx512bw, avx512vl, avx512bf16
-        /// AMD's own: OpenBLAS's Opteron kernels use 3DNow!, its Bulldozer-family kernels FMA4. CPUs from 2011 on
-        /// (and QEMU's models that name older ones) lack them.
+        /// AMD's own: OpenBLAS's Opteron kernels use 3DNow!, its Bulldozer-family kernels FMA4. AMD dropped 3DNow!
+        /// in 2011 and FMA4 with Zen; Intel never had either, and QEMU's models that name old AMD CPUs lack them.
         case threeDNow = "3dnow", fma4
 
         public static func < (a: Feature, b: Feature) -> Bool {
@@ -32,9 +32,6 @@ public struct CPUFeatures: Sendable, Equatable, CustomStringConvertible {
 
     public func has(_ needed: Set<Feature>) -> Bool { needed.isSubset(of: features) }
 
-    /// AVX-512 Foundation with the BW, DQ and VL subsets OpenBLAS's SkylakeX kernels use.
-    public var hasAVX512: Bool { has([.avx512f, .avx512bw, .avx512dq, .avx512vl]) }
-    public var hasAVX2FMA: Bool { has([.avx, .avx2, .fma]) }
 
     public var description: String {
         let names = features.sorted().map(\.rawValue).joined(separator: " ")
@@ -70,7 +67,8 @@ public struct CPUFeatures: Sendable, Equatable, CustomStringConvertible {
             let ymm = osSaves & 0x6 == 0x6, zmm = osSaves & 0xE6 == 0xE6
             if ymm && bit(28) { features.insert(.avx) }
             if ymm && bit(12) { features.insert(.fma) }
-            if let top = cpuid(0x8000_0000), top.eax >= 0x8000_0001, let extended = cpuid(0x8000_0001) {
+            // nil for a leaf above the CPU's highest (GCC's __get_cpuid_count checks the range).
+            if let extended = cpuid(0x8000_0001) {
                 if extended.edx & (1 << 31) != 0 { features.insert(.threeDNow) }
                 if ymm && extended.ecx & (1 << 16) != 0 { features.insert(.fma4) }
             }
