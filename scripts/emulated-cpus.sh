@@ -30,6 +30,11 @@ fixtures=Tests/R2Plus1DTests/Fixtures
 network=(--weights "$fixtures/tiny_r2plus1d.safetensors" --input "$fixtures/tiny_io.safetensors")
 video=Tests/VideoDecodeTests/Fixtures/bikes.mp4
 "$binary" preprocess "$video" --clips 1 -o "$work/clips-native.safetensors" >/dev/null
+# The kernel set `forward` records in its output's metadata.
+kernels_of() {
+  python3 -c 'import json, struct, sys; data = open(sys.argv[1], "rb").read(); length = struct.unpack("<Q", data[:8])[0]
+print(json.loads(data[8:8 + length]).get("__metadata__", {}).get("blas_kernels", "?"))' "$1"
+}
 failures=0
 for entry in "${expected[@]}"; do
   model=${entry%%=*} kernels=${entry#*=}
@@ -45,21 +50,20 @@ for entry in "${expected[@]}"; do
     failures=$((failures + 1))
     continue
   fi
-  python3 - "$work" "$model" "$kernels" "$fixtures/tiny_io.safetensors" <<'PY' || failures=$((failures + 1))
+  python3 - "$work" "$model" "$kernels" "$(kernels_of "$work/plan-$model.safetensors")" "$fixtures/tiny_io.safetensors" \
+    <<'PY' || failures=$((failures + 1))
 import json, struct, sys
-work, model, kernels, reference = sys.argv[1:]
+work, model, kernels, chosen, reference = sys.argv[1:]
 def read(path, tensor):
     data = open(path, "rb").read()
     length = struct.unpack("<Q", data[:8])[0]
-    header = json.loads(data[8:8 + length])
-    start, end = header[tensor]["data_offsets"]
+    start, end = json.loads(data[8:8 + length])[tensor]["data_offsets"]
     body = data[8 + length + start:8 + length + end]
-    return struct.unpack(f"<{len(body) // 4}f", body), header.get("__metadata__", {})
-chosen = read(f"{work}/plan-{model}.safetensors", "logits")[1].get("blas_kernels", "?")
-torchvision = read(reference, "logits")[0]
-logits = read(f"{work}/logits-{model}.safetensors", "logits")[0]
-native = read(f"{work}/clips-native.safetensors", "clips")[0]
-clips = read(f"{work}/clips-{model}.safetensors", "clips")[0]
+    return struct.unpack(f"<{len(body) // 4}f", body)
+torchvision = read(reference, "logits")
+logits = read(f"{work}/logits-{model}.safetensors", "logits")
+native = read(f"{work}/clips-native.safetensors", "clips")
+clips = read(f"{work}/clips-{model}.safetensors", "clips")
 logit_error = max(abs(a - b) for a, b in zip(torchvision, logits)) / max(abs(a) for a in torchvision)
 clip_error = max(abs(a - b) for a, b in zip(native, clips)) if len(clips) == len(native) else float("inf")
 ok = chosen.split(" ")[0] == kernels and logit_error <= 1e-4 and clip_error < 0.11
@@ -71,8 +75,7 @@ done
 # An operator's pin the CPU cannot run (OpenBLAS loads a pinned set unchecked) gives way to the CPU's best set.
 if OPENBLAS_CORETYPE=SkylakeX qemu-x86_64 -cpu Haswell "$binary" forward "${network[@]}" -o "$work/pinned.safetensors" \
     2>"$work/pinned.log"; then
-  chosen=$(python3 -c 'import json, struct, sys; d = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", d[:8])[0]
-print(json.loads(d[8:8 + n])["__metadata__"]["blas_kernels"])' "$work/pinned.safetensors")
+  chosen=$(kernels_of "$work/pinned.safetensors")
   echo "Haswell, OPENBLAS_CORETYPE=SkylakeX: $chosen"
   [[ $chosen == "Haswell (chosen from CPUID: OPENBLAS_CORETYPE=SkylakeX needs avx512f"* ]] || failures=$((failures + 1))
 else
