@@ -23,4 +23,20 @@ static inline unsigned long long cblas_xgetbv(unsigned index) {
     return 0;
 #endif
 }
+
+/* Non-temporal stores, which Swift cannot issue: a convolution output too large to stay in cache is written past it
+ * (FoldedConv3d.streamBytes). The fence orders them before the writing thread signals that it is done. */
+typedef float cblas_float4 __attribute__((ext_vector_type(4)));
+
+static inline void cblas_stream_store(float *target, cblas_float4 value) {
+    __builtin_nontemporal_store(value, (cblas_float4 *)target);
+}
+
+static inline void cblas_store_fence(void) {
+#if defined(__x86_64__)
+    __builtin_ia32_sfence();
+#else
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+#endif
+}
 #endif

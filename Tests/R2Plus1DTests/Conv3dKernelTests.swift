@@ -8,10 +8,11 @@ import Testing
         var geometry: Conv3dGeometry
         var tileBytes = 4 << 20
         var cacheBytes = FoldedConv3d.defaultCacheBytes
+        var streamBytes = FoldedConv3d.defaultStreamBytes
         var winograd = true
         var block: WinogradTile? = nil
         var testDescription: String {
-            "C\(c) M\(m) \(t)x\(h)x\(w) \(geometry) tile \(tileBytes) cache \(cacheBytes) \(algorithm)"
+            "C\(c) M\(m) \(t)x\(h)x\(w) \(geometry) tile \(tileBytes) cache \(cacheBytes) stream \(streamBytes) \(algorithm)"
         }
 
         /// The path the case is meant to run, by the kernel shapes each algorithm serves; every case here is
@@ -93,7 +94,57 @@ import Testing
         Case(c: 2, m: 3, t: 2, h: 29, w: 31, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1)), cacheBytes: 1,
              block: .two),
         Case(c: 3, m: 24, t: 2, h: 39, w: 64, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1)), cacheBytes: 1),
+        // Outputs written with non-temporal stores: rows 16-byte aligned (w 8) and not (w 7, 13), F(4,3) and F(2,3),
+        // frames in spans, and a row split.
+        Case(c: 3, m: 5, t: 3, h: 9, w: 8, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1)), streamBytes: 0),
+        Case(c: 5, m: 7, t: 4, h: 7, w: 13, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1)), streamBytes: 0),
+        Case(c: 3, m: 4, t: 2, h: 5, w: 37, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1)), streamBytes: 0,
+             block: .two),
+        Case(c: 2, m: 3, t: 3, h: 39, w: 64, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1)), cacheBytes: 1,
+             streamBytes: 0),
+        Case(c: 6, m: 24, t: 2, h: 5, w: 7, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1)), streamBytes: 0),
     ]
+
+    /// Of R(2+1)D-18's spatial Winograd convolutions, layer1's stream their outputs (29 MB a clip); layer2's (7 MB)
+    /// and deeper ones do not.
+    @Test func onlyLayer1StreamsItsOutput() {
+        func conv(_ m: Int, _ c: Int) -> FoldedConv3d {
+            FoldedConv3d(weight: [Float](repeating: 0, count: m * c * 9), bias: [Float](repeating: 0, count: m),
+                         outChannels: m, inChannels: c, geometry: .init(kernel: (1, 3, 3), padding: (0, 1, 1)))
+        }
+        #expect(conv(144, 64).streamsOutput(t: 16, h: 56, w: 56))
+        #expect(!conv(288, 128).streamsOutput(t: 8, h: 28, w: 28))
+        #expect(!conv(576, 256).streamsOutput(t: 4, h: 14, w: 14))
+        #expect(!conv(1152, 512).streamsOutput(t: 2, h: 7, w: 7))
+    }
+
+    /// Streamed stores write the same values as cached ones, bit for bit, with every epilogue, one thread or three.
+    @Test(arguments: [WinogradTile.four, .two])
+    func streamedOutputIsIdentical(_ tile: WinogradTile) {
+        let (c, m, t, h, w) = (4, 9, 3, 11, 13)
+        let geometry = Conv3dGeometry(kernel: (1, 3, 3), padding: (0, 1, 1))
+        let weight = Tensor.random(shape: [m, c, 1, 3, 3], seed: 5).data
+        let bias = Tensor.random(shape: [m], seed: 6).data
+        func conv(streamBytes: Int) -> FoldedConv3d {
+            FoldedConv3d(weight: weight, bias: bias, outChannels: m, inChannels: c, geometry: geometry,
+                         streamBytes: streamBytes, winogradTile: tile)
+        }
+        let streamed = conv(streamBytes: 0), cached = conv(streamBytes: .max)
+        #expect(streamed.streamsOutput(t: t, h: h, w: w) && !cached.streamsOutput(t: t, h: h, w: w))
+        let input = Tensor.random(shape: [c, t, h, w], seed: 7).data
+        let residual = Tensor.random(shape: [m, t, h, w], seed: 8).data
+        input.withUnsafeBufferPointer { x in
+            residual.withUnsafeBufferPointer { r in
+                for epilogue in [FoldedConv3d.Epilogue.identity, .relu, .addRelu(residual: r.baseAddress!)] {
+                    for parallel in [1, 3] {
+                        let a = streamed.forward(x.baseAddress!, t: t, h: h, w: w, epilogue: epilogue, parallel: parallel)
+                        let b = cached.forward(x.baseAddress!, t: t, h: h, w: w, epilogue: epilogue, parallel: parallel)
+                        #expect(a.data == b.data)
+                    }
+                }
+            }
+        }
+    }
 
     /// The cases above that split frames into spans do split them, and in the spans they name.
     @Test func spansSplitTheFrames() {
@@ -123,7 +174,8 @@ import Testing
         let weight = Tensor.random(shape: [k.m, k.c, g.kernel.t, g.kernel.h, g.kernel.w], seed: 1)
         let bias = Tensor.random(shape: [k.m], seed: 2).data
         let conv = FoldedConv3d(weight: weight.data, bias: bias, outChannels: k.m, inChannels: k.c, geometry: g,
-                                tileBytes: k.tileBytes, cacheBytes: k.cacheBytes, winograd: k.winograd,
+                                tileBytes: k.tileBytes, cacheBytes: k.cacheBytes, streamBytes: k.streamBytes,
+                                winograd: k.winograd,
                                 winogradTile: k.block)
         #expect(conv.algorithm == k.algorithm)
         let batch = 2

@@ -1,3 +1,4 @@
+import CBLAS
 import Dispatch
 
 /// Winograd convolution (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2016) for the
@@ -99,6 +100,11 @@ extension FoldedConv3d {
 
     static let spanMinimumColumns = 96
 
+    /// Whether the output of a (t, h, w) clip is written with non-temporal stores (`defaultStreamBytes`).
+    func streamsOutput(t: Int, h: Int, w: Int) -> Bool {
+        outChannels * t * h * w * MemoryLayout<Float>.size >= streamBytes
+    }
+
     // input (C, T, H, W), U (points, M, C) -> output (M, T, H, W)
     func winogradForward(
         _ input: UnsafePointer<Float>, t: Int, h: Int, w: Int,
@@ -121,6 +127,7 @@ extension FoldedConv3d {
             product.deallocate()
         }
         let plane = h * w
+        let stream = streamsOutput(t: t, h: h, w: w)
         // The transforms are split over the threads BLAS (or the row split) uses, so they do not leave those
         // threads idle.
         let parts = max(BLASThreads.current, rowParts)
@@ -149,7 +156,7 @@ extension FoldedConv3d {
                         // Output row y of this frame from k planes of one value per block of its row of blocks.
                         func write(_ planes: UnsafePointer<Float>, _ k: Int, planeStride: Int, row y: Int) {
                             epilogue.apply(planes: planes, k, planeStride: planeStride, into: output + offset + y * w,
-                                           width: w, bias: bias[mi], residualOffset: offset + y * w)
+                                           width: w, bias: bias[mi], residualOffset: offset + y * w, stream: stream)
                         }
                         let block = product + mi * points * n + f * blocks
                         switch tile {
@@ -181,6 +188,7 @@ extension FoldedConv3d {
                         parallelRanges(rows.count, parts: rows.count == m ? parts : 1) { channels in
                             let scratch = OutputRows(tilesW: tilesW, block: r, blocks: blocks)
                             for i in channels { finish(rows.lowerBound + i, rows: scratch) }
+                            if stream { cblas_store_fence() }
                         }
                     }
                 }

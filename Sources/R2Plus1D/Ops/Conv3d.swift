@@ -52,15 +52,18 @@ struct FoldedConv3d: Sendable {
     let tileBytes: Int
     /// Bytes of transformed input and products per span that Winograd keeps within one core's cache.
     let cacheBytes: Int
+    /// Spatial Winograd outputs of at least this many bytes a clip are written with non-temporal stores.
+    let streamBytes: Int
 
     /// - Parameters:
     ///   - weight: PyTorch layout [M, C, kt, kh, kw].
     ///   - bias: [M].
+    ///   - streamBytes: see `defaultStreamBytes`.
     ///   - winograd: use Winograd where the geometry allows it (false: im2col and taps, the reference paths).
     ///   - winogradTile: F(2,3) or F(4,3) (nil: by the weight count).
     init(weight: [Float], bias: [Float], outChannels: Int, inChannels: Int, geometry: Conv3dGeometry,
-         tileBytes: Int = 4 << 20, cacheBytes: Int = FoldedConv3d.defaultCacheBytes, winograd: Bool = true,
-         winogradTile: WinogradTile? = nil) {
+         tileBytes: Int = 4 << 20, cacheBytes: Int = FoldedConv3d.defaultCacheBytes,
+         streamBytes: Int = FoldedConv3d.defaultStreamBytes, winograd: Bool = true, winogradTile: WinogradTile? = nil) {
         precondition(weight.count == outChannels * inChannels * geometry.kernel.t * geometry.kernel.h * geometry.kernel.w)
         precondition(bias.count == outChannels)
         self.outChannels = outChannels
@@ -69,6 +72,7 @@ struct FoldedConv3d: Sendable {
         self.bias = bias
         self.tileBytes = tileBytes
         self.cacheBytes = cacheBytes
+        self.streamBytes = streamBytes
         algorithm = Algorithm(geometry: geometry, outChannels: outChannels, inChannels: inChannels, winograd: winograd,
                               tile: winogradTile)
         switch algorithm {
@@ -95,6 +99,12 @@ struct FoldedConv3d: Sendable {
     /// About one core's L2 (1-2 MB on the CPUs measured): spans of 0.5, 1 and 2 MB ran layer1's temporal
     /// convolutions equally fast, 10-16% faster than whole frames.
     static let defaultCacheBytes = 1 << 20
+
+    /// An output this large (layer1's spatial convolutions write 29 MB a clip) leaves the caches before the next
+    /// convolution reads it; written past them, it costs no read of each line first. On a Zen 4 host that took
+    /// layer1's output transforms from 7.7-9.6 to 4.8-5.0 ms a convolution, while streaming layer2's 7 MB and
+    /// layer3's outputs, which the next convolution finds in cache, slowed those convolutions by 7-45%.
+    static let defaultStreamBytes = 16 << 20
 
     /// Runs the convolution on one clip.
     ///

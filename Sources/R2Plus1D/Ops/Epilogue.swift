@@ -1,3 +1,5 @@
+import CBLAS
+
 extension FoldedConv3d {
     /// What happens to each output value after bias: nothing, ReLU, or adding a residual then ReLU.
     enum Epilogue {
@@ -32,9 +34,10 @@ extension FoldedConv3d.Epilogue {
     /// Interleaving and the epilogue in one pass, four outputs per vector store, because interleaving with scalar
     /// stores first makes the epilogue's vector loads wait on store forwarding. The interleave is a transpose of
     /// whole vectors (four from each plane for k = 4, two for k = 2) rather than a gather of single floats.
+    /// `stream`: whole quads go out as non-temporal stores where `target` is 16-byte aligned (the caller then fences).
     @inline(__always)
     func apply(planes y: UnsafePointer<Float>, _ k: Int, planeStride: Int, into target: UnsafeMutablePointer<Float>,
-               width: Int, bias: Float, residualOffset: Int) {
+               width: Int, bias: Float, residualOffset: Int, stream: Bool) {
         let quads = width / 4
         let b = SIMD4<Float>(repeating: bias)
         @inline(__always) func load(_ p: UnsafePointer<Float>) -> SIMD4<Float> {
@@ -42,8 +45,13 @@ extension FoldedConv3d.Epilogue {
         }
         // Output quad q (outputs 4q...4q + 3) through `op`, for every whole quad.
         @inline(__always) func run(_ op: (SIMD4<Float>, Int) -> SIMD4<Float>) {
+            let streaming = stream && Int(bitPattern: target) % 16 == 0
             @inline(__always) func store(_ v: SIMD4<Float>, _ q: Int) {
-                UnsafeMutableRawPointer(target + 4 * q).storeBytes(of: op(v, q), as: SIMD4<Float>.self)
+                if streaming {
+                    cblas_stream_store(target + 4 * q, op(v, q))
+                } else {
+                    UnsafeMutableRawPointer(target + 4 * q).storeBytes(of: op(v, q), as: SIMD4<Float>.self)
+                }
             }
             var q = 0
             if k == 4 {
