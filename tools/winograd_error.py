@@ -1,4 +1,5 @@
-"""The float32 error of 2-D Winograd F(m x m, 3 x 3) against direct convolution, for choosing tile sizes.
+"""The float32 error of Winograd F(m x m, 3 x 3) in space and F(m, 3) along time against direct convolution, for
+choosing tile sizes.
 
 Usage: python3 tools/winograd_error.py [TRIALS]   (numpy only; default 200 trials)
 
@@ -7,7 +8,8 @@ in double precision against direct correlation, then computes one output tile th
 transformed in double and rounded to float32, input transform, element-wise products summed over 64 input
 channels and output transform in float32. Inputs are post-ReLU (half-normal), weights N(0, 1 / (9 * 64)).
 Prints, over TRIALS tiles, the largest and the root-mean-square of each tile's max |error|, relative to the mean
-largest |output|.
+largest |output|. The temporal tiles are one-dimensional and sum over 144 channels (layer1's temporal convolutions),
+weights N(0, 1 / (3 * 144)).
 """
 import sys
 from fractions import Fraction as F
@@ -74,6 +76,25 @@ def tile_error(points, m, channels=64, trials=200):
     return np.max(errors) / scale, np.sqrt(np.mean(np.square(errors))) / scale
 
 
+def time_error(points, m, channels=144, trials=200):
+    at, g, bt = matrices(points, m)
+    check(at, g, bt, m)
+    rng = np.random.default_rng(1)
+    at32, bt32 = at.astype(np.float32), bt.astype(np.float32)
+    errors, peaks = [], []
+    for _ in range(trials):
+        d = np.maximum(rng.standard_normal((channels, m + 2)), 0)
+        w = rng.standard_normal((channels, 3)) / np.sqrt(3 * channels)
+        direct = np.array([np.sum(d[:, i:i + 3] * w) for i in range(m)])
+        u = (w @ g.T).astype(np.float32)
+        v = (d.astype(np.float32) @ bt32.T).astype(np.float32)
+        y = at32 @ np.sum(u * v, axis=0, dtype=np.float32)
+        errors.append(np.abs(y - direct).max())
+        peaks.append(np.abs(direct).max())
+    scale = np.mean(peaks)
+    return np.max(errors) / scale, np.sqrt(np.mean(np.square(errors))) / scale
+
+
 if __name__ == "__main__":
     trials = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     half = F(1, 2)
@@ -88,3 +109,11 @@ if __name__ == "__main__":
     ]:
         largest, rms = tile_error(points, m, trials=trials)
         print(f"F({m}x{m}, 3x3), points {', '.join(map(str, points))}, inf: max {largest:.2e}, rms {rms:.2e}")
+    for m, points in [
+        (2, [0, 1, -1]),
+        (4, [0, 1, -1, 2, -2]),
+        (6, [0, 1, -1, 2, -2, half, -half]),
+        (8, [0, 1, -1, 2, -2, half, -half, F(3, 2), F(-3, 2)]),
+    ]:
+        largest, rms = time_error(points, m, trials=trials)
+        print(f"F({m}, 3) along time, points {', '.join(map(str, points))}, inf: max {largest:.2e}, rms {rms:.2e}")

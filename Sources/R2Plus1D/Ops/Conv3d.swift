@@ -102,8 +102,8 @@ struct FoldedConv3d: Sendable {
 
     /// An output this large (layer1's spatial convolutions write 29 MB a clip) leaves the caches before the next
     /// convolution reads it; written past them, it costs no read of each line first. On a Zen 4 host that took
-    /// layer1's output transforms from 7.7-9.6 to 4.8-5.0 ms a convolution, while streaming layer2's 7 MB and
-    /// layer3's outputs, which the next convolution finds in cache, slowed those convolutions by 7-45%.
+    /// layer1's output transforms from 7.7-9.6 to 4.8-5.0 ms a convolution; streaming layer3's and layer4's outputs,
+    /// which the next convolution finds in cache, slowed those convolutions by 13-45%, and layer2's 7 MB gained nothing.
     static let defaultStreamBytes = 16 << 20
 
     /// Runs the convolution on one clip.
