@@ -57,6 +57,17 @@ def make(d):
     os.remove(p("part-b.ts"))
     case("joined.ts", [200], part_a + part_a)
     case("joined-hour-later.ts", [200], part_a + part_b)
+    # Streams whose frame size or pixel format changes at the join, as a cut between two broadcasts makes: the
+    # decoder's frames change shape mid-clip, and each converts at its own size.
+    ffmpeg(p("part-c.ts"), "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-t", "4", "-c:v", "libx264",
+           "-preset", "ultrafast", "-f", "mpegts")
+    ffmpeg(p("part-d.ts"), "-f", "lavfi", "-i", "testsrc2=size=176x144:rate=30", "-t", "4", "-c:v", "libx264",
+           "-preset", "ultrafast", "-pix_fmt", "yuv444p", "-f", "mpegts")
+    part_c, part_d = open(p("part-c.ts"), "rb").read(), open(p("part-d.ts"), "rb").read()
+    os.remove(p("part-c.ts"))
+    os.remove(p("part-d.ts"))
+    case("size-grows.ts", [200], part_a + part_c)
+    case("size-and-format-change.ts", [200], part_c + part_d)
     # AVIs cut before their index, which comes last (an interrupted recording): the decoder reads the packets once
     # to index them, and steps back from seeks that land between keyframes; one claiming hours is refused first.
     ffmpeg(p("cut.avi"), *src, "-c:v", "libx264", "-preset", "veryfast", "-bf", "3", "-g", "60", "-f", "avi")
