@@ -104,9 +104,9 @@ public struct BLASKernelChoice: Sendable, Equatable, CustomStringConvertible {
             return loaded == wanted ? .keep(choice) : .reload(choice)
         }
         let cpuTier = BLASKernelSet.tier(of: cpu)
+        let missing = loaded.missingInstructions(on: cpu)
         if let environment, !environment.isEmpty {
             // A pin is kept unless it cannot run here: then the CPU's best set, never above the pin's tier.
-            let missing = loaded.missingInstructions(on: cpu)
             guard let pinned = loaded.tier, !missing.isEmpty else {
                 return .keep(BLASKernelChoice(kernels: loaded, source: .environment))
             }
@@ -116,7 +116,6 @@ public struct BLASKernelChoice: Sendable, Equatable, CustomStringConvertible {
         if let loadedTier = loaded.tier, loadedTier < cpuTier {
             return .reload(BLASKernelChoice(kernels: .best(at: cpuTier, for: cpu), source: .upgraded(from: openBLASPick)))
         }
-        let missing = loaded.missingInstructions(on: cpu)
         if !missing.isEmpty {
             return .reload(BLASKernelChoice(kernels: .best(at: cpuTier, for: cpu),
                                             source: .replaced(from: openBLASPick, missing: Self.names(missing))))

@@ -32,7 +32,6 @@ public struct CPUFeatures: Sendable, Equatable, CustomStringConvertible {
 
     public func has(_ needed: Set<Feature>) -> Bool { needed.isSubset(of: features) }
 
-
     public var description: String {
         let names = features.sorted().map(\.rawValue).joined(separator: " ")
         return "\(vendor.rawValue) family \(family) model \(model): \(names.isEmpty ? "none of the tracked extensions" : names)"
