@@ -105,5 +105,5 @@ struct ClassifyRequest {
     /// and the decoder refuses it with 415); and the registered types of accepted containers that are not video/*.
     static let videoTypes: Set<String> = ["", "application/octet-stream", "application/x-www-form-urlencoded",
                                           "application/mp4", "application/ogg", "application/vnd.ms-asf",
-                                          "application/x-matroska", "image/gif"]
+                                          "application/x-matroska", "application/mxf", "image/gif"]
 }

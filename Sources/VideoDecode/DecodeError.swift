@@ -45,7 +45,7 @@ public struct DecodeError: Error, Equatable, CustomStringConvertible {
 
     public static func unsupportedContainer(detail: String) -> DecodeError {
         DecodeError(.unsupportedContainer,
-                    "not a video container this service accepts (\(detail)); send mp4, mov, mkv, webm, avi, ts, flv, ogg or gif")
+                    "not a video container this service accepts (\(detail)); send mp4, mov, mkv, webm, avi, ts, flv, ogg, mxf, dv or gif")
     }
 
     public static func noVideoStream(detail: String) -> DecodeError {

@@ -8,12 +8,12 @@ import Foundation
 /// external references) is refused, so nothing outside the buffer is ever read.
 final class Demuxer {
     /// Demuxers accepted: real video containers. Names as libavformat spells them.
-    static let containers = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,mpegts,flv,ogg,gif,asf,mpeg"
+    static let containers = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,mpegts,flv,ogg,gif,asf,mpeg,dv,mxf"
     /// Decoders accepted: the video codecs those containers carry in practice.
     static let decoders = [
         "h264", "hevc", "vp8", "vp9", "av1", "libdav1d", "libaom-av1", "mpeg4", "msmpeg4", "msmpeg4v2", "mpeg1video",
         "mpeg2video", "mjpeg", "gif", "png", "apng", "h263", "flv", "vp6f", "theora", "vc1", "wmv1", "wmv2", "wmv3",
-        "prores", "rawvideo", "qtrle", "ffv1", "dnxhd", "huffyuv", "utvideo",
+        "prores", "rawvideo", "qtrle", "ffv1", "dnxhd", "huffyuv", "utvideo", "dvvideo",
     ].joined(separator: ",")
 
     private let input: MemoryInput
@@ -44,7 +44,8 @@ final class Demuxer {
     /// generic seek); other demuxers' index entries are wherever a seek once landed.
     private let seeksToKeyframes: Bool
     /// AVI (and ASF as FFmpeg writes it) store no presentation times, only the frames in decode order, and
-    /// FFmpeg 5.1 gives H.264 frames there no usable time once B-frames reorder them. Each packet goes to the
+    /// FFmpeg 5.1 gives H.264 frames there no usable time once B-frames reorder them; nor does an MXF file whose
+    /// index states no reordering (`reordersWithoutOffsets`). Each packet goes to the
     /// decoder with its decode time as its presentation time, so a frame comes out carrying its own. The first frame
     /// after a start or seek, an IDR picture (no frame decoded after it is shown before it), is shown at that time;
     /// each frame after it one period later (in AVI never earlier than its own index less the reorder delay).
@@ -139,9 +140,15 @@ final class Demuxer {
         try check(avcodec_open2(codec, decoder, nil)) { .nothingDecodable(detail: $0) }
         let containerName = String(cString: format.pointee.iformat.pointee.name)
         seeksToKeyframes = ["mov,", "matroska", "flv"].contains { containerName.hasPrefix($0) }
-        // Not HEVC: after a seek to a CRA picture its leading pictures are dropped, so it is not shown at its own time.
-        timesByOrder = ["avi", "asf"].contains(containerName) && parameters.pointee.codec_id == AV_CODEC_ID_H264
         packetOwner = try Packet()
+        // Not HEVC: after a seek to a CRA picture its leading pictures are dropped, so it is not shown at its own time.
+        if parameters.pointee.codec_id != AV_CODEC_ID_H264 {
+            timesByOrder = false
+        } else if containerName == "mxf" {
+            timesByOrder = try Self.reordersWithoutOffsets(format, stream: best, packet: packetOwner.pointer!, deadline: deadline)
+        } else {
+            timesByOrder = ["avi", "asf"].contains(containerName)
+        }
         self.formatContext = formatContext
         self.codecContext = codecContext
 
@@ -212,6 +219,28 @@ final class Demuxer {
         if deadline.hasPassed { throw DecodeError.deadlineExceeded(seconds: deadline.seconds) }
         return read == averrorEOF
     }
+
+    /// Whether an MXF stream with B-frames gives its packets no presentation times but their decode times: its index
+    /// table states no temporal offsets (FFmpeg's own muxer writes none for H.264), so reordered frames would come out
+    /// timed out of order. Reads the first `reorderProbePackets` packets, then returns to the start.
+    private static func reordersWithoutOffsets(_ format: UnsafeMutablePointer<AVFormatContext>, stream index: Int32,
+                                               packet: UnsafeMutablePointer<AVPacket>, deadline: Deadline) throws -> Bool {
+        guard let stream = format.pointee.streams[Int(index)], stream.pointee.codecpar.pointee.video_delay > 0 else { return false }
+        var packets = 0, offset = false
+        _ = try readPackets(format, stream: index, packet: packet, deadline: deadline) { p in
+            packets += 1
+            offset = offset || p.pts != noTimestamp && p.dts != noTimestamp && p.pts != p.dts
+            return !offset && packets < reorderProbePackets
+        }
+        let start = stream.pointee.start_time == noTimestamp ? 0 : stream.pointee.start_time
+        guard avformat_seek_file(format, index, Int64.min, start, start, 0) >= 0 else {
+            throw DecodeError.nothingDecodable(detail: "cannot return to the start of the stream")
+        }
+        return !offset
+    }
+
+    /// Enough packets to pass a group of pictures' first B-frames whatever the reorder depth (H.264 allows 16).
+    static let reorderProbePackets = 64
 
     /// The index of stream `index`'s packets; nil when they cannot be indexed or the file could not be read to its
     /// end. The demuxer is back at the file's start after.

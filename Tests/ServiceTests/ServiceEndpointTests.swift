@@ -57,7 +57,8 @@ import Testing
     /// What common clients send: no Content-Type at all (Python requests' `data=`, curl -T, Node's fetch with a
     /// Buffer), which RFC 9110 lets a server take as application/octet-stream; the form type that `curl
     /// --data-binary @clip.mp4` and Ruby's `Net::HTTP.post` put on a raw body; and the registered types of the
-    /// accepted containers that are not video/* (MP4's application/mp4, Ogg's application/ogg, GIF's image/gif).
+    /// accepted containers that are not video/* (MP4's application/mp4, Ogg's application/ogg, MXF's application/mxf,
+    /// GIF's image/gif).
     @Test func uploadsWithoutAVideoTypeAreAccepted() throws {
         let test = try TestService()
         let video = try Self.video()
@@ -73,6 +74,9 @@ import Testing
         #expect(try test.post("/classify", body: gif, contentType: "image/gif").status == 200)
         let ogg = try TestVideos.make("service.ogv", TestVideos.lavfi("testsrc2=size=160x120:rate=10") + ["-t", "1.2", "-c:v", "libtheora"])
         #expect(try test.post("/classify", body: ogg, contentType: "application/ogg").status == 200)
+        let mxf = try TestVideos.make("service.mxf", TestVideos.lavfi("testsrc2=size=160x120:rate=25")
+            + ["-t", "1.2", "-c:v", "mpeg2video", "-bf", "2"])
+        #expect(try test.post("/classify", body: mxf, contentType: "application/mxf").status == 200)
         // Still refused: types that say the body is something else.
         let file = TestVideos.directory.appendingPathComponent("h264_3s_gop30.mp4").path
         let curl = try run("curl", ["-sS", "--data-binary", "@\(file)", "http://127.0.0.1:\(test.port)/classify?top_k=2"]).output

@@ -5,28 +5,6 @@ import VideoDecode
 
 /// AVI stores frames in decode order with no presentation times, and its index in a chunk after all the frames.
 @Suite struct AVITests {
-    /// AVI, and ASF as FFmpeg writes it, store no presentation times, and FFmpeg 5.1 gives H.264 frames there none
-    /// once B-frames reorder them: each clip came from frames up to two places off. The same encoding in MP4,
-    /// which stores the times, is the reference, over stretches placed alike (ASF states a longer duration).
-    @Test(arguments: ["avi", "asf"])
-    func reorderedFramesWithoutTimesAreTimedAsInMP4(_ container: String) throws {
-        // One encoder thread, so both files hold the same bitstream.
-        let source = TestVideos.lavfi("testsrc2=size=320x240:rate=30")
-            + ["-t", "6", "-g", "60", "-bf", "3", "-c:v", "libx264", "-preset", "veryfast", "-threads", "1"]
-        let stored = try TestVideos.make("reordered-h264.\(container)", source + ["-f", container])
-        let mp4 = try TestVideos.make("reordered-h264.mp4", source + ["-f", "mp4"])
-        var limits = DecodeLimits.default
-        for (range, threads) in [(0.0...2.0, 1), (1.9...3.3, 1), (3.5...5.9, 2), (0.0...6.0, 2)] {
-            limits.decoderThreads = threads
-            let fromStored = try ClipDecoder.decode(stored, clips: 1, range: range, limits: limits)
-            let fromMP4 = try ClipDecoder.decode(mp4, clips: 1, range: range, limits: limits)
-            let times = zip(fromStored.frameTimes.joined(), fromMP4.frameTimes.joined()).map { abs($0 - $1) }.max() ?? 1
-            #expect(times < 1e-9, "\(range), \(threads) threads")
-            let same = fromStored.values == fromMP4.values
-            #expect(same, "\(range), \(threads) threads")
-        }
-    }
-
     /// A timeline walks forward, seeking over the gaps between windows: after a few hundred reordered frames
     /// FFmpeg's best-effort time turns to the packet that made a frame come out, two frames late, so the first
     /// frame after each seek takes its own index.

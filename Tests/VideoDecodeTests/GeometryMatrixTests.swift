@@ -37,7 +37,7 @@ import VideoDecode
     @Test func matrixCoversEveryCodecAndFormat() {
         let encoders = Set(Self.cases.compactMap { c in c.arguments.firstIndex(of: "-c:v").map { c.arguments[$0 + 1] } })
         #expect(encoders.isSuperset(of: ["libx264", "libx265", "libvpx-vp9", "libaom-av1", "mpeg4", "mjpeg", "png", "rawvideo",
-                                          "prores_ks", "dnxhd", "ffv1", "huffyuv", "utvideo", "qtrle", "libvpx"]),
+                                          "prores_ks", "dnxhd", "ffv1", "huffyuv", "utvideo", "qtrle", "libvpx", "dvvideo"]),
                 "\(encoders)")
         let formats = Set(Self.cases.map(\.pixelFormat))
         #expect(formats.isSuperset(of: ["yuv420p", "yuv422p", "yuv444p", "yuv420p10le", "yuv422p10le", "yuv444p10le", "yuvj420p",

@@ -33,7 +33,7 @@ enum WebUIFiles {
       <p class="drop-text">Drop a video here</p>
       <div class="pick">
         <label for="file" class="muted">or choose a video file</label>
-        <input id="file" type="file" accept="video/*,.mp4,.mov,.mkv,.webm,.avi,.ts,.flv,.ogv,.gif,.mpg">
+        <input id="file" type="file" accept="video/*,.mp4,.mov,.mkv,.webm,.avi,.ts,.flv,.ogv,.gif,.mpg,.mxf,.dv">
       </div>
       <button id="record" type="button" class="secondary" hidden>Record from the webcam</button>
       <p id="record-note" class="muted small" hidden></p>

@@ -1,0 +1,65 @@
+import Foundation
+import TestSupport
+import Testing
+import VideoDecode
+
+/// Containers that store frames in decode order, and the broadcast ones (DV, MXF): each is checked against the
+/// same bitstream in a container whose frame times are known good.
+@Suite struct ContainerTimingTests {
+    /// AVI, ASF as FFmpeg writes it, and MXF whose index states no reordering (FFmpeg's muxer writes none for H.264)
+    /// give H.264 frames no usable presentation time once B-frames reorder them: each clip came from frames up to
+    /// two places off (in MXF every clip). The same encoding in MP4, which stores the times, is the reference, over
+    /// stretches placed alike (ASF states a longer duration).
+    @Test(arguments: ["avi", "asf", "mxf"])
+    func reorderedFramesWithoutTimesAreTimedAsInMP4(_ container: String) throws {
+        // One encoder thread, so both files hold the same bitstream.
+        let source = TestVideos.lavfi("testsrc2=size=320x240:rate=30")
+            + ["-t", "6", "-g", "60", "-bf", "3", "-c:v", "libx264", "-preset", "veryfast", "-threads", "1"]
+        let stored = try TestVideos.make("reordered-h264.\(container)", source + ["-f", container])
+        let mp4 = try TestVideos.make("reordered-h264.mp4", source + ["-f", "mp4"])
+        try expectSameClips(stored, mp4, ranges: [0.0...2.0, 1.9...3.3, 3.5...5.9, 0.0...6.0])
+    }
+
+    /// MXF states MPEG-2's reordering in its index (temporal offsets), so the frames keep their own times, with
+    /// seeks into groups of 12 pictures.
+    @Test func reorderedMPEG2InMXFIsTimedAsInMP4() throws {
+        let source = TestVideos.lavfi("testsrc2=size=320x240:rate=25")
+            + ["-t", "6", "-g", "12", "-bf", "2", "-c:v", "mpeg2video", "-q:v", "4", "-threads", "1"]
+        let mxf = try TestVideos.make("reordered-mpeg2.mxf", source + ["-f", "mxf"])
+        let mp4 = try TestVideos.make("reordered-mpeg2.mp4", source + ["-f", "mp4"])
+        try expectSameClips(mxf, mp4, ranges: [0.0...2.0, 1.9...3.3, 3.5...5.9, 0.0...6.0])
+    }
+
+    /// DV, as camcorders and tape captures store it: a raw DV stream, and the same frames in AVI, QuickTime and MXF,
+    /// PAL 4:2:0 and NTSC 4:1:1.
+    @Test(arguments: [("pal", "25", "720x576", "yuv420p"), ("ntsc", "30000/1001", "720x480", "yuv411p")])
+    func dvDecodesAlikeInEveryContainer(_ standard: String, _ rate: String, _ size: String, _ format: String) throws {
+        let raw = try TestVideos.make("dv-\(standard).dv", TestVideos.lavfi("testsrc2=size=\(size):rate=\(rate)")
+            + ["-t", "3", "-c:v", "dvvideo", "-pix_fmt", format, "-f", "dv"])
+        let fromRaw = try ClipDecoder.decode(raw, clips: 3)
+        #expect(fromRaw.info.codec == "dvvideo" && fromRaw.info.container == "dv")
+        #expect(abs(fromRaw.info.durationSeconds - 3) < 0.05, "\(fromRaw.info.durationSeconds) s")
+        for container in ["avi", "mov", "mxf"] {
+            let name = "dv-\(standard).\(container)"
+            let bytes = try TestVideos.make(name, ["-i", TestVideos.directory.appendingPathComponent("dv-\(standard).dv").path,
+                                                   "-c", "copy", "-f", container])
+            let decoded = try ClipDecoder.decode(bytes, clips: 3)
+            #expect(zip(decoded.frameTimes.joined(), fromRaw.frameTimes.joined()).allSatisfy { abs($0 - $1) < 1e-9 }, "\(name)")
+            let same = decoded.values == fromRaw.values  // outside #expect, which would print both tensors
+            #expect(same, "\(name)")
+        }
+    }
+
+    private func expectSameClips(_ stored: Data, _ reference: Data, ranges: [ClosedRange<Double>]) throws {
+        var limits = DecodeLimits.default
+        for (range, threads) in zip(ranges, [1, 1, 2, 2]) {
+            limits.decoderThreads = threads
+            let fromStored = try ClipDecoder.decode(stored, clips: 1, range: range, limits: limits)
+            let fromReference = try ClipDecoder.decode(reference, clips: 1, range: range, limits: limits)
+            let times = zip(fromStored.frameTimes.joined(), fromReference.frameTimes.joined()).map { abs($0 - $1) }.max() ?? 1
+            #expect(times < 1e-9, "\(range), \(threads) threads")
+            let same = fromStored.values == fromReference.values
+            #expect(same, "\(range), \(threads) threads")
+        }
+    }
+}
