@@ -21,6 +21,9 @@ struct ClipRun {
     /// The time of the frame in `frame` when it was decoded but not yet compared with queries: the frame after
     /// the last answered query, which a later run that continues without a seek needs first.
     private var pendingTime: Double?
+    /// Timed by order: the own timestamps of the corrupt frames out since the last seek, an open GOP's leading
+    /// pictures among them (`frameTime`).
+    private var corruptSinceSeek: [Int64] = []
     /// The time of the last frame decoded, and whether nothing has been decoded since the start.
     private var position = 0.0
     private var atStart = true
@@ -215,6 +218,7 @@ struct ClipRun {
         av_frame_unref(frame)
         candidateTime = nil
         pendingTime = nil
+        corruptSinceSeek = []
     }
 
     /// Decodes until every query of the run is answered.
@@ -228,6 +232,12 @@ struct ClipRun {
                 pendingTime = nil
             } else {
                 guard try demuxer.decodeNext(into: frame, deadline: deadline) else { break }
+                // Timed by order, frames that do not decode after a seek come out only to be counted: they spend no
+                // budget, as they did not when FFmpeg held them back.
+                if demuxer.timesByOrder, frame.pointee.flags & AV_FRAME_FLAG_CORRUPT != 0 {
+                    corruptSinceSeek.append(frame.pointee.pts)
+                    continue
+                }
                 decodedFrames += 1
                 try budget.spend()
                 time = frameTime(frame, previous: candidateTime)
@@ -275,7 +285,11 @@ struct ClipRun {
                 guard demuxer.info.container == "avi", let own else { return previous + period }
                 return max(previous + period, own - Double(demuxer.reorderDelay) * period)
             }
-            if let own { return own }
+            // A key frame shows after the leading pictures decoded after it, which came out before it.
+            if let own {
+                let leading = corruptSinceSeek.filter { $0 != noTimestamp && $0 > frame.pointee.pts }.count
+                return own + Double(leading) * period
+            }
         }
         let timestamp = frame.pointee.best_effort_timestamp
         if timestamp != noTimestamp { return demuxer.seconds(timestamp) }

@@ -49,6 +49,8 @@ final class Demuxer {
     /// decoder with its decode time as its presentation time, so a frame comes out carrying its own. The first frame
     /// after a start or seek, an IDR picture (no frame decoded after it is shown before it), is shown at that time;
     /// each frame after it one period later (in AVI never earlier than its own index less the reorder delay).
+    /// An open GOP's keyframe is shown after its leading pictures (decoded after it): they come out, marked
+    /// corrupt after a seek and never sampled, so that ClipRun can count them.
     let timesByOrder: Bool
     /// Whether the packets were read once to index them (`indexEndsEarly`); a second reader would repeat that.
     let indexedByReading: Bool
@@ -137,7 +139,6 @@ final class Demuxer {
                                                                       : limits.decoderThreads)
         codec.pointee.pkt_timebase = stream.pointee.time_base
         codec.pointee.codec_whitelist = av_strdup(Self.decoders)
-        try check(avcodec_open2(codec, decoder, nil)) { .nothingDecodable(detail: $0) }
         let containerName = String(cString: format.pointee.iformat.pointee.name)
         seeksToKeyframes = ["mov,", "matroska", "flv"].contains { containerName.hasPrefix($0) }
         packetOwner = try Packet()
@@ -149,6 +150,9 @@ final class Demuxer {
         } else {
             timesByOrder = ["avi", "asf"].contains(containerName)
         }
+        // Timed by order, an open GOP's keyframe is placed after its leading pictures, which must then come out too.
+        if timesByOrder { codec.pointee.flags2 |= Int32(AV_CODEC_FLAG2_SHOW_ALL) }
+        try check(avcodec_open2(codec, decoder, nil)) { .nothingDecodable(detail: $0) }
         self.formatContext = formatContext
         self.codecContext = codecContext
 

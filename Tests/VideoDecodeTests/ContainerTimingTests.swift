@@ -20,6 +20,29 @@ import VideoDecode
         try expectSameClips(stored, mp4, ranges: [0.0...2.0, 1.9...3.3, 3.5...5.9, 0.0...6.0])
     }
 
+    /// An open group of pictures starts at a recovery-point I picture whose leading pictures (decoded after it, shown
+    /// before it) reference the group before. After a seek onto one, timing by order put every frame from there
+    /// two frames early: 3 of 10 clips came from the wrong frames.
+    @Test(arguments: ["avi", "mxf"])
+    func openGOPsTimedByOrderAreTimedAsInMP4(_ container: String) throws {
+        let source = TestVideos.lavfi("testsrc2=size=160x120:rate=30000/1001")
+            + ["-t", "30", "-g", "50", "-bf", "2", "-c:v", "libx264", "-preset", "veryfast", "-x264-params", "open-gop=1",
+               "-threads", "1"]
+        let stored = try TestVideos.make("open-gop.\(container)", source + ["-f", container])
+        let mp4 = try TestVideos.make("open-gop.mp4", source + ["-f", "mp4"])
+        for threads in [1, 2] {
+            var limits = DecodeLimits.default
+            limits.decoderThreads = threads
+            let fromStored = try ClipDecoder.decode(stored, clips: 10, limits: limits)
+            let fromMP4 = try ClipDecoder.decode(mp4, clips: 10, limits: limits)
+            #expect(zip(fromStored.frameTimes.joined(), fromMP4.frameTimes.joined()).allSatisfy { abs($0 - $1) < 1e-9 })
+            let same = fromStored.values == fromMP4.values
+            #expect(same, "\(threads) threads")
+            // From the keyframe before each clip, not from the start.
+            #expect(fromStored.decodedFrames < 10 * (50 + 33), "\(fromStored.decodedFrames) frames decoded")
+        }
+    }
+
     /// MXF states MPEG-2's reordering in its index (temporal offsets), so the frames keep their own times, with
     /// seeks into groups of 12 pictures.
     @Test func reorderedMPEG2InMXFIsTimedAsInMP4() throws {
