@@ -39,9 +39,11 @@ def matrix():
     return cases
 
 
-def expected(path):
-    # Times are exact fractions: in floating point a grid time that equals a frame time (every third one at 10 fps,
-    # every one at 15 or 30) lands an ulp either side of it, and the earlier frame is picked half the time.
+def decoded_frames(path):
+    """The stream's duration and every frame as (time, RGB24 array), times from the first timestamp.
+
+    Times are exact fractions: in floating point a grid time that equals a frame time (every third one at 10 fps,
+    every one at 15 or 30) lands an ulp either side of it, and the earlier frame is picked half the time."""
     with av.open(path) as container:
         stream = container.streams.video[0]
         start = stream.start_time or 0
@@ -50,11 +52,22 @@ def expected(path):
         else:
             duration = Fraction(container.duration, av.time_base)
         frames = [((f.pts - start) * stream.time_base, f.to_ndarray(format="rgb24")) for f in container.decode(stream)]
-    s = max(Fraction(0), duration - Fraction(16, 15)) / 2
+    return duration, frames
+
+
+def sampled_clip(frames, s):
+    """The clip whose grid starts at s: chosen frame indices and the uint8 crop, (T, C, 112, 112)."""
     chosen = [max([i for i, (t, _) in enumerate(frames) if t <= s + Fraction(k, 15)], default=0) for k in range(16)]
     video = torch.from_numpy(np.stack([frames[i][1] for i in chosen])).permute(0, 3, 1, 2)
     clip = F.center_crop(F.resize(video, [128, 171], interpolation=F.InterpolationMode.BILINEAR, antialias=False), [112, 112])
     assert clip.dtype == torch.uint8
+    return chosen, video, clip
+
+
+def expected(path):
+    duration, frames = decoded_frames(path)
+    s = max(Fraction(0), duration - Fraction(16, 15)) / 2
+    chosen, video, clip = sampled_clip(frames, s)
     # The full preset equals this uint8 crop, scaled and normalised: check that here so the test may rely on it.
     preset = R2Plus1D_18_Weights.KINETICS400_V1.transforms()
     mean = torch.tensor(preset.mean).view(3, 1, 1, 1)
