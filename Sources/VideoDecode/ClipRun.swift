@@ -21,9 +21,11 @@ struct ClipRun {
     /// The time of the frame in `frame` when it was decoded but not yet compared with queries: the frame after
     /// the last answered query, which a later run that continues without a seek needs first.
     private var pendingTime: Double?
-    /// Timed by order: the own timestamps of the corrupt frames out since the last seek, an open GOP's leading
-    /// pictures among them (`frameTime`).
+    /// Timed by order: the own timestamps of the corrupt frames out since the last seek, before any other, an open
+    /// GOP's leading pictures among them (`frameTime`); the last `maxLeadingPictures` only.
     private var corruptSinceSeek: [Int64] = []
+    /// H.264 holds at most 16 frames back for reordering, and leading pictures are held back until their key frame.
+    static let maxLeadingPictures = 16
     /// The time of the last frame decoded, and whether nothing has been decoded since the start.
     private var position = 0.0
     private var atStart = true
@@ -235,7 +237,10 @@ struct ClipRun {
                 // Timed by order, frames that do not decode after a seek come out only to be counted: they spend no
                 // budget, as they did not when FFmpeg held them back.
                 if demuxer.timesByOrder, frame.pointee.flags & AV_FRAME_FLAG_CORRUPT != 0 {
-                    corruptSinceSeek.append(frame.pointee.pts)
+                    if candidateTime == nil {
+                        corruptSinceSeek.append(frame.pointee.pts)
+                        if corruptSinceSeek.count > Self.maxLeadingPictures { corruptSinceSeek.removeFirst() }
+                    }
                     continue
                 }
                 decodedFrames += 1
