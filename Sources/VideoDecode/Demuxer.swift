@@ -197,6 +197,12 @@ final class Demuxer {
         } else {
             duration = Self.statedDuration(format, stream)
         }
+        if containerName == "mxf", let stated = duration,
+           let held = try Self.heldSeconds(format, stream: best, packet: packetOwner.pointer!, deadline: deadline), held < stated - 1 {
+            // An MXF file cut short (an interrupted recording, a growing file sent while written) still states its whole
+            // duration, and FFmpeg seeks past its last frame without an error: the clips go where its frames are.
+            duration = held
+        }
         hasDuration = duration != nil
         if let duration, duration > limits.maxDurationSeconds {
             throw DecodeError.tooLong(seconds: duration, limit: limits.maxDurationSeconds)
@@ -241,6 +247,23 @@ final class Demuxer {
             throw DecodeError.nothingDecodable(detail: "cannot return to the start of the stream")
         }
         return !offset
+    }
+
+    /// Seconds of video the stream's packets hold, each its own duration (one edit unit in MXF) or at least one tick:
+    /// a cut MXF file loses the index tables that time its packets. The demuxer is back at the start after.
+    private static func heldSeconds(_ format: UnsafeMutablePointer<AVFormatContext>, stream index: Int32,
+                                    packet: UnsafeMutablePointer<AVPacket>, deadline: Deadline) throws -> Double? {
+        guard let stream = format.pointee.streams[Int(index)] else { return nil }
+        var ticks: Int64 = 0
+        _ = try readPackets(format, stream: index, packet: packet, deadline: deadline) { p in
+            ticks &+= max(p.duration, 1)
+            return true
+        }
+        let start = stream.pointee.start_time == noTimestamp ? 0 : stream.pointee.start_time
+        guard avformat_seek_file(format, index, Int64.min, start, start, 0) >= 0 else {
+            throw DecodeError.nothingDecodable(detail: "cannot return to the start of the stream")
+        }
+        return Double(ticks) * av_q2d(stream.pointee.time_base)
     }
 
     /// Enough packets to pass a group of pictures' first B-frames whatever the reorder depth (H.264 allows 16).

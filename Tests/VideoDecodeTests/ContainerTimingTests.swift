@@ -53,6 +53,26 @@ import VideoDecode
         try expectSameClips(mxf, mp4, ranges: [0.0...2.0, 1.9...3.3, 3.5...5.9, 0.0...6.0])
     }
 
+    /// An MXF file cut short (an interrupted recording, a growing file sent while it is written) still states its whole
+    /// duration, loses the index tables in its footer, and in places the times of its packets: clips past the cut
+    /// repeated one frame with times FFmpeg made up, or came from frames long before. The frames it holds are the
+    /// reference: the whole file sampled over the same stretch. (Long-GOP MPEG-2 is not here: cut, FFmpeg times its
+    /// frames one period late, docs/DECODE-PARITY.md.)
+    @Test(arguments: [("dnxhr", ["-c:v", "dnxhd", "-profile:v", "dnxhr_lb", "-pix_fmt", "yuv422p"]),
+                      ("h264", ["-c:v", "libx264", "-preset", "veryfast", "-g", "25", "-bf", "3"])])
+    func aCutMXFFileIsSampledOverTheFramesItHolds(_ codec: String, _ arguments: [String]) throws {
+        let whole = try TestVideos.make("whole-\(codec).mxf", TestVideos.lavfi("testsrc2=size=320x240:rate=25")
+            + ["-t", "30", "-threads", "1"] + arguments + ["-f", "mxf"])
+        let cut = whole.prefix(whole.count / 2)
+        let fromCut = try ClipDecoder.decode(cut, clips: 3)
+        #expect(fromCut.info.durationSeconds > 10 && fromCut.info.durationSeconds < 20, "\(fromCut.info.durationSeconds) s")
+        let fromWhole = try ClipDecoder.decode(whole, clips: 3, range: 0...fromCut.info.durationSeconds)
+        #expect(zip(fromCut.frameTimes.joined(), fromWhole.frameTimes.joined()).allSatisfy { abs($0 - $1) < 1e-9 },
+                "\(fromCut.frameTimes) against \(fromWhole.frameTimes)")
+        let same = fromCut.values == fromWhole.values
+        #expect(same)
+    }
+
     /// DV, as camcorders and tape captures store it: a raw DV stream, and the same frames in AVI, QuickTime and MXF,
     /// PAL 4:2:0 and NTSC 4:1:1.
     @Test(arguments: [("pal", "25", "720x576", "yuv420p"), ("ntsc", "30000/1001", "720x480", "yuv411p")])
