@@ -250,14 +250,16 @@ final class Demuxer {
     }
 
     /// Seconds of video the stream's packets hold, each its own duration (one edit unit in MXF) or at least one tick:
-    /// a cut MXF file loses the index tables that time its packets. The demuxer is back at the start after.
+    /// a cut MXF file loses the index tables that time its packets. At most `maxIndexedPackets` are read. The demuxer
+    /// is back at the start after.
     private static func heldSeconds(_ format: UnsafeMutablePointer<AVFormatContext>, stream index: Int32,
                                     packet: UnsafeMutablePointer<AVPacket>, deadline: Deadline) throws -> Double? {
         guard let stream = format.pointee.streams[Int(index)] else { return nil }
-        var ticks: Int64 = 0
+        var ticks: Int64 = 0, packets = 0
         _ = try readPackets(format, stream: index, packet: packet, deadline: deadline) { p in
             ticks &+= max(p.duration, 1)
-            return true
+            packets += 1
+            return packets < maxIndexedPackets
         }
         let start = stream.pointee.start_time == noTimestamp ? 0 : stream.pointee.start_time
         guard avformat_seek_file(format, index, Int64.min, start, start, 0) >= 0 else {
@@ -322,7 +324,8 @@ final class Demuxer {
         return stream.pointee.start_time != noTimestamp && first.pointee.timestamp == stream.pointee.start_time
     }
 
-    /// A million packets of an AVI read to index it: over nine hours at 30 fps, 24 MB of FFmpeg's index.
+    /// A million packets of an AVI read to index it (over nine hours at 30 fps, 24 MB of FFmpeg's index), or of an MXF
+    /// file read to find what it holds.
     static let maxIndexedPackets = 1_000_000
 
     /// The stream's duration as its container states it, in seconds; nil when it states none.
