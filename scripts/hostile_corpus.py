@@ -78,6 +78,18 @@ def make(d):
     case("avi-no-index-claiming-hours.avi", [422], hours[: hours.rfind(b"idx1")])
     os.remove(p("cut.avi"))
     os.remove(p("hours.avi"))
+    # MXF cut short (a growing file sent while written) loses the index tables in its footer and the times of its
+    # packets with them; raw DV cut inside a frame. Both are sampled over what they hold.
+    ffmpeg(p("cut.mxf"), "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "8", "-c:v", "libx264",
+           "-preset", "veryfast", "-bf", "3", "-g", "25", "-f", "mxf")
+    mxf = open(p("cut.mxf"), "rb").read()
+    case("mxf-cut-50.mxf", [200], mxf[: len(mxf) // 2])
+    ffmpeg(p("cut.dv"), "-f", "lavfi", "-i", "testsrc2=size=720x576:rate=25", "-t", "2", "-c:v", "dvvideo",
+           "-pix_fmt", "yuv420p", "-f", "dv")
+    dv = open(p("cut.dv"), "rb").read()
+    case("dv-cut-mid-frame.dv", [200], dv[: len(dv) * 7 // 10 + 1234])
+    os.remove(p("cut.mxf"))
+    os.remove(p("cut.dv"))
     ffmpeg(p("audio.mp3"), "-f", "lavfi", "-i", "sine=frequency=440", "-t", "2")
     case("audio.mp3", [415])
     ffmpeg(p("audio-aac.m4a"), "-f", "lavfi", "-i", "sine=frequency=440", "-t", "2", "-c:a", "aac")
