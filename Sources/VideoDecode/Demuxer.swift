@@ -13,7 +13,7 @@ final class Demuxer {
     static let decoders = [
         "h264", "hevc", "vp8", "vp9", "av1", "libdav1d", "libaom-av1", "mpeg4", "msmpeg4", "msmpeg4v2", "mpeg1video",
         "mpeg2video", "mjpeg", "gif", "png", "apng", "h263", "flv", "vp6f", "theora", "vc1", "wmv1", "wmv2", "wmv3",
-        "prores", "rawvideo", "qtrle", "ffv1", "dnxhd", "huffyuv", "utvideo", "dvvideo",
+        "prores", "rawvideo", "v210", "qtrle", "ffv1", "dnxhd", "huffyuv", "ffvhuff", "utvideo", "dvvideo",
     ].joined(separator: ",")
 
     private let input: MemoryInput
