@@ -250,9 +250,6 @@ struct ClipRun {
             }
             if candidateTime == nil {
                 if seeked, let first = selector.nextQueryTime, time > first + ClipSampling.tieTolerance, first > 0 { return false }
-                // Nothing places a frame without a time after a seek (a cut MXF file's, whose index tables are lost);
-                // from the start, frames are counted from 0.
-                if seeked, frame.pointee.pts == noTimestamp, frame.pointee.best_effort_timestamp == noTimestamp { return false }
                 // Timed by order, only a key frame shows at its own time; step back to one.
                 if seeked, demuxer.timesByOrder, frame.pointee.key_frame == 0 { return false }
             } else {

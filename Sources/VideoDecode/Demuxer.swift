@@ -54,6 +54,9 @@ final class Demuxer {
     let timesByOrder: Bool
     /// Whether the packets were read once to index them (`indexEndsEarly`); a second reader would repeat that.
     let indexedByReading: Bool
+    /// An MXF file that holds less than it states: its index tables are lost, and with them any time a seek could
+    /// land on; it is decoded forward from the start only.
+    private var isCutShort = false
     /// Set to let the decoder drop non-reference frames no query needs: whether no query asks for a frame in
     /// [first, second) seconds. nil decodes every frame.
     var unneeded: ((Double, Double) -> Bool)? {
@@ -143,12 +146,12 @@ final class Demuxer {
         seeksToKeyframes = ["mov,", "matroska", "flv"].contains { containerName.hasPrefix($0) }
         packetOwner = try Packet()
         // Not HEVC: after a seek to a CRA picture its leading pictures are dropped, so it is not shown at its own time.
-        if parameters.pointee.codec_id != AV_CODEC_ID_H264 {
-            timesByOrder = false
-        } else if containerName == "mxf" {
+        // MPEG-2 only in MXF, where an index gives the times unless a cut lost it.
+        let codecID = parameters.pointee.codec_id
+        if containerName == "mxf", [AV_CODEC_ID_H264, AV_CODEC_ID_MPEG2VIDEO].contains(codecID) {
             timesByOrder = try Self.reordersWithoutOffsets(format, stream: best, packet: packetOwner.pointer!, deadline: deadline)
         } else {
-            timesByOrder = ["avi", "asf"].contains(containerName)
+            timesByOrder = codecID == AV_CODEC_ID_H264 && ["avi", "asf"].contains(containerName)
         }
         // Timed by order, an open GOP's keyframe is placed after its leading pictures, which must then come out too.
         if timesByOrder { codec.pointee.flags2 |= Int32(AV_CODEC_FLAG2_SHOW_ALL) }
@@ -202,6 +205,7 @@ final class Demuxer {
             // An MXF file cut short (an interrupted recording, a growing file sent while written) still states its whole
             // duration, and FFmpeg seeks past its last frame without an error: the clips go where its frames are.
             duration = held
+            isCutShort = true
         }
         hasDuration = duration != nil
         if let duration, duration > limits.maxDurationSeconds {
@@ -231,8 +235,9 @@ final class Demuxer {
     }
 
     /// Whether an MXF stream with B-frames gives its packets no presentation times but their decode times: its index
-    /// table states no temporal offsets (FFmpeg's own muxer writes none for H.264), so reordered frames would come out
-    /// timed out of order. Reads the first `reorderProbePackets` packets, then returns to the start.
+    /// table states no temporal offsets (FFmpeg's own muxer writes none for H.264; a cut file lost its index, and
+    /// FFmpeg then times MPEG-2's I and P pictures a period late), so reordered frames would come out timed out of
+    /// order. Reads the first `reorderProbePackets` packets, then returns to the start.
     private static func reordersWithoutOffsets(_ format: UnsafeMutablePointer<AVFormatContext>, stream index: Int32,
                                                packet: UnsafeMutablePointer<AVPacket>, deadline: Deadline) throws -> Bool {
         guard let stream = format.pointee.streams[Int(index)], stream.pointee.codecpar.pointee.video_delay > 0 else { return false }
@@ -381,6 +386,7 @@ final class Demuxer {
     /// Moves to the last keyframe at or before `seconds` and empties the decoder.
     /// - Returns: false when the container cannot seek there.
     func seek(to seconds: Double) -> Bool {
+        if isCutShort, seconds > 0 { return false }
         let target = startTimestamp + Int64((seconds / av_q2d(timeBase)).rounded(.down))
         // By the scan's index: onto the keyframe itself, and on a repaired clock, where a time may stand for several
         // places in the file, into the right recording.
