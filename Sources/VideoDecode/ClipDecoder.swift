@@ -70,8 +70,9 @@ public enum ClipDecoder {
         let starts = ClipSampling.clipStarts(duration: max(0, end - start), count: clips).map { start + $0 }
         let cores = limits.decoderThreads == 0 ? Cores.available : limits.decoderThreads
         // A video without a stated duration, or an AVI without its index, was read once to learn it: no second
-        // reader repeats that.
-        guard usesShortcuts, cores > 1, run.demuxer.hasDuration, !run.demuxer.indexedByReading else {
+        // reader repeats that. One decoded forward only has no stretch a second reader could start at.
+        guard usesShortcuts, cores > 1, run.demuxer.hasDuration, !run.demuxer.indexedByReading,
+              !run.demuxer.decodesForwardOnly else {
             return try run.decode(starts: starts)
         }
         let stretches = run.independentStretches(starts)

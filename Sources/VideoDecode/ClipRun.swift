@@ -155,7 +155,8 @@ struct ClipRun {
             seeked = demuxer.seek(to: first)
             if seeked {
                 forgetFrames()
-            } else if mustSeek {
+            } else if mustSeek || here == nil {
+                // Declined, and the frames held cannot answer the run (they are past its first query): from the start.
                 guard demuxer.seek(to: 0) else { throw DecodeError.nothingDecodable(detail: "cannot seek") }
                 forgetFrames()
             }

@@ -54,9 +54,10 @@ final class Demuxer {
     let timesByOrder: Bool
     /// Whether the packets were read once to index them (`indexEndsEarly`); a second reader would repeat that.
     let indexedByReading: Bool
-    /// An MXF file that holds less than it states: its index tables are lost, and with them any time a seek could
-    /// land on; it is decoded forward from the start only.
-    private var isCutShort = false
+    /// Decoded forward from the start only, as nothing would say which frame a seek lands on: an MXF file that lost
+    /// its index (cut short, or cut before its footer) and MPEG-2 timed by order, which FFmpeg shows from a seek
+    /// onto a P picture on grey references, unmarked.
+    private(set) var decodesForwardOnly = false
     /// Set to let the decoder drop non-reference frames no query needs: whether no query asks for a frame in
     /// [first, second) seconds. nil decodes every frame.
     var unneeded: ((Double, Double) -> Bool)? {
@@ -153,8 +154,9 @@ final class Demuxer {
         } else {
             timesByOrder = codecID == AV_CODEC_ID_H264 && ["avi", "asf"].contains(containerName)
         }
-        // Timed by order, an open GOP's keyframe is placed after its leading pictures, which must then come out too.
-        if timesByOrder { codec.pointee.flags2 |= Int32(AV_CODEC_FLAG2_SHOW_ALL) }
+        // Timed by order, an open GOP's keyframe is placed after its leading pictures, which must then come out too
+        // (H.264 marks them corrupt; MPEG-2 drops them whatever the flag, and is not seeked).
+        if timesByOrder, codecID == AV_CODEC_ID_H264 { codec.pointee.flags2 |= Int32(AV_CODEC_FLAG2_SHOW_ALL) }
         try check(avcodec_open2(codec, decoder, nil)) { .nothingDecodable(detail: $0) }
         self.formatContext = formatContext
         self.codecContext = codecContext
@@ -200,13 +202,16 @@ final class Demuxer {
         } else {
             duration = Self.statedDuration(format, stream)
         }
-        if containerName == "mxf", let stated = duration,
-           let held = try Self.heldSeconds(format, stream: best, packet: packetOwner.pointer!, deadline: deadline), held < stated - 1 {
-            // An MXF file cut short (an interrupted recording, a growing file sent while written) still states its whole
-            // duration, and FFmpeg seeks past its last frame without an error: the clips go where its frames are.
-            duration = held
-            isCutShort = true
+        if containerName == "mxf", let stated = duration, stated <= limits.maxDurationSeconds,
+           let held = try Self.heldPackets(format, stream: best, packet: packetOwner.pointer!, deadline: deadline) {
+            // An MXF file cut short (an interrupted recording) still states its whole duration, and FFmpeg seeks past its
+            // last frame without an error: the clips go where its frames are. One that lost its index (whose
+            // packets then lack times) is seeked by a guess from its bit rate, and the frame found is labelled with
+            // the time asked for.
+            if held.seconds < stated - 1 { duration = held.seconds }
+            decodesForwardOnly = held.seconds < stated - 1 || held.untimed
         }
+        if timesByOrder, codecID == AV_CODEC_ID_MPEG2VIDEO { decodesForwardOnly = true }
         hasDuration = duration != nil
         if let duration, duration > limits.maxDurationSeconds {
             throw DecodeError.tooLong(seconds: duration, limit: limits.maxDurationSeconds)
@@ -254,15 +259,19 @@ final class Demuxer {
         return !offset
     }
 
-    /// Seconds of video the stream's packets hold, each its own duration (one edit unit in MXF) or at least one tick:
-    /// a cut MXF file loses the index tables that time its packets. At most `maxIndexedPackets` are read. The demuxer
-    /// is back at the start after.
-    private static func heldSeconds(_ format: UnsafeMutablePointer<AVFormatContext>, stream index: Int32,
-                                    packet: UnsafeMutablePointer<AVPacket>, deadline: Deadline) throws -> Double? {
+    /// Seconds of video the stream's packets hold, each its own duration (one edit unit in MXF) or at least one tick,
+    /// and whether any lacks a time (a lost index); nil unless the packets were read to the end (at most
+    /// `maxIndexedPackets` of them) and hold a positive time. The demuxer is back at the start after.
+    private static func heldPackets(_ format: UnsafeMutablePointer<AVFormatContext>, stream index: Int32,
+                                    packet: UnsafeMutablePointer<AVPacket>, deadline: Deadline)
+        throws -> (seconds: Double, untimed: Bool)?
+    {
         guard let stream = format.pointee.streams[Int(index)] else { return nil }
-        var ticks: Int64 = 0, packets = 0
-        _ = try readPackets(format, stream: index, packet: packet, deadline: deadline) { p in
-            ticks &+= max(p.duration, 1)
+        // In Double: the durations come from the file, and an Int64 sum could wrap.
+        var ticks = 0.0, packets = 0, untimed = false
+        let complete = try readPackets(format, stream: index, packet: packet, deadline: deadline) { p in
+            ticks += Double(max(p.duration, 1))
+            untimed = untimed || p.pts == noTimestamp
             packets += 1
             return packets < maxIndexedPackets
         }
@@ -270,7 +279,9 @@ final class Demuxer {
         guard avformat_seek_file(format, index, Int64.min, start, start, 0) >= 0 else {
             throw DecodeError.nothingDecodable(detail: "cannot return to the start of the stream")
         }
-        return Double(ticks) * av_q2d(stream.pointee.time_base)
+        let seconds = ticks * av_q2d(stream.pointee.time_base)
+        guard complete, seconds > 0, seconds.isFinite else { return nil }
+        return (seconds, untimed)
     }
 
     /// Enough packets to pass a group of pictures' first B-frames whatever the reorder depth (H.264 allows 16).
@@ -386,7 +397,7 @@ final class Demuxer {
     /// Moves to the last keyframe at or before `seconds` and empties the decoder.
     /// - Returns: false when the container cannot seek there.
     func seek(to seconds: Double) -> Bool {
-        if isCutShort, seconds > 0 { return false }
+        if decodesForwardOnly, seconds > 0 { return false }
         let target = startTimestamp + Int64((seconds / av_q2d(timeBase)).rounded(.down))
         // By the scan's index: onto the keyframe itself, and on a repaired clock, where a time may stand for several
         // places in the file, into the right recording.

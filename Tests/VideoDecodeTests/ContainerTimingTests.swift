@@ -53,20 +53,67 @@ import VideoDecode
         try expectSameClips(mxf, mp4, ranges: [0.0...2.0, 1.9...3.3, 3.5...5.9, 0.0...6.0])
     }
 
-    /// An MXF file cut short (an interrupted recording, a growing file sent while it is written) still states its whole
-    /// duration, loses the index tables in its footer, and in places the times of its packets: clips past the cut
-    /// repeated one frame with times FFmpeg made up, or came from frames long before. The frames it holds are the
-    /// reference: the whole file sampled over the same stretch.
-    @Test(arguments: [("mpeg2", ["-c:v", "mpeg2video", "-q:v", "4", "-g", "12", "-bf", "2"]),
-                      ("dnxhr", ["-c:v", "dnxhd", "-profile:v", "dnxhr_lb", "-pix_fmt", "yuv422p"]),
-                      ("h264", ["-c:v", "libx264", "-preset", "veryfast", "-g", "25", "-bf", "3"])])
-    func aCutMXFFileIsSampledOverTheFramesItHolds(_ codec: String, _ arguments: [String]) throws {
-        let whole = try TestVideos.make("whole-\(codec).mxf", TestVideos.lavfi("testsrc2=size=320x240:rate=25")
-            + ["-t", "30", "-threads", "1"] + arguments + ["-f", "mxf"])
+    static let mxfCodecs: [(String, [String])] = [
+        ("mpeg2", ["-c:v", "mpeg2video", "-q:v", "4", "-g", "12", "-bf", "2"]),
+        ("dnxhr", ["-c:v", "dnxhd", "-profile:v", "dnxhr_lb", "-pix_fmt", "yuv422p"]),
+        ("h264", ["-c:v", "libx264", "-preset", "veryfast", "-g", "25", "-bf", "3"]),
+    ]
+
+    static func wholeMXF(_ codec: String) throws -> Data {
+        try TestVideos.make("whole-\(codec).mxf", TestVideos.lavfi("testsrc2=size=320x240:rate=25")
+            + ["-t", "30", "-threads", "1"] + mxfCodecs.first { $0.0 == codec }!.1 + ["-f", "mxf"])
+    }
+
+    /// An MXF file cut short (an interrupted recording) still states its whole duration, loses the index tables in
+    /// its footer, and in places the times of its packets: clips past the cut repeated one frame with times FFmpeg
+    /// made up, or came from frames long before. The frames it holds are the reference: the whole file sampled over
+    /// the same stretch, on one thread and in parallel stretches, and walked by overlapping windows.
+    @Test(arguments: mxfCodecs.map(\.0))
+    func aCutMXFFileIsSampledOverTheFramesItHolds(_ codec: String) throws {
+        let whole = try Self.wholeMXF(codec)
         let cut = whole.prefix(whole.count / 2)
-        let fromCut = try ClipDecoder.decode(cut, clips: 3)
-        #expect(fromCut.info.durationSeconds > 10 && fromCut.info.durationSeconds < 20, "\(fromCut.info.durationSeconds) s")
-        let fromWhole = try ClipDecoder.decode(whole, clips: 3, range: 0...fromCut.info.durationSeconds)
+        for threads in [1, 2] {
+            var limits = DecodeLimits.default
+            limits.decoderThreads = threads
+            let fromCut = try ClipDecoder.decode(cut, clips: 3, limits: limits)
+            #expect(fromCut.info.durationSeconds > 10 && fromCut.info.durationSeconds < 20, "\(fromCut.info.durationSeconds) s")
+            let fromWhole = try ClipDecoder.decode(whole, clips: 3, range: 0...fromCut.info.durationSeconds, limits: limits)
+            #expect(zip(fromCut.frameTimes.joined(), fromWhole.frameTimes.joined()).allSatisfy { abs($0 - $1) < 1e-9 },
+                    "\(threads) threads: \(fromCut.frameTimes) against \(fromWhole.frameTimes)")
+            let same = fromCut.values == fromWhole.values
+            #expect(same, "\(threads) threads")
+            // One pass forward, however many threads: no stretch can start anywhere but at the start.
+            #expect(fromCut.decodedFrames <= Int(fromCut.info.durationSeconds * 25) + 1, "\(fromCut.decodedFrames) frames")
+        }
+        // Windows that overlap send a chunk's first query back before the frame the last chunk ended on.
+        func walk(_ bytes: Data) throws -> (values: [Float], times: [Double]) {
+            var values: [Float] = [], times: [Double] = []
+            try ClipDecoder.walk(bytes, chunk: 2, starts: { _ in [0, 0.5, 1, 1.5, 7, 7.5, 8] }) { clips in
+                values += clips.values
+                times += clips.frameTimes.joined()
+                return true
+            }
+            return (values, times)
+        }
+        let (walkedCut, walkedWhole) = (try walk(cut), try walk(whole))
+        #expect(zip(walkedCut.times, walkedWhole.times).allSatisfy { abs($0 - $1) < 1e-9 })
+        let same = walkedCut.values == walkedWhole.values
+        #expect(same)
+    }
+
+    /// Cut just before its footer partition (the upload of a finished file that stopped in its last bytes), an MXF file
+    /// holds every frame it states but has lost its index: a seek then lands by a guess from the bit rate, and the
+    /// frame found was labelled with the time asked for.
+    @Test(arguments: ["mpeg2", "h264"])
+    func anMXFFileWithoutItsFooterIsSampledAsTheWholeFile(_ codec: String) throws {
+        let whole = try Self.wholeMXF(codec)
+        // The footer partition pack's key (SMPTE 377M), its last occurrence.
+        let footerKey = Data([0x06, 0x0E, 0x2B, 0x34, 0x02, 0x05, 0x01, 0x01, 0x0D, 0x01, 0x02, 0x01, 0x01, 0x04])
+        let footer = try #require(whole.range(of: footerKey, options: .backwards)?.lowerBound)
+        let cut = whole.prefix(upTo: footer)
+        let fromCut = try ClipDecoder.decode(cut, clips: 5)
+        let fromWhole = try ClipDecoder.decode(whole, clips: 5, range: 0...fromCut.info.durationSeconds)
+        #expect(fromCut.info.durationSeconds > 29, "\(fromCut.info.durationSeconds) s")
         #expect(zip(fromCut.frameTimes.joined(), fromWhole.frameTimes.joined()).allSatisfy { abs($0 - $1) < 1e-9 },
                 "\(fromCut.frameTimes) against \(fromWhole.frameTimes)")
         let same = fromCut.values == fromWhole.values
