@@ -13,16 +13,8 @@ import VideoDecode
             + ["-t", "24", "-g", "250", "-bf", "3", "-c:v", "libx264", "-preset", "veryfast", "-threads", "1"]
         let avi = try TestVideos.make("walk-reordered.avi", source + ["-f", "avi"])
         let mp4 = try TestVideos.make("walk-reordered.mp4", source + ["-f", "mp4"])
-        func walk(_ bytes: Data) throws -> (values: [Float], times: [Double]) {
-            var values: [Float] = [], times: [Double] = []
-            try ClipDecoder.walk(bytes, chunk: 2, starts: { _ in [0, 7, 14, 21] }) { clips in
-                values += clips.values
-                times += clips.frameTimes.joined()
-                return true
-            }
-            return (values, times)
-        }
-        let (fromAVI, fromMP4) = (try walk(avi), try walk(mp4))
+        let starts: [Double] = [0, 7, 14, 21]
+        let (fromAVI, fromMP4) = (try walkedWindows(avi, starts: starts), try walkedWindows(mp4, starts: starts))
         #expect(zip(fromAVI.times, fromMP4.times).allSatisfy { abs($0 - $1) < 1e-9 })
         let same = fromAVI.values == fromMP4.values
         #expect(same)

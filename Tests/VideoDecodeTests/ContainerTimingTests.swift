@@ -86,16 +86,8 @@ import VideoDecode
             #expect(fromCut.decodedFrames <= Int(fromCut.info.durationSeconds * 25) + 1, "\(fromCut.decodedFrames) frames")
         }
         // Windows that overlap send a chunk's first query back before the frame the last chunk ended on.
-        func walk(_ bytes: Data) throws -> (values: [Float], times: [Double]) {
-            var values: [Float] = [], times: [Double] = []
-            try ClipDecoder.walk(bytes, chunk: 2, starts: { _ in [0, 0.5, 1, 1.5, 7, 7.5, 8] }) { clips in
-                values += clips.values
-                times += clips.frameTimes.joined()
-                return true
-            }
-            return (values, times)
-        }
-        let (walkedCut, walkedWhole) = (try walk(cut), try walk(whole))
+        let starts: [Double] = [0, 0.5, 1, 1.5, 7, 7.5, 8]
+        let (walkedCut, walkedWhole) = (try walkedWindows(cut, starts: starts), try walkedWindows(whole, starts: starts))
         #expect(zip(walkedCut.times, walkedWhole.times).allSatisfy { abs($0 - $1) < 1e-9 })
         let same = walkedCut.values == walkedWhole.values
         #expect(same)
