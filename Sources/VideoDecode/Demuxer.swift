@@ -45,7 +45,7 @@ final class Demuxer {
     private let seeksToKeyframes: Bool
     /// AVI (and ASF as FFmpeg writes it) store no presentation times, only the frames in decode order, and
     /// FFmpeg 5.1 gives H.264 frames there no usable time once B-frames reorder them; nor does an MXF file whose
-    /// index states no reordering (`reordersWithoutOffsets`). Each packet goes to the
+    /// packets' times state no reordering (`readMXFPackets`). Each packet goes to the
     /// decoder with its decode time as its presentation time, so a frame comes out carrying its own. The first frame
     /// after a start or seek, an IDR picture (no frame decoded after it is shown before it), is shown at that time;
     /// each frame after it one period later (in AVI never earlier than its own index less the reorder delay).
@@ -146,11 +146,17 @@ final class Demuxer {
         let containerName = String(cString: format.pointee.iformat.pointee.name)
         seeksToKeyframes = ["mov,", "matroska", "flv"].contains { containerName.hasPrefix($0) }
         packetOwner = try Packet()
+        // An MXF file's packets, read once: what they hold, and whether their times say how B-frames reorder. Not
+        // for a file that claims more than the longest duration accepted, which is refused below.
+        let stated = Self.statedDuration(format, stream)
+        let mxf = containerName == "mxf" && (stated ?? 0) <= limits.maxDurationSeconds
+            ? try Self.readMXFPackets(format, stream: best, packet: packetOwner.pointer!, deadline: deadline) : nil
         // Not HEVC: after a seek to a CRA picture its leading pictures are dropped, so it is not shown at its own time.
         // MPEG-2 only in MXF, where an index gives the times unless a cut lost it.
         let codecID = parameters.pointee.codec_id
-        if containerName == "mxf", [AV_CODEC_ID_H264, AV_CODEC_ID_MPEG2VIDEO].contains(codecID) {
-            timesByOrder = try Self.reordersWithoutOffsets(format, stream: best, packet: packetOwner.pointer!, deadline: deadline)
+        if let mxf {
+            timesByOrder = [AV_CODEC_ID_H264, AV_CODEC_ID_MPEG2VIDEO].contains(codecID)
+                && parameters.pointee.video_delay > 0 && !mxf.reorderingTimed
         } else {
             timesByOrder = codecID == AV_CODEC_ID_H264 && ["avi", "asf"].contains(containerName)
         }
@@ -202,16 +208,15 @@ final class Demuxer {
         } else {
             duration = Self.statedDuration(format, stream)
         }
-        if containerName == "mxf", let stated = duration, stated <= limits.maxDurationSeconds,
-           let held = try Self.heldPackets(format, stream: best, packet: packetOwner.pointer!, deadline: deadline) {
-            // An MXF file cut short (an interrupted recording) still states its whole duration, and FFmpeg seeks past its
-            // last frame without an error: the clips go where its frames are. One that lost its index (whose
-            // packets then lack times) is seeked by a guess from its bit rate, and the frame found is labelled with
-            // the time asked for.
-            if held.seconds < stated - 1 { duration = held.seconds }
-            decodesForwardOnly = held.seconds < stated - 1 || held.untimed
+        // An MXF file cut short (an interrupted recording) still states its whole duration, and FFmpeg seeks past its
+        // last frame without an error: the clips go where its frames are. One that lost its index (whose packets then
+        // lack times) is seeked by a guess from its bit rate, and the frame found is labelled with the time asked for.
+        var cutShort = false
+        if let held = mxf?.seconds, let stated = duration, held < stated - 1 {
+            duration = held
+            cutShort = true
         }
-        if timesByOrder, codecID == AV_CODEC_ID_MPEG2VIDEO { decodesForwardOnly = true }
+        decodesForwardOnly = cutShort || mxf?.untimed == true || timesByOrder && codecID == AV_CODEC_ID_MPEG2VIDEO
         hasDuration = duration != nil
         if let duration, duration > limits.maxDurationSeconds {
             throw DecodeError.tooLong(seconds: duration, limit: limits.maxDurationSeconds)
@@ -239,53 +244,35 @@ final class Demuxer {
         return read == averrorEOF
     }
 
-    /// Whether an MXF stream with B-frames gives its packets no presentation times but their decode times: its index
-    /// table states no temporal offsets (FFmpeg's own muxer writes none for H.264; a cut file lost its index, and
-    /// FFmpeg then times MPEG-2's I and P pictures a period late), so reordered frames would come out timed out of
-    /// order. Reads the first `reorderProbePackets` packets, then returns to the start.
-    private static func reordersWithoutOffsets(_ format: UnsafeMutablePointer<AVFormatContext>, stream index: Int32,
-                                               packet: UnsafeMutablePointer<AVPacket>, deadline: Deadline) throws -> Bool {
-        guard let stream = format.pointee.streams[Int(index)], stream.pointee.codecpar.pointee.video_delay > 0 else { return false }
-        var packets = 0, offset = false
-        _ = try readPackets(format, stream: index, packet: packet, deadline: deadline) { p in
-            packets += 1
-            offset = offset || p.pts != noTimestamp && p.dts != noTimestamp && p.pts != p.dts
-            return !offset && packets < reorderProbePackets
-        }
-        let start = stream.pointee.start_time == noTimestamp ? 0 : stream.pointee.start_time
-        guard avformat_seek_file(format, index, Int64.min, start, start, 0) >= 0 else {
-            throw DecodeError.nothingDecodable(detail: "cannot return to the start of the stream")
-        }
-        return !offset
-    }
-
-    /// Seconds of video the stream's packets hold, each its own duration (one edit unit in MXF) or at least one tick,
-    /// and whether any lacks a time (a lost index); nil unless the packets were read to the end (at most
-    /// `maxIndexedPackets` of them) and hold a positive time. The demuxer is back at the start after.
-    private static func heldPackets(_ format: UnsafeMutablePointer<AVFormatContext>, stream index: Int32,
-                                    packet: UnsafeMutablePointer<AVPacket>, deadline: Deadline)
-        throws -> (seconds: Double, untimed: Bool)?
+    /// What an MXF stream's packets say, read once at open (at most `maxIndexedPackets`; the demuxer is back at the
+    /// start after):
+    /// - seconds: what they hold, each its own duration (one edit unit) or at least one tick; nil unless they were read
+    ///   to the end and hold a positive time;
+    /// - untimed: whether any lacks a time, as when a cut lost the index;
+    /// - reorderingTimed: whether any has a presentation time other than its decode time. An index states B-frames'
+    ///   reordering (temporal offsets), but FFmpeg's own muxer writes none for H.264, and without its index FFmpeg
+    ///   times MPEG-2's I and P pictures a period late: their frames would come out timed out of order.
+    private static func readMXFPackets(_ format: UnsafeMutablePointer<AVFormatContext>, stream index: Int32,
+                                       packet: UnsafeMutablePointer<AVPacket>, deadline: Deadline)
+        throws -> (seconds: Double?, untimed: Bool, reorderingTimed: Bool)
     {
-        guard let stream = format.pointee.streams[Int(index)] else { return nil }
         // In Double: the durations come from the file, and an Int64 sum could wrap.
-        var ticks = 0.0, packets = 0, untimed = false
+        var ticks = 0.0, packets = 0, untimed = false, reorderingTimed = false
         let complete = try readPackets(format, stream: index, packet: packet, deadline: deadline) { p in
             ticks += Double(max(p.duration, 1))
             untimed = untimed || p.pts == noTimestamp
+            reorderingTimed = reorderingTimed || p.pts != noTimestamp && p.dts != noTimestamp && p.pts != p.dts
             packets += 1
             return packets < maxIndexedPackets
         }
+        let stream = format.pointee.streams[Int(index)]!
         let start = stream.pointee.start_time == noTimestamp ? 0 : stream.pointee.start_time
         guard avformat_seek_file(format, index, Int64.min, start, start, 0) >= 0 else {
             throw DecodeError.nothingDecodable(detail: "cannot return to the start of the stream")
         }
         let seconds = ticks * av_q2d(stream.pointee.time_base)
-        guard complete, seconds > 0, seconds.isFinite else { return nil }
-        return (seconds, untimed)
+        return (complete && seconds > 0 && seconds.isFinite ? seconds : nil, untimed, reorderingTimed)
     }
-
-    /// Enough packets to pass a group of pictures' first B-frames whatever the reorder depth (H.264 allows 16).
-    static let reorderProbePackets = 64
 
     /// The index of stream `index`'s packets; nil when they cannot be indexed or the file could not be read to its
     /// end. The demuxer is back at the file's start after.
@@ -341,7 +328,7 @@ final class Demuxer {
     }
 
     /// A million packets of an AVI read to index it (over nine hours at 30 fps, 24 MB of FFmpeg's index), or of an MXF
-    /// file read to find what it holds.
+    /// file read for what it holds.
     static let maxIndexedPackets = 1_000_000
 
     /// The stream's duration as its container states it, in seconds; nil when it states none.
