@@ -20,6 +20,7 @@ public enum DecodeWorker {
         else { exit(2) }
         // Time zone data is read from a file on first use (FFmpeg formats container dates): read it now.
         tzset()
+        offerToOutOfMemoryKiller()
         var noCore = rlimit(rlim_cur: 0, rlim_max: 0)
         var memory = rlimit(rlim_cur: rlim_t(configuration.memoryBytes), rlim_max: rlim_t(configuration.memoryBytes))
         var files = rlimit(rlim_cur: 0, rlim_max: 0)
@@ -30,6 +31,16 @@ public enum DecodeWorker {
         guard send(WorkerConfiguration.socketDescriptor, WorkerWire.hello, WorkerWire.hello.count, Int32(MSG_NOSIGNAL)) > 0 else { exit(2) }
         serve(configuration, input: input, output: output)
         exit(0)
+    }
+
+    /// When the server's memory runs out (a container's limit, say), the kernel kills the process it scores highest:
+    /// a worker, so that one upload fails with a 503 and the server and every other request carry on. Raising one's
+    /// own score needs no privilege; a kernel that refuses it leaves the worker as it was.
+    private static func offerToOutOfMemoryKiller() {
+        let fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        _ = write(fd, "1000", 4)
+        close(fd)
     }
 
     private static func map(_ fd: Int32, bytes: Int, writable: Bool) -> UnsafeMutableRawPointer? {

@@ -196,8 +196,10 @@ public final class SandboxedDecoder {
         }
         let status = worker.waitForExit()
         let reason = WorkerLifecycle.reason(waitStatus: status, killedByServer: worker.killedByServer, deadlinePassed: false)
-        bytes.withUnsafeBytes { shared.recordDeath($0) }
         replace(worker, reason)
+        // The server's lack of memory is not held against the upload.
+        if reason == .outOfMemory { return DecodeError.outOfMemory }
+        bytes.withUnsafeBytes { shared.recordDeath($0) }
         return DecodeError.decoderFailed(detail: Self.words(reason))
     }
 
@@ -234,6 +236,7 @@ public final class SandboxedDecoder {
     static func words(_ reason: WorkerLifecycle.Restart) -> String {
         switch reason {
         case .crash: "it crashed or ran out of memory"
+        case .outOfMemory: "it was killed when the server's memory ran out"
         case .sandbox: "it tried a system call its sandbox forbids"
         case .cpu: "it ran out of CPU time"
         case .deadline: "it did not finish in time"

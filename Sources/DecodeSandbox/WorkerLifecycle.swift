@@ -6,6 +6,9 @@ struct WorkerLifecycle {
     enum Restart: String, CaseIterable {
         /// Killed by a signal of its own making (SIGSEGV, SIGABRT, ...): a crash, or its memory limit.
         case crash
+        /// Killed with SIGKILL by someone other than the server: the kernel's out-of-memory killer, when the
+        /// server's memory (a container's limit) runs out, since a worker offers itself first.
+        case outOfMemory = "out_of_memory"
         /// Killed by its seccomp filter (SIGSYS): the video made it try a system call it may not make.
         case sandbox
         /// Past its request's deadline: killed by the server.
@@ -45,7 +48,7 @@ struct WorkerLifecycle {
         switch status & 0x7f {
         case SIGSYS: return .sandbox
         case SIGXCPU: return .cpu
-        case SIGKILL where killedByServer: return .protocolViolation
+        case SIGKILL: return killedByServer ? .protocolViolation : .outOfMemory
         default: return .crash
         }
     }

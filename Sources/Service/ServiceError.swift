@@ -37,6 +37,7 @@ public struct ServiceError: HTTPResponseError, Equatable {
         case .emptyInput: self = .malformedBody(error.description)
         case .unsupportedContainer: self = .unsupportedMediaType(error.description)
         case .internalFailure: self = .internalFailure
+        case .outOfMemory: self = .overloaded(error.description)
         default: self = .unusableVideo(error.description)
         }
     }

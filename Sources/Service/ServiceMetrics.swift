@@ -37,6 +37,6 @@ extension MetricsRegistry {
         counter(MetricName.forwardCalls, help: "Batched forward passes.")
         counter(MetricName.timelineWindows, help: "Timeline windows computed.")
         counter(MetricName.decodeWorkerRestarts,
-                help: "Decode workers replaced, by reason (crash, sandbox, deadline, cpu, protocol, recycled_requests, recycled_memory).")
+                help: "Decode workers replaced, by reason (crash, out_of_memory, sandbox, deadline, cpu, protocol, recycled_requests, recycled_memory).")
     }
 }

@@ -23,6 +23,9 @@ public struct DecodeError: Error, Equatable, CustomStringConvertible {
         public static let internalFailure = Kind("internalFailure")
         /// The process decoding the video died on it: a crash, a broken sandbox rule, or its memory limit.
         public static let decoderFailed = Kind("decoderFailed")
+        /// The process decoding the video was killed because the server's memory ran out: not the video's fault,
+        /// worth retrying.
+        public static let outOfMemory = Kind("outOfMemory")
     }
 
     public let kind: Kind
@@ -37,7 +40,7 @@ public struct DecodeError: Error, Equatable, CustomStringConvertible {
     /// `internalFailure`, which says nothing of the message to a client.
     public init(kindNamed name: String, message: String) {
         let known: [Kind] = [.emptyInput, .unsupportedContainer, .noVideoStream, .nothingDecodable, .overLimit, .internalFailure,
-                             .decoderFailed]
+                             .decoderFailed, .outOfMemory]
         self.init(known.first { $0.description == name } ?? .internalFailure, message)
     }
 
@@ -72,6 +75,9 @@ public struct DecodeError: Error, Equatable, CustomStringConvertible {
     public static func deadlineExceeded(seconds: Double) -> DecodeError {
         DecodeError(.overLimit, "decoding took longer than \(seconds) s; send a smaller video")
     }
+
+    public static let outOfMemory = DecodeError(
+        .outOfMemory, "the server ran out of memory while decoding this video, and stopped that decode only; retry shortly")
 
     /// The sandboxed decoder died on this video; `detail` says how, and never anything of the server.
     public static func decoderFailed(detail: String) -> DecodeError {

@@ -101,6 +101,38 @@ import VideoDecode
         #expect(try decoder.decode(video, clips: 1).clipCount == 1)
     }
 
+    @Test func aWorkerIsTheFirstProcessTheKernelKillsForMemory() throws {
+        let decoder = Self.decoder()
+        defer { decoder.stop() }
+        try decoder.prepare()
+        let pid = try #require(decoder.workerPID)
+        let score = try String(contentsOfFile: "/proc/\(pid)/oom_score_adj", encoding: .utf8)
+        #expect(score.trimmingCharacters(in: .whitespacesAndNewlines) == "1000")
+    }
+
+    /// A worker killed from outside mid-decode (what the kernel's out-of-memory killer does when a container's
+    /// memory runs out) fails its upload as the server's lack of memory, to be retried: the upload is not held
+    /// against, so it is decoded again however often that happens.
+    @Test func aWorkerKilledForMemoryFailsItsUploadAsRetryable() throws {
+        let video = try TestVideos.h264(seconds: 3, gop: 30)
+        let restarts = Restarts()
+        let decoder = Self.decoder(restarts: restarts)
+        defer { decoder.stop() }
+        let hang = Data(WorkerFault.hang.upload)
+        for _ in 0..<3 {
+            try decoder.prepare()
+            let pid = try #require(decoder.workerPID)
+            let killer = Thread {
+                usleep(200_000)
+                kill(pid, SIGKILL)
+            }
+            killer.start()
+            #expect { try decoder.decode(hang, clips: 1) } throws: { ($0 as? DecodeError)?.kind == .outOfMemory }
+        }
+        #expect(restarts.all == ["out_of_memory", "out_of_memory", "out_of_memory"])
+        #expect(try decoder.decode(video, clips: 1).clipCount == 1)
+    }
+
     @Test func contentThatKeepsKillingWorkersIsRefusedWithoutAWorker() throws {
         let restarts = Restarts()
         let decoder = Self.decoder(restarts: restarts)

@@ -106,8 +106,8 @@ import VideoDecode
         #expect { try decoder.walk(video, grid: grid, chunk: 1) { _ in
             if let pid = decoder.workerPID { kill(pid, SIGKILL) }
             return true
-        } } throws: { ($0 as? DecodeError)?.kind == .decoderFailed }
-        #expect(restarts.all == ["crash"])
+        } } throws: { ($0 as? DecodeError)?.kind == .outOfMemory }
+        #expect(restarts.all == ["out_of_memory"])
         #expect(try decoder.decode(video, clips: 1).clipCount == 1)
     }
 }

@@ -94,7 +94,8 @@ import VideoDecode
         #expect(reason(Self.signalled(SIGABRT), false) == .crash)
         #expect(reason(Self.signalled(SIGSYS), false) == .sandbox)
         #expect(reason(Self.signalled(SIGXCPU), false) == .cpu)
-        #expect(reason(Self.signalled(SIGKILL), false) == .crash)  // the kernel's OOM killer, say
+        // Not sent by the server: the kernel's out-of-memory killer, which scores workers first.
+        #expect(reason(Self.signalled(SIGKILL), false) == .outOfMemory)
         #expect(reason(Self.signalled(SIGKILL), true) == .protocolViolation)
         #expect(reason(Self.exited(0), false) == .protocolViolation)
         #expect(WorkerLifecycle.reason(waitStatus: Self.signalled(SIGKILL), killedByServer: true, deadlinePassed: true) == .deadline)
