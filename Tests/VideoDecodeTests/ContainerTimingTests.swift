@@ -53,6 +53,37 @@ import VideoDecode
         try expectSameClips(mxf, mp4, ranges: [0.0...2.0, 1.9...3.3, 3.5...5.9, 0.0...6.0])
     }
 
+    /// A clip cut without re-encoding (`ffmpeg -ss 3 -i in.mp4 -c copy`, as datasets are often cut) keeps the frames
+    /// from the keyframe before the cut, and an edit list that starts the video at the cut: the frames before it
+    /// are decoded as references but are not the video's. Each clip of the cut file is the source's clip three
+    /// seconds later, frame for frame, and a walk gives the same windows.
+    @Test(arguments: ["mp4", "mov"])
+    func aClipCutWithAnEditListStartsAtTheCut(_ container: String) throws {
+        let source = try TestVideos.make("editlist-source.mp4", TestVideos.lavfi("testsrc2=size=320x240:rate=30")
+            + ["-t", "8", "-g", "60", "-bf", "2", "-c:v", "libx264", "-preset", "veryfast", "-threads", "1"])
+        let sourcePath = TestVideos.directory.appendingPathComponent("editlist-source.mp4").path
+        // Keyframes every 2 s: the cut at 3 s keeps 30 frames before it.
+        let cut = try TestVideos.make("editlist-cut.\(container)", ["-ss", "3", "-i", sourcePath, "-t", "4", "-c", "copy"])
+        let info = try ClipDecoder.decode(cut, clips: 1).info
+        // `-t 4` with stream copy keeps 122 frames: PyAV reads 4.134 s.
+        #expect(abs(info.durationSeconds - 4.134) < 0.001, "\(info.durationSeconds) s")
+        // Starts off the 1/15 s sampling grid, so that no grid time falls on a frame's time.
+        for (range, clips) in [(0.51...1.8, 1), (0.0...4.0, 3), (2.31...3.95, 2)] {
+            let fromCut = try ClipDecoder.decode(cut, clips: clips, range: range)
+            let fromSource = try ClipDecoder.decode(source, clips: clips, range: (range.lowerBound + 3)...(range.upperBound + 3))
+            let shift = zip(fromCut.frameTimes.joined(), fromSource.frameTimes.joined()).map { abs($0 + 3 - $1) }.max() ?? 1
+            #expect(shift < 1e-6, "\(range)")
+            #expect(fromCut.frameTimes.joined().allSatisfy { $0 >= 0 }, "\(range): a frame from before the cut")
+            let same = fromCut.values == fromSource.values
+            #expect(same, "\(range)")
+        }
+        let walkedCut = try walkedWindows(cut, starts: [0.01, 1.01, 2.01])
+        let walkedSource = try walkedWindows(source, starts: [3.01, 4.01, 5.01])
+        let sameWindows = walkedCut.values == walkedSource.values
+        #expect(sameWindows)
+        #expect(zip(walkedCut.times, walkedSource.times).allSatisfy { abs($0 + 3 - $1) < 1e-6 })
+    }
+
     static let mxfCodecs: [(String, [String])] = [
         ("mpeg2", ["-c:v", "mpeg2video", "-q:v", "4", "-g", "12", "-bf", "2"]),
         ("dnxhr", ["-c:v", "dnxhd", "-profile:v", "dnxhr_lb", "-pix_fmt", "yuv422p"]),
