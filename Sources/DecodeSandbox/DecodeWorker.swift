@@ -130,13 +130,16 @@ public enum DecodeWorker {
         return send(WorkerWire.encode(reply, sequence: walk.sequence))
     }
 
-    /// The CPU this request may use, on top of what the worker has used so far.
+    /// The CPU this request may use, on top of what the worker has used so far. Below a hard limit the operator
+    /// set, by a second: at the hard limit the kernel sends SIGKILL, which the server takes for its memory running
+    /// out, while the soft limit's SIGXCPU says what happened.
     private static func limitCPU(_ seconds: Int) {
         var usage = rusage()
         getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
         var limit = rlimit()
         getrlimit(Int32(RLIMIT_CPU.rawValue), &limit)
-        limit.rlim_cur = min(limit.rlim_max, rlim_t(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec + 1 + seconds))
+        let ceiling = limit.rlim_max == rlim_t.max ? limit.rlim_max : max(1, limit.rlim_max) - 1  // rlim_t.max: RLIM_INFINITY
+        limit.rlim_cur = min(ceiling, rlim_t(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec + 1 + seconds))
         setrlimit(Int32(RLIMIT_CPU.rawValue), &limit)
     }
 

@@ -21,7 +21,9 @@ public final class SandboxedDecoder {
         }
 
         func isRefused(_ bytes: UnsafeRawBufferPointer) -> Bool { registry.withLock { $0.isRefused(bytes) } }
-        func recordDeath(_ bytes: UnsafeRawBufferPointer) { registry.withLock { $0.recordDeath(bytes) } }
+        func recordDeath(_ bytes: UnsafeRawBufferPointer, outOfMemory: Bool) {
+            registry.withLock { $0.recordDeath(bytes, outOfMemory: outOfMemory) }
+        }
     }
 
     public let configuration: WorkerConfiguration
@@ -174,13 +176,21 @@ public final class SandboxedDecoder {
             throw DecodeError.internalFailure(detail: "the upload is larger than the decoder's region")
         }
         if bytes.withUnsafeBytes({ shared.isRefused($0) }) {
-            throw DecodeError.decoderFailed(detail: "the same file killed the decoder before, so it is not decoded again")
+            throw DecodeError.decoderFailed(
+                detail: "the same file killed the decoder before, or needed more memory than the server had, so it is not decoded again")
         }
         // A worker killed while idle must not cost this upload.
         if let idle = worker, idle.hasExited {
             replace(idle, WorkerLifecycle.reason(waitStatus: idle.waitForExit(), killedByServer: false, deadlinePassed: false))
         }
-        do { try prepare() } catch { throw DecodeError.internalFailure(detail: "no decode worker could be started") }
+        do {
+            try prepare()
+        } catch let error as WorkerStartError where error.outOfMemory {
+            shared.onRestart(WorkerLifecycle.Restart.outOfMemory.rawValue)
+            throw DecodeError.outOfMemory
+        } catch {
+            throw DecodeError.internalFailure(detail: "no decode worker could be started")
+        }
         let worker = worker!
         bytes.withUnsafeBytes { worker.input.copyMemory(from: $0) }
         sequence += 1
@@ -197,10 +207,8 @@ public final class SandboxedDecoder {
         let status = worker.waitForExit()
         let reason = WorkerLifecycle.reason(waitStatus: status, killedByServer: worker.killedByServer, deadlinePassed: false)
         replace(worker, reason)
-        // The server's lack of memory is not held against the upload.
-        if reason == .outOfMemory { return DecodeError.outOfMemory }
-        bytes.withUnsafeBytes { shared.recordDeath($0) }
-        return DecodeError.decoderFailed(detail: Self.words(reason))
+        bytes.withUnsafeBytes { shared.recordDeath($0, outOfMemory: reason == .outOfMemory) }
+        return reason == .outOfMemory ? DecodeError.outOfMemory : DecodeError.decoderFailed(detail: Self.words(reason))
     }
 
     private func answered(_ worker: WorkerProcess) {
@@ -235,7 +243,7 @@ public final class SandboxedDecoder {
 
     static func words(_ reason: WorkerLifecycle.Restart) -> String {
         switch reason {
-        case .crash: "it crashed or ran out of memory"
+        case .crash: "it crashed or reached its memory limit"
         case .outOfMemory: "it was killed when the server's memory ran out"
         case .sandbox: "it tried a system call its sandbox forbids"
         case .cpu: "it ran out of CPU time"

@@ -57,16 +57,22 @@ struct WorkerLifecycle {
 /// Uploads a worker died on, so the same content is refused at once instead of killing another worker.
 ///
 /// An upload is known by its size and a hash of its bytes; the hash is computed only for uploads whose size
-/// matches one that killed a worker, so an ordinary upload costs a dictionary lookup.
+/// matches one that killed a worker, so an ordinary upload costs a dictionary lookup. Crashes and kills for the
+/// server's lack of memory are counted apart: the kernel kills the largest decode, whoever caused the shortage,
+/// so a memory kill says less of the upload and takes more of them.
 struct CrashRegistry {
-    /// Deaths on the same content after which it is no longer decoded.
+    /// Crashes on the same content after which it is no longer decoded.
     let threshold: Int
+    /// Kills for memory on the same content after which it is no longer decoded.
+    let memoryThreshold: Int
     let capacity: Int
-    private var deaths: [Int: [UInt64: Int]] = [:]
+    private struct Deaths { var crashes = 0, outOfMemory = 0 }
+    private var deaths: [Int: [UInt64: Deaths]] = [:]
     private var order: [(size: Int, hash: UInt64)] = []
 
-    init(threshold: Int = 2, capacity: Int = 1024) {
+    init(threshold: Int = 2, memoryThreshold: Int = 3, capacity: Int = 1024) {
         self.threshold = threshold
+        self.memoryThreshold = memoryThreshold
         self.capacity = capacity
     }
 
@@ -77,13 +83,13 @@ struct CrashRegistry {
         return h
     }
 
-    /// - Returns: true when this content has killed `threshold` workers already.
+    /// - Returns: true when this content has killed `threshold` workers, or had `memoryThreshold` killed for memory.
     func isRefused(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        guard let sized = deaths[bytes.count] else { return false }
-        return (sized[Self.hash(bytes)] ?? 0) >= threshold
+        guard let sized = deaths[bytes.count], let known = sized[Self.hash(bytes)] else { return false }
+        return known.crashes >= threshold || known.outOfMemory >= memoryThreshold
     }
 
-    mutating func recordDeath(_ bytes: UnsafeRawBufferPointer) {
+    mutating func recordDeath(_ bytes: UnsafeRawBufferPointer, outOfMemory: Bool = false) {
         let hash = Self.hash(bytes)
         if deaths[bytes.count]?[hash] == nil {
             order.append((bytes.count, hash))
@@ -93,6 +99,10 @@ struct CrashRegistry {
                 if deaths[oldest.size]?.isEmpty == true { deaths[oldest.size] = nil }
             }
         }
-        deaths[bytes.count, default: [:]][hash, default: 0] += 1
+        if outOfMemory {
+            deaths[bytes.count, default: [:]][hash, default: Deaths()].outOfMemory += 1
+        } else {
+            deaths[bytes.count, default: [:]][hash, default: Deaths()].crashes += 1
+        }
     }
 }

@@ -70,9 +70,12 @@ final class WorkerProcess {
         socket = pair[0]
         self.input = input
         self.output = output
-        guard case .message(let hello) = receive(within: Self.startSeconds), hello == WorkerWire.hello else {
+        let said = receive(within: Self.startSeconds)
+        guard case .message(let hello) = said, hello == WorkerWire.hello else {
+            // A worker that died before its hello closed its socket on the way out.
+            let died: Int32? = if case .gone = said { waitForExit() } else { nil }
             kill()
-            throw WorkerStartError(sandbox: ())
+            throw WorkerStartError(diedWith: died)
         }
     }
 
@@ -179,12 +182,22 @@ final class WorkerProcess {
 public struct WorkerStartError: Error, CustomStringConvertible {
     public let description: String
 
+    /// Whether the worker was killed from outside before it could start: the server's memory ran out.
+    public let outOfMemory: Bool
+
     init(_ call: String, _ code: Int32) {
         description = "cannot start a decode worker: \(call): \(String(cString: strerror(code)))"
+        outOfMemory = false
     }
 
-    init(sandbox: Void) {
-        description = "a decode worker could not sandbox itself (seccomp and prctl must be allowed in this container); "
-            + "serve with --decode-in-process to decode without workers"
+    /// A worker that did not say hello: it died with wait status `status`, or (nil) was silent until killed.
+    init(diedWith status: Int32?) {
+        outOfMemory = status.map {
+            WorkerLifecycle.reason(waitStatus: $0, killedByServer: false, deadlinePassed: false) == .outOfMemory
+        } ?? false
+        description = outOfMemory
+            ? "a decode worker was killed as it started: the server's memory ran out"
+            : "a decode worker could not sandbox itself (seccomp and prctl must be allowed in this container); "
+                + "serve with --decode-in-process to decode without workers"
     }
 }

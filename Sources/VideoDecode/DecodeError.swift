@@ -37,10 +37,11 @@ public struct DecodeError: Error, Equatable, CustomStringConvertible {
     }
 
     /// An error another process reported by its kind's name and its message; an unknown kind becomes
-    /// `internalFailure`, which says nothing of the message to a client.
+    /// `internalFailure`, which says nothing of the message to a client. So does `outOfMemory`: only the server
+    /// can tell that its memory ran out.
     public init(kindNamed name: String, message: String) {
         let known: [Kind] = [.emptyInput, .unsupportedContainer, .noVideoStream, .nothingDecodable, .overLimit, .internalFailure,
-                             .decoderFailed, .outOfMemory]
+                             .decoderFailed]
         self.init(known.first { $0.description == name } ?? .internalFailure, message)
     }
 
@@ -75,6 +76,10 @@ public struct DecodeError: Error, Equatable, CustomStringConvertible {
     public static func deadlineExceeded(seconds: Double) -> DecodeError {
         DecodeError(.overLimit, "decoding took longer than \(seconds) s; send a smaller video")
     }
+
+    /// An allocation failed while decoding: in a decode worker, its memory limit (`--decode-worker-memory-mb`).
+    public static let needsTooMuchMemory = DecodeError(
+        .overLimit, "decoding this video needs more memory than a decoder may use; send a smaller or lower-resolution video")
 
     public static let outOfMemory = DecodeError(
         .outOfMemory, "the server ran out of memory while decoding this video, and stopped that decode only; retry shortly")

@@ -86,7 +86,7 @@ final class Demuxer {
         self.limits = limits
         let input = try MemoryInput(bytes, deadline: deadline)
         self.input = input
-        guard var format = avformat_alloc_context() else { throw DecodeError.internalFailure(detail: "out of memory") }
+        guard var format = avformat_alloc_context() else { throw DecodeError.needsTooMuchMemory }
         format.pointee.pb = input.context
         format.pointee.format_whitelist = av_strdup(Self.containers)
         format.pointee.codec_whitelist = av_strdup(Self.decoders)
@@ -136,7 +136,7 @@ final class Demuxer {
         guard Self.decoders.split(separator: ",").contains(Substring(decoderName)) else {
             throw DecodeError.noVideoStream(detail: "video codec \(decoderName) is not accepted")
         }
-        guard let codec = avcodec_alloc_context3(decoder) else { throw DecodeError.internalFailure(detail: "out of memory") }
+        guard let codec = avcodec_alloc_context3(decoder) else { throw DecodeError.needsTooMuchMemory }
         let codecContext = CodecContext(codec)
         try check(avcodec_parameters_to_context(codec, parameters)) { .nothingDecodable(detail: $0) }
         codec.pointee.thread_count = Int32(limits.decoderThreads == 0 ? Self.automaticThreads(width: width, height: height)
@@ -440,6 +440,7 @@ final class Demuxer {
         while true {
             if deadline.hasPassed { throw DecodeError.deadlineExceeded(seconds: deadline.seconds) }
             let received = avcodec_receive_frame(codec, frame)
+            try checkMemory(received)
             if received >= 0 {
                 // The caller times frames by their best-effort timestamp, the ledger by their packets'.
                 let timestamp = frame.pointee.pts
@@ -455,6 +456,7 @@ final class Demuxer {
             }
             // The decoder wants input: the next packet of our stream, or a flush at the end of the file.
             let read = av_read_frame(format, packet)
+            try checkMemory(read)
             if read < 0 {
                 if deadline.hasPassed { throw DecodeError.deadlineExceeded(seconds: deadline.seconds) }
                 draining = true
@@ -482,7 +484,8 @@ final class Demuxer {
             }
             // Frame threads copy this setting per packet.
             codec.pointee.skip_frame = drop ? AVDISCARD_NONREF : AVDISCARD_DEFAULT
-            _ = avcodec_send_packet(codec, packet)  // a corrupt packet is skipped; later ones may decode
+            // A corrupt packet is skipped, as later ones may decode; a failed allocation is not.
+            try checkMemory(avcodec_send_packet(codec, packet))
         }
     }
 }

@@ -30,7 +30,7 @@ final class Packet {
     var pointer: UnsafeMutablePointer<AVPacket>?
 
     init() throws {
-        guard let pointer = av_packet_alloc() else { throw DecodeError.internalFailure(detail: "out of memory") }
+        guard let pointer = av_packet_alloc() else { throw DecodeError.needsTooMuchMemory }
         self.pointer = pointer
     }
 
@@ -42,7 +42,7 @@ final class Frame {
     var pointer: UnsafeMutablePointer<AVFrame>?
 
     init() throws {
-        guard let pointer = av_frame_alloc() else { throw DecodeError.internalFailure(detail: "out of memory") }
+        guard let pointer = av_frame_alloc() else { throw DecodeError.needsTooMuchMemory }
         self.pointer = pointer
     }
 

@@ -14,7 +14,7 @@ final class MemoryInput {
     init(_ bytes: Data, deadline: Deadline) throws {
         self.bytes = bytes
         self.deadline = deadline
-        guard let buffer = av_malloc(Int(Self.bufferSize)) else { throw DecodeError.internalFailure(detail: "out of memory") }
+        guard let buffer = av_malloc(Int(Self.bufferSize)) else { throw DecodeError.needsTooMuchMemory }
         let opaque = Unmanaged.passUnretained(self).toOpaque()
         context = avio_alloc_context(buffer.assumingMemoryBound(to: UInt8.self), Self.bufferSize, 0, opaque,
                                      { opaque, buffer, size in MemoryInput.from(opaque).read(buffer, Int(size)) },
@@ -22,7 +22,7 @@ final class MemoryInput {
                                      { opaque, offset, whence in MemoryInput.from(opaque).seek(offset, whence) })
         guard context != nil else {
             av_free(buffer)
-            throw DecodeError.internalFailure(detail: "out of memory")
+            throw DecodeError.needsTooMuchMemory
         }
     }
 

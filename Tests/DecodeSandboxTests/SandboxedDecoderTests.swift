@@ -111,8 +111,8 @@ import VideoDecode
     }
 
     /// A worker killed from outside mid-decode (what the kernel's out-of-memory killer does when a container's
-    /// memory runs out) fails its upload as the server's lack of memory, to be retried: the upload is not held
-    /// against, so it is decoded again however often that happens.
+    /// memory runs out) fails its upload as the server's lack of memory, to be retried; the third time, the upload
+    /// is taken to need more memory than the server has, and is refused without a worker.
     @Test func aWorkerKilledForMemoryFailsItsUploadAsRetryable() throws {
         let video = try TestVideos.h264(seconds: 3, gop: 30)
         let restarts = Restarts()
@@ -130,7 +130,23 @@ import VideoDecode
             #expect { try decoder.decode(hang, clips: 1) } throws: { ($0 as? DecodeError)?.kind == .outOfMemory }
         }
         #expect(restarts.all == ["out_of_memory", "out_of_memory", "out_of_memory"])
+        #expect { try decoder.decode(hang, clips: 1) } throws: { ($0 as? DecodeError)?.kind == .decoderFailed }
+        #expect(restarts.all.count == 3)
         #expect(try decoder.decode(video, clips: 1).clipCount == 1)
+    }
+
+    /// A video that needs more memory than a worker may have fails as over a limit, saying so, wherever FFmpeg's
+    /// allocation fails: in the decoder with 400 MB (it was "no frame could be decoded"), in the conversion to RGB
+    /// with 550 (it was an internal error, 500). The worker stays.
+    @Test(arguments: [400, 550])
+    func aVideoThatNeedsMoreMemoryThanAWorkerMayHaveIsOverALimit(megabytes: Int) throws {
+        let video = try TestVideos.make("hevc-444-10bit-4096.mp4", TestVideos.lavfi("testsrc2=size=4096x4096:rate=30")
+            + ["-frames:v", "2", "-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=0", "-pix_fmt", "yuv444p10le"])
+        let restarts = Restarts()
+        let decoder = Self.decoder(memory: megabytes << 20, restarts: restarts)
+        defer { decoder.stop() }
+        #expect { try decoder.decode(video, clips: 1) } throws: { ($0 as? DecodeError) == .needsTooMuchMemory }
+        #expect(restarts.all.isEmpty)
     }
 
     @Test func contentThatKeepsKillingWorkersIsRefusedWithoutAWorker() throws {

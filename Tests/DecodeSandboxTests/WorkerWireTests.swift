@@ -55,12 +55,15 @@ import VideoDecode
         }
     }
 
-    @Test func anUnknownErrorKindFromAWorkerIsAnInternalFailure() throws {
+    /// Including the server's own lack of memory, which only the server can tell: a worker naming it would turn its
+    /// failure into a retry.
+    @Test(arguments: ["somethingNew", "outOfMemory"])
+    func anErrorKindAWorkerMayNotNameIsAnInternalFailure(_ kind: String) throws {
         var w = WorkerWire.Writer()
         w.magic("R2DR")
         w.u64(7)
         w.u8(1)
-        w.string("somethingNew")
+        w.string(kind)
         w.string("details")
         guard case .failed(let error) = try WorkerWire.decodeReply(w.bytes, for: Self.request, maxDimension: 4096) else {
             Issue.record("not a failure")
@@ -109,6 +112,30 @@ import VideoDecode
         var byMemory = WorkerLifecycle(maxRequests: 100, maxResidentBytes: 100)
         #expect(byMemory.answered(residentBytes: 100) == nil)
         #expect(byMemory.answered(residentBytes: 101) == .recycledMemory)
+    }
+
+    /// A worker the kernel killed for memory says little of its upload (the largest decode dies, whoever caused
+    /// the shortage), so that takes three deaths; one that needed the memory each time is then refused rather
+    /// than retried forever.
+    @Test func contentWhoseWorkersKeepBeingKilledForMemoryIsRefusedAfterThree() {
+        var registry = CrashRegistry(threshold: 2, memoryThreshold: 3, capacity: 4)
+        let big: [UInt8] = Array("big".utf8), crashed: [UInt8] = Array("bad".utf8)
+        for _ in 0..<2 { big.withUnsafeBytes { registry.recordDeath($0, outOfMemory: true) } }
+        #expect(!big.withUnsafeBytes { registry.isRefused($0) })
+        big.withUnsafeBytes { registry.recordDeath($0, outOfMemory: true) }
+        #expect(big.withUnsafeBytes { registry.isRefused($0) })
+        // Kinds are counted apart: one crash and two memory kills are not two crashes.
+        crashed.withUnsafeBytes { registry.recordDeath($0, outOfMemory: false) }
+        for _ in 0..<2 { crashed.withUnsafeBytes { registry.recordDeath($0, outOfMemory: true) } }
+        #expect(!crashed.withUnsafeBytes { registry.isRefused($0) })
+    }
+
+    @Test func aWorkerKilledFromOutsideBeforeItsHelloIsOutOfMemory() {
+        #expect(WorkerStartError(diedWith: WorkerLifecycleTests.signalled(SIGKILL)).outOfMemory)
+        #expect(!WorkerStartError(diedWith: WorkerLifecycleTests.signalled(SIGSYS)).outOfMemory)
+        #expect(!WorkerStartError(diedWith: WorkerLifecycleTests.exited(2)).outOfMemory)
+        #expect(!WorkerStartError(diedWith: nil).outOfMemory)  // alive but silent: killed by the server
+        #expect("\(WorkerStartError(diedWith: nil))".contains("sandbox"))
     }
 
     @Test func contentThatKilledWorkersTwiceIsRefusedAndOtherContentIsNot() {
