@@ -97,6 +97,31 @@ import Testing
         #expect(try await Self.waitUntil { uploads.inUse == 0 })
     }
 
+    /// A job that fails for want of room (503: the batch queue full, or the server's memory run out while it
+    /// decoded) runs again after a pause, as a client of the synchronous routes would retry; after
+    /// `retries` more failures it fails with the last one's detail. Other failures are not retried.
+    @Test(arguments: [(2, ServiceError.overloaded("full"), JobState.done, 3), (3, .overloaded("full"), .failed, 3),
+                      (1, .unusableVideo("bad"), .failed, 1)])
+    func aJobThatFindsNoRoomRunsAgain(failures: Int, error: ServiceError, ends: JobState, attempts: Int) async throws {
+        var settings = Self.settings()
+        settings.retries = 2
+        settings.retryDelaySeconds = 0.01
+        let store = InMemoryJobStore(settings: settings)
+        let tries = Atomic<Int>(0)
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let runner = JobRunner(store: store, settings: settings, pod: "a", metrics: MetricsRegistry(), logger: logger) { _, _, _, _ in
+            guard tries.add(1, ordering: .relaxed).newValue > failures else { throw error }
+            return Classification(predictions: [], clips: [],
+                                  info: .init(container: "c", codec: "h264", width: 1, height: 1, fps: 1, durationSeconds: 1, rotation: 0),
+                                  model: ModelInfo(source: .demo(seed: 1), sha256: nil), timing: .init(decode: 0, queue: 0, inference: 0, total: 0))
+        }
+        let job = try await runner.submit(video: Data([1]), options: TimelineOptions(), idempotency: nil).job
+        #expect(try await Self.waitUntil { try await runner.status(job.id)?.state == ends })
+        #expect(tries.load(ordering: .relaxed) == attempts)
+        if ends == .failed { #expect(try await runner.status(job.id)?.error == error.detail) }
+    }
+
     @Test func aCancelOnTheOtherPodStopsTheWork() async throws {
         let store = InMemoryJobStore(settings: Self.settings())
         let gate = Gate()

@@ -126,20 +126,7 @@ public final class JobRunner: Sendable {
         }
         job.state = .running
         metrics.increment(MetricName.jobs, labels: ["state": "running"])
-        let outcome: JobOutcome
-        do {
-            let answer = try await work(video, options, { done, total in job.progress(done, total) },
-                                        { job.cancelRequested.load(ordering: .acquiring) })
-            outcome = job.cancelRequested.load(ordering: .acquiring) ? .cancelled : .done(try JSONValue(encoding: answer))
-        } catch {
-            if job.stopping.load(ordering: .acquiring) { outcome = .failed(Self.podShutDown) }
-            else if job.cancelRequested.load(ordering: .acquiring) { outcome = .cancelled }
-            else if let error = error as? ServiceError { outcome = .failed(error.detail) }
-            else {
-                logger.error("job failed", metadata: ["job.id": "\(id)", "error": "\(error)"])
-                outcome = .failed("internal error; the job id identifies it in the logs")
-            }
-        }
+        let outcome = await runWork(id, job: job, video: video, options: options)
         let (done, total) = job.windows
         let endedAt = clock()
         do {
@@ -150,6 +137,31 @@ public final class JobRunner: Sendable {
             metrics.increment(MetricName.jobs, labels: ["state": Self.name(outcome)])
         } catch {
             logger.warning("job outcome not recorded", metadata: ["job.id": "\(id)", "error": "\(error)"])
+        }
+    }
+
+    /// The work's outcome. A failure for want of room (503: the batch queue full, the server's memory run out
+    /// while it decoded) runs the work again after a pause, up to `settings.retries` times, as a client of the
+    /// synchronous routes would retry.
+    private func runWork(_ id: String, job: LocalJob, video: Data, options: TimelineOptions) async -> JobOutcome {
+        var attempt = 0
+        while true {
+            do {
+                let answer = try await work(video, options, { done, total in job.progress(done, total) },
+                                            { job.cancelRequested.load(ordering: .acquiring) })
+                return job.cancelRequested.load(ordering: .acquiring) ? .cancelled : .done(try JSONValue(encoding: answer))
+            } catch let error as ServiceError where error.status == .serviceUnavailable && attempt < settings.retries
+                && !job.cancelRequested.load(ordering: .acquiring) {
+                attempt += 1
+                logger.info("job runs again", metadata: ["job.id": "\(id)", "attempt": "\(attempt + 1)", "error": "\(error.detail)"])
+                try? await Task.sleep(nanoseconds: UInt64(settings.retryDelaySeconds * Double(attempt) * 1e9))
+            } catch {
+                if job.stopping.load(ordering: .acquiring) { return .failed(Self.podShutDown) }
+                if job.cancelRequested.load(ordering: .acquiring) { return .cancelled }
+                if let error = error as? ServiceError { return .failed(error.detail) }
+                logger.error("job failed", metadata: ["job.id": "\(id)", "error": "\(error)"])
+                return .failed("internal error; the job id identifies it in the logs")
+            }
         }
     }
 
