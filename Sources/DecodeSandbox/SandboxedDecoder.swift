@@ -52,7 +52,14 @@ public final class SandboxedDecoder {
     /// Starts a worker if none runs, so the next upload does not wait for one.
     /// - Throws: `WorkerStartError`.
     public func prepare() throws {
-        if worker == nil { worker = try WorkerProcess(executable: executable, configuration: configuration) }
+        guard worker == nil else { return }
+        do {
+            worker = try WorkerProcess(executable: executable, configuration: configuration)
+        } catch where error.outOfMemory {
+            // Killed as it started, while idle or for an upload alike: counted as any worker killed for memory.
+            shared.onRestart(WorkerLifecycle.Restart.outOfMemory.rawValue)
+            throw error
+        }
     }
 
     /// Stops the worker (it exits when its socket closes) and reaps it.
@@ -186,7 +193,6 @@ public final class SandboxedDecoder {
         do {
             try prepare()
         } catch let error as WorkerStartError where error.outOfMemory {
-            shared.onRestart(WorkerLifecycle.Restart.outOfMemory.rawValue)
             throw DecodeError.outOfMemory
         } catch {
             throw DecodeError.internalFailure(detail: "no decode worker could be started")
