@@ -20,6 +20,14 @@ public enum Cores {
         return max(1, min(affinity, quota ?? affinity))
     }()
 
+    /// The memory limit of this process's cgroup or its ancestors (v1 or v2) in bytes; nil when none is set.
+    public static let memoryLimitBytes: Int? = {
+        let cgroup = (try? String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8)) ?? ""
+        return CgroupMemory.limitBytes(procSelfCgroup: cgroup, root: "/sys/fs/cgroup") {
+            try? String(contentsOfFile: $0, encoding: .utf8)
+        }
+    }()
+
     /// Runs `body(i)` for every i in 0..<count on at most `workers` threads at once, each taking the next index
     /// when it finishes one, so a thread slowed by other work on its core leaves the rest to the others.
     ///

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CLinux
+import Cores
 import DecodeSandbox
 import Foundation
 import HTTPServer
@@ -159,6 +160,7 @@ struct Serve: ParsableCommand {
         if service.model.demo {
             logger.warning("serving DEMO weights: predictions are meaningless; see weights/README.md for the real ones")
         }
+        if let advice = configuration.memoryAdvice(limitBytes: Cores.memoryLimitBytes) { logger.warning("\(advice)") }
         Self.trimHeapWhenIdle(service)
         service.run()
     }
