@@ -116,3 +116,19 @@ public struct ClassificationPipeline: Sendable {
     static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
     static func seconds(since start: UInt64) -> Double { Double(now() - start) / 1e9 }
 }
+
+extension ClassificationPipeline {
+    /// `forward` for work no client waits on (a job): a full batch queue (503) makes a chunk wait its turn and go
+    /// again every `pollSeconds`, rather than fail a job partway through a long video. A cancel ends the wait.
+    static func waitingForRoom(_ forward: @escaping Forward, pollSeconds: Double = 0.1) -> Forward {
+        { clips, deadlineSeconds, isCancelled in
+            while true {
+                do {
+                    return try await forward(clips, deadlineSeconds, isCancelled)
+                } catch let error as ServiceError where error.status == .serviceUnavailable && !isCancelled() {
+                    try await Task.sleep(nanoseconds: UInt64(pollSeconds * 1e9))
+                }
+            }
+        }
+    }
+}

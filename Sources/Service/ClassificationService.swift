@@ -83,9 +83,10 @@ public final class ClassificationService: Sendable {
             },
             forward: { decoded, deadline, isCancelled in try await forward(decoded, deadline, isCancelled, .interactive) },
             labels: labels, model: model, timeoutSeconds: configuration.requestTimeoutSeconds)
-        // A job's forward passes queue as background work, and its windows wait as long as the job runs.
-        let background = ClassificationPipeline(decode: pipeline.decode, walk: pipeline.walk, forward: { clips, _, isCancelled in
-            try await forward(clips, 7 * 86400, isCancelled, .background)
+        // A job's forward passes queue as background work, and its windows wait as long as the job runs, for room
+        // in the queue too.
+        let background = ClassificationPipeline(decode: pipeline.decode, walk: pipeline.walk, forward: ClassificationPipeline.waitingForRoom {
+            clips, _, isCancelled in try await forward(clips, 7 * 86400, isCancelled, .background)
         }, labels: pipeline.labels, model: pipeline.model)
         let uploads = BodyBudget(limit: configuration.http.bodyBudgetBytes)
         let jobs = try JobRunner(store: Self.jobStore(configuration), settings: configuration.jobs, metrics: metrics, logger: logger,

@@ -50,34 +50,47 @@ public struct ServiceConfiguration: Sendable {
 }
 
 extension ServiceConfiguration {
-    /// What the server keeps besides its decode workers: the model's weights and buffers (about 420 MiB idle),
-    /// queued clips, and the uploads it may hold.
-    var serverReserveBytes: Int { 512 << 20 + http.maxBufferedBodyBytes }
+    /// What the server keeps besides its decode workers: the model's weights and buffers (about 420 MiB idle), a
+    /// full batch queue of clips, and the uploads it may hold. Saturating, as the options' sizes are the user's.
+    var serverReserveBytes: Int {
+        let queued = batching.queueCapacity.multipliedReportingOverflow(by: ClipSpec.kinetics.elementCount * 4)
+        return [512 << 20, queued.overflow ? .max : queued.partialValue, http.bodyBudgetBytes].reduce(0) { sum, part in
+            let (total, overflow) = sum.addingReportingOverflow(part)
+            return overflow ? .max : total
+        }
+    }
 
-    /// An idle worker maps about 384 MiB, of which about 45 are its own: the rest is shared libraries and the two
-    /// regions it shares with the server. So a worker at its address-space limit holds about that much less of
-    /// its own.
-    static let workerSharedBytes = 320 << 20
+    /// An idle worker maps about 384 MiB, of which about 45 are resident and about 87 are the regions it shares
+    /// with the server (each the worker's own once touched); the rest, shared libraries and reservations, costs no
+    /// memory. So a worker at its address-space limit holds about that limit less this much.
+    static let workerSharedBytes = 256 << 20
 
     /// The smallest worker limit worth suggesting: a 10 s 4K H.264 upload with 10 clips peaks at 534 MiB.
     static let smallestWorkerMemoryBytes = 640 << 20
 
     /// A warning when decode workers at their address-space limit, with the server's own memory, could pass the
-    /// container's memory limit (where the kernel may then kill the whole container); nil when they fit, no
-    /// limit is set, or decoding runs in this process.
+    /// container's memory limit, and what would fit; nil when they fit, no limit is set, or decoding runs in this
+    /// process.
     public func memoryAdvice(limitBytes: Int?) -> String? {
         guard decodeInWorkers, let limitBytes else { return nil }
+        let threads = max(1, decodeThreads)
         let own = { (limit: Int) in max(0, limit - Self.workerSharedBytes) }
-        guard decodeThreads * own(workerMemoryBytes) + serverReserveBytes > limitBytes else { return nil }
+        let room = limitBytes - min(limitBytes, serverReserveBytes)
+        // Compared by division: the product of two user-given sizes may not fit an Int.
+        guard own(workerMemoryBytes) > room / threads else { return nil }
         let mib = { (bytes: Int) in bytes >> 20 }
-        let fits = ((limitBytes - serverReserveBytes) / max(1, decodeThreads) + Self.workerSharedBytes) / (64 << 20) * (64 << 20)
-        let remedy = fits >= Self.smallestWorkerMemoryBytes
-            ? "set --decode-worker-memory-mb \(mib(fits)) or less, or raise the limit"
-            : "raise the limit to at least \(mib(serverReserveBytes + decodeThreads * own(Self.smallestWorkerMemoryBytes))) MiB, "
-                + "or use fewer --decode-threads"
-        return "the memory limit (\(mib(limitBytes)) MiB) is below what these settings may use: \(decodeThreads) decode "
-            + "workers of up to \(mib(workerMemoryBytes)) MiB, and about \(mib(serverReserveBytes)) MiB for the server "
-            + "(its model and up to \(mib(http.maxBufferedBodyBytes)) MiB of uploads); a decode that grows past it may get "
-            + "the whole container killed: \(remedy)"
+        let fits = (room / threads + Self.workerSharedBytes) / (64 << 20) * (64 << 20)
+        let remedy: String
+        if fits >= Self.smallestWorkerMemoryBytes {
+            remedy = "set --decode-worker-memory-mb \(mib(fits)) or less"
+        } else {
+            let needed = serverReserveBytes > Int.max / 2 ? Int.max : serverReserveBytes + threads * own(Self.smallestWorkerMemoryBytes)
+            remedy = "set --decode-worker-memory-mb \(mib(Self.smallestWorkerMemoryBytes)) and raise the limit to at least "
+                + "\(mib(needed)) MiB, or lower --max-buffered-upload-mb or --decode-threads"
+        }
+        return "the memory limit (\(mib(limitBytes)) MiB) is below what these settings may use: \(threads) decode workers "
+            + "of up to \(mib(workerMemoryBytes)) MiB, and about \(mib(serverReserveBytes)) MiB for the server (its model, "
+            + "its queue and up to \(mib(http.bodyBudgetBytes)) MiB of uploads); the kernel may kill a decoding worker, or "
+            + "the whole container where it kills containers whole (cgroup v2 Kubernetes nodes): \(remedy)"
     }
 }

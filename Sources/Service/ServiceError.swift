@@ -30,6 +30,8 @@ public struct ServiceError: HTTPResponseError, Equatable {
         ServiceError(.gatewayTimeout, "the clips were not computed within \(Int(seconds)) s; retry later or with fewer clips")
     }
     public static let internalFailure = ServiceError(.internalServerError, "internal error")
+    /// The server's memory ran out while the upload decoded (`DecodeError.outOfMemory`).
+    public static let outOfMemory = ServiceError(.serviceUnavailable, DecodeError.outOfMemory.description)
 
     /// The status for each way decoding can fail.
     init(_ error: DecodeError) {
@@ -37,7 +39,7 @@ public struct ServiceError: HTTPResponseError, Equatable {
         case .emptyInput: self = .malformedBody(error.description)
         case .unsupportedContainer: self = .unsupportedMediaType(error.description)
         case .internalFailure: self = .internalFailure
-        case .outOfMemory: self = .overloaded(error.description)
+        case .outOfMemory: self = .outOfMemory
         default: self = .unusableVideo(error.description)
         }
     }

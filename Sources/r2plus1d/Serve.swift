@@ -95,6 +95,10 @@ struct Serve: ParsableCommand {
               maxJobs >= 1, jobRetentionS > 0, jobLeaseS >= 0.3, jobConcurrency >= 1 else {
             throw ValidationError("sizes, counts and timeouts must be positive")
         }
+        // Sizes in MiB become bytes: past 2^24 MiB (16 TiB) they would wrap.
+        guard [decodeWorkerMemoryMb, maxUploadMb, maxBufferedUploadMb].allSatisfy({ $0 <= 1 << 24 }) else {
+            throw ValidationError("sizes in MiB must be at most \(1 << 24)")
+        }
     }
 
     func run() throws {

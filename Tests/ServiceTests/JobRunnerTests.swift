@@ -4,6 +4,7 @@ import Logging
 @testable import Service
 import Synchronization
 import Testing
+import VideoDecode
 
 /// Two runners sharing one store, as two pods share Redis, with a fake job work that computes one window per
 /// `Gate` step: progress reaches the store through the lease renewals, and a cancel on the other pod reaches
@@ -97,11 +98,12 @@ import Testing
         #expect(try await Self.waitUntil { uploads.inUse == 0 })
     }
 
-    /// A job that fails for want of room (503: the batch queue full, or the server's memory run out while it
-    /// decoded) runs again after a pause, as a client of the synchronous routes would retry; after
-    /// `retries` more failures it fails with the last one's detail. Other failures are not retried.
+    /// A job that fails for want of room (503: no decode thread free) runs again after a pause, as a client of the
+    /// synchronous routes would retry; after `retries` more failures it fails with the last one's detail. Other
+    /// failures are not retried, nor is the server's memory running out (the job's decode would likely be the
+    /// largest again).
     @Test(arguments: [(2, ServiceError.overloaded("full"), JobState.done, 3), (3, .overloaded("full"), .failed, 3),
-                      (1, .unusableVideo("bad"), .failed, 1)])
+                      (1, .unusableVideo("bad"), .failed, 1), (1, .outOfMemory, .failed, 1)])
     func aJobThatFindsNoRoomRunsAgain(failures: Int, error: ServiceError, ends: JobState, attempts: Int) async throws {
         var settings = Self.settings()
         settings.retries = 2
@@ -120,6 +122,49 @@ import Testing
         #expect(try await Self.waitUntil { try await runner.status(job.id)?.state == ends })
         #expect(tries.load(ordering: .relaxed) == attempts)
         if ends == .failed { #expect(try await runner.status(job.id)?.error == error.detail) }
+    }
+
+    /// A job's chunk that finds the batch queue full waits its turn instead of failing the job partway through;
+    /// a cancel ends the wait.
+    @Test func aJobsChunkWaitsForRoomInTheQueue() async throws {
+        let refusals = Atomic<Int>(0), cancelled = Atomic<Bool>(false)
+        let forward = ClassificationPipeline.waitingForRoom({ _, _, _ in
+            if refusals.add(1, ordering: .relaxed).newValue <= 3 { throw ServiceError.overloaded("the queue is full") }
+            return ClipLogits(logits: [[1]], queueSeconds: 0, inferenceSeconds: 0)
+        }, pollSeconds: 0.001)
+        let info = VideoInfo(container: "c", codec: "h264", width: 1, height: 1, fps: 1, durationSeconds: 1, rotation: 0)
+        let clips = DecodedClips(values: [Float](repeating: 0, count: ClipSpec.kinetics.elementCount), clipCount: 1, info: info,
+                                 frameTimes: [[Double](repeating: 0, count: 16)], spans: [ClipSpan(start_s: 0, end_s: 1)],
+                                 decodedFrames: 16)
+        #expect(try await forward(clips, 1, { false }).logits == [[1]])
+        #expect(refusals.load(ordering: .relaxed) == 4)
+        refusals.store(0, ordering: .relaxed)
+        await #expect(throws: ServiceError.self) {
+            _ = try await forward(clips, 1, {
+                cancelled.store(refusals.load(ordering: .relaxed) >= 2, ordering: .relaxed)
+                return cancelled.load(ordering: .relaxed)
+            })
+        }
+        #expect(refusals.load(ordering: .relaxed) == 2)
+    }
+
+    /// A cancel during the pause before a retry ends the job at once, without running the work again.
+    @Test func aCancelDuringTheRetryPauseEndsTheJob() async throws {
+        var settings = Self.settings()
+        settings.retryDelaySeconds = 30
+        let store = InMemoryJobStore(settings: settings)
+        let tries = Atomic<Int>(0)
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let runner = JobRunner(store: store, settings: settings, pod: "a", metrics: MetricsRegistry(), logger: logger) { _, _, _, _ in
+            tries.add(1, ordering: .relaxed)
+            throw ServiceError.overloaded("full")
+        }
+        let job = try await runner.submit(video: Data([1]), options: TimelineOptions(), idempotency: nil).job
+        #expect(try await Self.waitUntil { tries.load(ordering: .relaxed) == 1 })
+        _ = try await runner.cancel(job.id)
+        #expect(try await Self.waitUntil(seconds: 2) { try await runner.status(job.id)?.state == .cancelled })
+        #expect(tries.load(ordering: .relaxed) == 1)
     }
 
     @Test func aCancelOnTheOtherPodStopsTheWork() async throws {

@@ -15,8 +15,19 @@ import Testing
     @Test func defaultWorkersInTwoGibibytesAreToldTheSizeThatFits() throws {
         let advice = try #require(Self.configuration().memoryAdvice(limitBytes: 2 << 30))
         #expect(advice.contains("2048 MiB"))
-        // (2048 - 1024) / 2 of a worker's own memory, plus the 320 MiB it maps shared.
-        #expect(advice.contains("--decode-worker-memory-mb 832 or less"), "\(advice)")
+        // The server: 512 MiB, 64 queued clips of 2.3 MiB and 512 MiB of uploads, 1171 MiB; (2048 - 1171) / 2 of a
+        // worker's own memory, plus the 256 MiB it maps without using, rounded down to 64 MiB.
+        #expect(advice.contains("1171 MiB for the server"), "\(advice)")
+        #expect(advice.contains("--decode-worker-memory-mb 640 or less"), "\(advice)")
+    }
+
+    /// Sizes no machine has, from the command line, must not trap at start.
+    @Test func hugeSizesDoNotOverflow() throws {
+        var c = Self.configuration(decodeThreads: 1 << 20, workerMiB: 1 << 40)
+        c.http.maxBufferedBodyBytes = .max
+        c.batching.queueCapacity = .max / 2
+        let advice = try #require(c.memoryAdvice(limitBytes: 2 << 30))
+        #expect(advice.contains("raise the limit"))
     }
 
     @Test func settingsThatFitSayNothing() {
@@ -32,6 +43,6 @@ import Testing
     @Test func aLimitTooSmallForAnyWorkerAsksForMore() throws {
         let advice = try #require(Self.configuration(decodeThreads: 4).memoryAdvice(limitBytes: 2 << 30))
         #expect(advice.contains("raise"), "\(advice)")
-        #expect(advice.contains("2304 MiB"), "\(advice)")  // 1024 + 4 x (640 - 320)
+        #expect(advice.contains("--decode-worker-memory-mb 640 and raise the limit to at least 2707 MiB"), "\(advice)")  // 1171 + 4 x 384
     }
 }

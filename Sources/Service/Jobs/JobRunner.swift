@@ -140,24 +140,27 @@ public final class JobRunner: Sendable {
         }
     }
 
-    /// The work's outcome. A failure for want of room (503: the batch queue full, the server's memory run out
-    /// while it decoded) runs the work again after a pause, up to `settings.retries` times, as a client of the
-    /// synchronous routes would retry.
+    /// The work's outcome. A failure for want of room (503: no decode thread free) runs the work again after a
+    /// pause, up to `settings.retries` times, as a client of the synchronous routes would retry. Not the server's
+    /// memory running out: the job's own decode would likely be the largest again. A cancel or a shutdown ends
+    /// the pause.
     private func runWork(_ id: String, job: LocalJob, video: Data, options: TimelineOptions) async -> JobOutcome {
         var attempt = 0
+        let stopped: @Sendable () -> Bool = { job.cancelRequested.load(ordering: .acquiring) }
         while true {
             do {
-                let answer = try await work(video, options, { done, total in job.progress(done, total) },
-                                            { job.cancelRequested.load(ordering: .acquiring) })
-                return job.cancelRequested.load(ordering: .acquiring) ? .cancelled : .done(try JSONValue(encoding: answer))
-            } catch let error as ServiceError where error.status == .serviceUnavailable && attempt < settings.retries
-                && !job.cancelRequested.load(ordering: .acquiring) {
+                let answer = try await work(video, options, { done, total in job.progress(done, total) }, stopped)
+                return stopped() ? .cancelled : .done(try JSONValue(encoding: answer))
+            } catch let error as ServiceError where error.status == .serviceUnavailable && error != .outOfMemory
+                && attempt < settings.retries && !stopped() {
                 attempt += 1
                 logger.info("job runs again", metadata: ["job.id": "\(id)", "attempt": "\(attempt + 1)", "error": "\(error.detail)"])
-                try? await Task.sleep(nanoseconds: UInt64(settings.retryDelaySeconds * Double(attempt) * 1e9))
+                let resume = clock() + max(0, settings.retryDelaySeconds) * Double(attempt)
+                while clock() < resume && !stopped() { try? await Task.sleep(nanoseconds: 20_000_000) }
+                if stopped() { return job.stopping.load(ordering: .acquiring) ? .failed(Self.podShutDown) : .cancelled }
             } catch {
                 if job.stopping.load(ordering: .acquiring) { return .failed(Self.podShutDown) }
-                if job.cancelRequested.load(ordering: .acquiring) { return .cancelled }
+                if stopped() { return .cancelled }
                 if let error = error as? ServiceError { return .failed(error.detail) }
                 logger.error("job failed", metadata: ["job.id": "\(id)", "error": "\(error)"])
                 return .failed("internal error; the job id identifies it in the logs")

@@ -12,8 +12,8 @@ public struct JobSettings: Sendable, Equatable {
     public var idempotencyTTLSeconds = 86400.0
     /// Jobs one pod runs at once; the rest of its jobs wait queued.
     public var concurrency = 1
-    /// Times a job that failed for want of room (a 503: the batch queue full, the server's memory run out) runs
-    /// again, after `retryDelaySeconds` times the attempt's number.
+    /// Times a job that failed for want of room (a 503: no decode thread free) runs again, after
+    /// `retryDelaySeconds` times the attempt's number.
     public var retries = 2
     public var retryDelaySeconds = 2.0
 
