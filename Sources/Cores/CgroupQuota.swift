@@ -13,26 +13,28 @@ enum CgroupQuota {
     /// period); nil when no cgroup sets one.
     /// - Parameter read: a file's contents, nil when it cannot be read.
     static func cores(procSelfCgroup: String, root: String, read: (String) -> String?) -> Int? {
-        var quotas: [Int] = []
+        let found = directories(procSelfCgroup: procSelfCgroup, root: root, controller: "cpu")
+        let quotas = found.v2.compactMap { read($0 + "/cpu.max").flatMap(v2) }
+            + found.v1.compactMap { v1(read($0 + "/cpu.cfs_quota_us"), read($0 + "/cpu.cfs_period_us")) }
+        return quotas.min()
+    }
+
+    /// The directories whose files may limit the process: its cgroup v2 directory and each parent, and the same
+    /// in the v1 hierarchy whose controllers include `controller` (mounted at `<root>/<controllers>` or
+    /// `<root>/<controller>`).
+    static func directories(procSelfCgroup: String, root: String, controller: String) -> (v2: [String], v1: [String]) {
+        var found: (v2: [String], v1: [String]) = ([], [])
         for line in procSelfCgroup.split(separator: "\n") {
             let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
             guard fields.count == 3 else { continue }
             let (controllers, path) = (fields[1], String(fields[2]))
             if fields[0] == "0" && controllers.isEmpty {
-                for directory in directories(root, path) {
-                    if let quota = read(directory + "/cpu.max").flatMap(v2) { quotas.append(quota) }
-                }
-            } else if controllers.split(separator: ",").contains("cpu") {
-                for mount in Set([root + "/" + controllers, root + "/cpu"]) {
-                    for directory in directories(mount, path) {
-                        if let quota = v1(read(directory + "/cpu.cfs_quota_us"), read(directory + "/cpu.cfs_period_us")) {
-                            quotas.append(quota)
-                        }
-                    }
-                }
+                found.v2 += directories(root, path)
+            } else if controllers.split(separator: ",").contains(Substring(controller)) {
+                for mount in Set([root + "/" + controllers, root + "/" + controller]) { found.v1 += directories(mount, path) }
             }
         }
-        return quotas.min()
+        return found
     }
 
     /// `mount` + `path` and each of its parents up to `mount`; ".." and "." are dropped, so nothing outside the

@@ -48,6 +48,22 @@ import VideoDecode
         }
     }
 
+    /// A runner allowing two retries `delaySeconds` apart, whose work runs `attempt` and then succeeds.
+    static func retrying(delaySeconds: Double, _ attempt: @escaping @Sendable () throws -> Void) -> JobRunner {
+        var settings = Self.settings()
+        settings.retries = 2
+        settings.retryDelaySeconds = delaySeconds
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        return JobRunner(store: InMemoryJobStore(settings: settings), settings: settings, pod: "a", metrics: MetricsRegistry(),
+                         logger: logger) { _, _, _, _ in
+            try attempt()
+            return Classification(predictions: [], clips: [],
+                                  info: .init(container: "c", codec: "h264", width: 1, height: 1, fps: 1, durationSeconds: 1, rotation: 0),
+                                  model: ModelInfo(source: .demo(seed: 1), sha256: nil), timing: .init(decode: 0, queue: 0, inference: 0, total: 0))
+        }
+    }
+
     static func waitUntil(seconds: Double = 5, _ condition: () async throws -> Bool) async throws -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
@@ -105,18 +121,9 @@ import VideoDecode
     @Test(arguments: [(2, ServiceError.overloaded("full"), JobState.done, 3), (3, .overloaded("full"), .failed, 3),
                       (1, .unusableVideo("bad"), .failed, 1), (1, .outOfMemory, .failed, 1)])
     func aJobThatFindsNoRoomRunsAgain(failures: Int, error: ServiceError, ends: JobState, attempts: Int) async throws {
-        var settings = Self.settings()
-        settings.retries = 2
-        settings.retryDelaySeconds = 0.01
-        let store = InMemoryJobStore(settings: settings)
         let tries = Atomic<Int>(0)
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let runner = JobRunner(store: store, settings: settings, pod: "a", metrics: MetricsRegistry(), logger: logger) { _, _, _, _ in
+        let runner = Self.retrying(delaySeconds: 0.01) {
             guard tries.add(1, ordering: .relaxed).newValue > failures else { throw error }
-            return Classification(predictions: [], clips: [],
-                                  info: .init(container: "c", codec: "h264", width: 1, height: 1, fps: 1, durationSeconds: 1, rotation: 0),
-                                  model: ModelInfo(source: .demo(seed: 1), sha256: nil), timing: .init(decode: 0, queue: 0, inference: 0, total: 0))
         }
         let job = try await runner.submit(video: Data([1]), options: TimelineOptions(), idempotency: nil).job
         #expect(try await Self.waitUntil { try await runner.status(job.id)?.state == ends })
@@ -150,13 +157,8 @@ import VideoDecode
 
     /// A cancel during the pause before a retry ends the job at once, without running the work again.
     @Test func aCancelDuringTheRetryPauseEndsTheJob() async throws {
-        var settings = Self.settings()
-        settings.retryDelaySeconds = 30
-        let store = InMemoryJobStore(settings: settings)
         let tries = Atomic<Int>(0)
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let runner = JobRunner(store: store, settings: settings, pod: "a", metrics: MetricsRegistry(), logger: logger) { _, _, _, _ in
+        let runner = Self.retrying(delaySeconds: 30) {
             tries.add(1, ordering: .relaxed)
             throw ServiceError.overloaded("full")
         }
