@@ -99,10 +99,7 @@ struct CrashRegistry {
                 if deaths[oldest.size]?.isEmpty == true { deaths[oldest.size] = nil }
             }
         }
-        if outOfMemory {
-            deaths[bytes.count, default: [:]][hash, default: Deaths()].outOfMemory += 1
-        } else {
-            deaths[bytes.count, default: [:]][hash, default: Deaths()].crashes += 1
-        }
+        let count: WritableKeyPath<Deaths, Int> = outOfMemory ? \.outOfMemory : \.crashes
+        deaths[bytes.count, default: [:]][hash, default: Deaths()][keyPath: count] += 1
     }
 }

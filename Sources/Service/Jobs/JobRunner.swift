@@ -147,6 +147,8 @@ public final class JobRunner: Sendable {
     private func runWork(_ id: String, job: LocalJob, video: Data, options: TimelineOptions) async -> JobOutcome {
         var attempt = 0
         let stopped: @Sendable () -> Bool = { job.cancelRequested.load(ordering: .acquiring) }
+        // A job stopped by its pod's shutdown (which also sets the cancel flag), or cancelled.
+        let stoppedOutcome = { job.stopping.load(ordering: .acquiring) ? JobOutcome.failed(Self.podShutDown) : .cancelled }
         while true {
             do {
                 let answer = try await work(video, options, { done, total in job.progress(done, total) }, stopped)
@@ -157,10 +159,9 @@ public final class JobRunner: Sendable {
                 logger.info("job runs again", metadata: ["job.id": "\(id)", "attempt": "\(attempt + 1)", "error": "\(error.detail)"])
                 let resume = clock() + max(0, settings.retryDelaySeconds) * Double(attempt)
                 while clock() < resume && !stopped() { try? await Task.sleep(nanoseconds: 20_000_000) }
-                if stopped() { return job.stopping.load(ordering: .acquiring) ? .failed(Self.podShutDown) : .cancelled }
+                if stopped() { return stoppedOutcome() }
             } catch {
-                if job.stopping.load(ordering: .acquiring) { return .failed(Self.podShutDown) }
-                if stopped() { return .cancelled }
+                if stopped() || job.stopping.load(ordering: .acquiring) { return stoppedOutcome() }
                 if let error = error as? ServiceError { return .failed(error.detail) }
                 logger.error("job failed", metadata: ["job.id": "\(id)", "error": "\(error)"])
                 return .failed("internal error; the job id identifies it in the logs")
