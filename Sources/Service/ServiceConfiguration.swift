@@ -65,7 +65,7 @@ extension ServiceConfiguration {
     /// memory. So a worker at its address-space limit holds about that limit less this much.
     static let workerSharedBytes = 256 << 20
 
-    /// The smallest worker limit worth suggesting: a 10 s 4K H.264 upload with 10 clips peaks at 534 MiB.
+    /// The smallest worker limit worth suggesting: a 10 s 4K H.264 upload with 10 clips peaks at 522 MiB of address space (534,136 kB).
     static let smallestWorkerMemoryBytes = 640 << 20
 
     /// A warning when decode workers at their address-space limit, with the server's own memory, could pass the
