@@ -42,6 +42,12 @@ public final class HTTPServer: @unchecked Sendable {
     private var drainSchedule: (closeAt: UInt64, deadline: UInt64)?
     private var isClosing: Bool { listener == nil }
     private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+    /// Held open so that, out of descriptors, the loop can free one to answer a waiting connection 503 rather than
+    /// leave it waiting; -1 while it cannot be reopened.
+    private var spareFD = HTTPServer.openSpare()
+    /// Set while accepting is paused after a failure that would repeat at once.
+    private var acceptResumesAt: UInt64?
+    private var acceptTrouble = EventThrottle(intervalNanoseconds: 10_000_000_000)
 
     private static let listenerToken: UInt64 = 0
     private static let wakeToken = UInt64.max
@@ -72,6 +78,7 @@ public final class HTTPServer: @unchecked Sendable {
         for connection in connections.values { Glibc.close(connection.fd) }
         Glibc.close(epoll)
         Glibc.close(wake)
+        if spareFD >= 0 { Glibc.close(spareFD) }
         scratch.deallocate()
     }
 
@@ -98,6 +105,7 @@ public final class HTTPServer: @unchecked Sendable {
                 checkTimers(now: afterEvents)
                 lastTimerCheck = afterEvents
             }
+            if let resumeAt = acceptResumesAt, afterEvents >= resumeAt { resumeAccepting() }
             if let drainSchedule, listener != nil, Self.now() >= drainSchedule.closeAt { closeListener(now: Self.now()) }
             if let drainSchedule, isClosing, connections.isEmpty || Self.now() > drainSchedule.deadline {
                 for connection in Array(connections.values) { close(connection) }
@@ -140,29 +148,26 @@ public final class HTTPServer: @unchecked Sendable {
     // MARK: - The loop
 
     private func acceptAll(now: UInt64) {
-        guard let listener else { return }
+        guard let listener, acceptResumesAt == nil else { return }
         while true {
-            let fd = accept(listener.fd, nil, nil)
-            if fd >= 0 {
-                _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-                _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            }
-            if fd < 0 {
-                if errno == EINTR { continue }
-                if errno != EAGAIN && errno != EWOULDBLOCK {
-                    logger.warning("accept failed", metadata: ["error": "\(SocketError(call: "accept", code: errno))"])
+            let fd = Self.accept(listener)
+            guard fd >= 0 else {
+                let code = errno
+                switch AcceptFailure(errno: code) {
+                case .retry: continue
+                case .noneWaiting: return
+                case .outOfDescriptors where spareFD >= 0:
+                    if refuseWithSpare(listener, now: now) { continue }
+                    return
+                case .outOfDescriptors, .pause:
+                    pauseAccepting(now: now, code)
+                    return
                 }
-                return
             }
             var on: Int32 = 1
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
             guard connections.count < configuration.maxConnections else {
-                let busy = HTTPResponse.problem(status: .serviceUnavailable, detail: "too many connections; retry shortly",
-                                                headers: ["Retry-After": "1"])
-                busy.encoded(close: true, isHead: false, requestID: nil).withUnsafeBytes {
-                    _ = send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
-                }
-                Glibc.close(fd)
+                refuse(fd, detail: "too many connections; retry shortly")
                 continue
             }
             let transport: Transport
@@ -184,6 +189,63 @@ public final class HTTPServer: @unchecked Sendable {
                 Glibc.close(fd)
             }
         }
+    }
+
+    /// A waiting connection's descriptor, non-blocking and close-on-exec, or -1 with errno set.
+    private static func accept(_ listener: Listener) -> Int32 {
+        let fd = Glibc.accept(listener.fd, nil, nil)
+        if fd >= 0 {
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        }
+        return fd
+    }
+
+    private static func openSpare() -> Int32 { open("/dev/null", O_RDONLY | O_CLOEXEC) }
+
+    /// Answers a connection 503 and closes it.
+    private func refuse(_ fd: Int32, detail: String) {
+        let busy = HTTPResponse.problem(status: .serviceUnavailable, detail: detail, headers: ["Retry-After": "1"])
+        busy.encoded(close: true, isHead: false, requestID: nil).withUnsafeBytes {
+            _ = send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+        }
+        Glibc.close(fd)
+    }
+
+    /// Out of descriptors: frees the spare to accept one waiting connection and answer it 503. Returns whether one
+    /// was answered; when none was waiting it returns false, and on any other failure it also pauses accepting.
+    private func refuseWithSpare(_ listener: Listener, now: UInt64) -> Bool {
+        Glibc.close(spareFD)
+        let fd = Self.accept(listener)
+        let code = errno
+        if fd >= 0 { refuse(fd, detail: "the server has no file descriptors to spare; retry shortly") }
+        spareFD = Self.openSpare()
+        if fd >= 0, let count = acceptTrouble.record(now: now) {
+            logger.warning("out of file descriptors: connections answered 503 (raise the open-file limit or lower --max-connections)",
+                           metadata: ["connections.refused": "\(count)"])
+        }
+        if fd < 0, AcceptFailure(errno: code) != .noneWaiting { pauseAccepting(now: now, code) }
+        return fd >= 0
+    }
+
+    /// Stops watching the listener for 100 ms, so a failure that repeats at once does not spin the loop.
+    private func pauseAccepting(now: UInt64, _ code: Int32) {
+        guard let listener else { return }
+        acceptResumesAt = now + 100_000_000
+        var event = epoll_event(events: 0, data: epoll_data_t(u64: Self.listenerToken))
+        epoll_ctl(epoll, EPOLL_CTL_MOD, listener.fd, &event)
+        if let count = acceptTrouble.record(now: now) {
+            logger.warning("accept failed; pausing new connections for 100 ms",
+                           metadata: ["error": "\(SocketError(call: "accept", code: code))", "accept.failures": "\(count)"])
+        }
+    }
+
+    private func resumeAccepting() {
+        acceptResumesAt = nil
+        if spareFD < 0 { spareFD = Self.openSpare() }
+        guard let listener else { return }
+        var event = epoll_event(events: EPOLLIN.rawValue, data: epoll_data_t(u64: Self.listenerToken))
+        epoll_ctl(epoll, EPOLL_CTL_MOD, listener.fd, &event)
     }
 
     /// Does the I/O a readiness event allows, feeding each result to the connection's state machine.

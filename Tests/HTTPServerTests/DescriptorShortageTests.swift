@@ -1,0 +1,65 @@
+import Foundation
+import Glibc
+import HTTPServer
+import TestSupport
+import Testing
+
+/// A server whose process runs out of file descriptors. Run in a child process, as the limit is the process's.
+@Suite struct DescriptorShortageTests {
+    @Test func connectionsPastTheDescriptorLimitGet503AndTheLoopStaysResponsive() async {
+        await #expect(processExitsWith: .success) {
+            let live = try LiveServer()
+            // The clients' sockets are made before the limit is lowered; connecting them needs no descriptor.
+            let clients = (0..<24).map { _ in socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0) }
+            var timeout = timeval(tv_sec: 2, tv_usec: 0)
+            for fd in clients { setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size)) }
+            // Room for exactly three more descriptors in this process: the server can hold three connections.
+            var limit = 0, free = 0
+            while free < 3 {
+                if fcntl(Int32(limit), F_GETFD) < 0 { free += 1 }
+                limit += 1
+            }
+            var rlimit = Glibc.rlimit()
+            getrlimit(Int32(RLIMIT_NOFILE.rawValue), &rlimit)
+            rlimit.rlim_cur = rlim_t(limit)
+            #expect(setrlimit(Int32(RLIMIT_NOFILE.rawValue), &rlimit) == 0)
+
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(live.port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            var statuses: [Int] = []
+            for fd in clients {
+                let connected = withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                }
+                #expect(connected == 0)
+                let request = Array("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+                _ = send(fd, request, request.count, Int32(MSG_NOSIGNAL))
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                let n = recv(fd, &buffer, buffer.count, 0)
+                let head = String(decoding: buffer[0..<max(0, n)], as: UTF8.self)
+                statuses.append(head.hasPrefix("HTTP/1.1 ") ? Int(head.dropFirst(9).prefix(3)) ?? 0 : 0)
+            }
+            // The first three are served; each later one is answered 503 through the spare descriptor, none waits.
+            #expect(statuses.prefix(3) == [200, 200, 200])
+            #expect(statuses.dropFirst(3).allSatisfy { $0 == 503 }, "\(statuses)")
+
+            // Idle with no descriptor to spare, the loop sleeps rather than spins.
+            var before = timespec(), after = timespec()
+            clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &before)
+            usleep(500_000)
+            clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &after)
+            let cpuSeconds = Double(after.tv_sec - before.tv_sec) + Double(after.tv_nsec - before.tv_nsec) / 1e9
+            #expect(cpuSeconds < 0.1)
+
+            // Once the held connections close, connections are accepted again.
+            for fd in clients { close(fd) }
+            usleep(300_000)
+            let again = try RawClient(port: live.port)
+            again.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(again.response()?.status == 200)
+            #expect(live.stop())
+        }
+    }
+}
