@@ -40,6 +40,7 @@ public struct ServiceError: HTTPResponseError, Equatable {
         case .unsupportedContainer: self = .unsupportedMediaType(error.description)
         case .internalFailure: self = .internalFailure
         case .outOfMemory: self = .outOfMemory
+        case .serverShortage: self = .overloaded(error.description)
         default: self = .unusableVideo(error.description)
         }
     }

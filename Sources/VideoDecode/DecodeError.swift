@@ -26,6 +26,9 @@ public struct DecodeError: Error, Equatable, CustomStringConvertible {
         /// The process decoding the video was killed because the server's memory ran out: not the video's fault,
         /// worth retrying.
         public static let outOfMemory = Kind("outOfMemory")
+        /// The server lacked something else it needs to decode now (file descriptors): not the video's fault, worth
+        /// retrying.
+        public static let serverShortage = Kind("serverShortage")
     }
 
     public let kind: Kind
@@ -37,8 +40,8 @@ public struct DecodeError: Error, Equatable, CustomStringConvertible {
     }
 
     /// An error another process reported by its kind's name and its message; an unknown kind becomes
-    /// `internalFailure`, which says nothing of the message to a client. So does `outOfMemory`: only the server
-    /// can tell that its memory ran out.
+    /// `internalFailure`, which says nothing of the message to a client. So do `outOfMemory` and `serverShortage`:
+    /// only the server can tell what it ran out of.
     public init(kindNamed name: String, message: String) {
         let known: [Kind] = [.emptyInput, .unsupportedContainer, .noVideoStream, .nothingDecodable, .overLimit, .internalFailure,
                              .decoderFailed]
@@ -83,6 +86,9 @@ public struct DecodeError: Error, Equatable, CustomStringConvertible {
 
     public static let outOfMemory = DecodeError(
         .outOfMemory, "the server ran out of memory while decoding this video, and stopped that decode only; retry shortly")
+
+    public static let outOfDescriptors = DecodeError(
+        .serverShortage, "the server has no file descriptors to spare for a decoder; retry shortly")
 
     /// The sandboxed decoder died on this video; `detail` says how, and never anything of the server.
     public static func decoderFailed(detail: String) -> DecodeError {

@@ -110,6 +110,21 @@ import VideoDecode
         #expect(score.trimmingCharacters(in: .whitespacesAndNewlines) == "1000")
     }
 
+    /// A worker that cannot start for want of file descriptors fails its upload as the server's shortage (503), not
+    /// as an internal error, and the next upload after the shortage decodes. In a child process: the limit is the
+    /// process's.
+    @Test func noDescriptorsForAWorkerFailsTheUploadAsRetryable() async {
+        await #expect(processExitsWith: .success) {
+            let video = try TestVideos.h264(seconds: 1, gop: 30)
+            let decoder = Self.decoder()
+            defer { decoder.stop() }
+            let before = leaveDescriptorsFree(0)
+            #expect { try decoder.decode(video, clips: 1) } throws: { ($0 as? DecodeError)?.kind == .serverShortage }
+            restoreDescriptorLimit(before)
+            #expect(try decoder.decode(video, clips: 1).clipCount == 1)
+        }
+    }
+
     /// A worker killed from outside mid-decode (what the kernel's out-of-memory killer does when a container's
     /// memory runs out) fails its upload as the server's lack of memory, to be retried; the third time, the upload
     /// is taken to need more memory than the server has, and is refused without a worker.

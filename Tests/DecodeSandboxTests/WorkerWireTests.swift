@@ -55,9 +55,9 @@ import VideoDecode
         }
     }
 
-    /// Including the server's own lack of memory, which only the server can tell: a worker naming it would turn its
-    /// failure into a retry.
-    @Test(arguments: ["somethingNew", "outOfMemory"])
+    /// Including the server's own lack of memory or descriptors, which only the server can tell: a worker naming
+    /// either would turn its failure into a retry.
+    @Test(arguments: ["somethingNew", "outOfMemory", "serverShortage"])
     func anErrorKindAWorkerMayNotNameIsAnInternalFailure(_ kind: String) throws {
         var w = WorkerWire.Writer()
         w.magic("R2DR")

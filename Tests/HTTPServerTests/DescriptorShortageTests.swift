@@ -14,15 +14,7 @@ import Testing
             var timeout = timeval(tv_sec: 2, tv_usec: 0)
             for fd in clients { setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size)) }
             // Room for exactly three more descriptors in this process: the server can hold three connections.
-            var limit = 0, free = 0
-            while free < 3 {
-                if fcntl(Int32(limit), F_GETFD) < 0 { free += 1 }
-                limit += 1
-            }
-            var rlimit = Glibc.rlimit()
-            getrlimit(Int32(RLIMIT_NOFILE.rawValue), &rlimit)
-            rlimit.rlim_cur = rlim_t(limit)
-            #expect(setrlimit(Int32(RLIMIT_NOFILE.rawValue), &rlimit) == 0)
+            leaveDescriptorsFree(3)
 
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
