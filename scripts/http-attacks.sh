@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The HTTP attack cases (smuggling, floods, oversize, slow and stuck clients, the connection cap) against a live
-# `serve --demo-weights` on loopback (scripts/http_attacks.py). About a minute.
+# `serve --demo-weights` on loopback, and a server under an open-file limit (scripts/http_attacks.py). About a
+# minute.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build -c release --product r2plus1d >/dev/null

@@ -6,9 +6,10 @@ Usage: python3 scripts/http_attacks.py --binary .build/release/r2plus1d
   sockets. While they run, a prober asks GET /healthz every 100 ms. Checks, per case: the status, a
   problem+json body on every refusal, the connection closed where the server must close it. At the end: every
   probe answered 200 within 1 s, /readyz 200, open file descriptors back to the baseline, RSS within 10% of
-  the level after warm-up. Prints one JSON line per case and a summary; exits 1 if any check fails.
+  the level after warm-up. Then a second server under an open-file limit of 100 (`open_file_limit`). Prints one
+  JSON line per case and a summary; exits 1 if any check fails.
 """
-import argparse, gzip, json, os, re, select, socket, subprocess, tempfile, threading, time
+import argparse, gzip, json, os, re, resource, select, socket, subprocess, tempfile, threading, time
 
 UPLOAD_LIMIT = 8 << 20
 BUFFERED_LIMIT = 3 * UPLOAD_LIMIT  # --max-buffered-upload-mb: three whole uploads at once
@@ -16,22 +17,26 @@ HEADER_TIMEOUT, BODY_TIMEOUT, IDLE_TIMEOUT, WRITE_TIMEOUT = 3.0, 6.0, 3.0, 3.0
 SERVER = None  # (proc, port)
 
 
-def start(binary):
+def start(binary, open_files=None):
+    """The server and its port; with `open_files`, under that open-file limit (soft and hard), and its start-up log
+    lines as well."""
     args = [binary, "serve", "--demo-weights", "--host", "127.0.0.1", "--port", "0", "--log-level", "info",
             "--drain-delay-s", "0", "--max-upload-mb", str(UPLOAD_LIMIT >> 20),
             "--max-buffered-upload-mb", str(BUFFERED_LIMIT >> 20),
             "--header-timeout-s", str(HEADER_TIMEOUT), "--body-timeout-s", str(BODY_TIMEOUT),
             "--idle-timeout-s", str(IDLE_TIMEOUT), "--write-timeout-s", str(WRITE_TIMEOUT)]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    port, deadline = None, time.time() + 60
+    limit = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))) if open_files else None
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=limit)
+    port, lines, deadline = None, [], time.time() + 60
     while time.time() < deadline and port is None:
-        m = re.search(r"server\.port=(\d+)", proc.stderr.readline())
+        lines.append(proc.stderr.readline())
+        m = re.search(r"server\.port=(\d+)", lines[-1])
         port = int(m.group(1)) if m else None
     threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()
     while time.time() < deadline:
         try:
             if exchange(port, get("/readyz"))[0] == 200:
-                return proc, port
+                return (proc, port, lines) if open_files else (proc, port)
         except OSError:
             pass
         time.sleep(0.1)
@@ -498,6 +503,48 @@ def reset_mid_body(port):
     return {"case": "20 uploads reset mid-body", "ok": ok, "why": "" if ok else "server unhealthy"}
 
 
+def open_file_limit(binary, video):
+    """Under an open-file limit of 100 the server warns at start and holds 20 connections (the rest of the limit
+    kept for its own files and decode workers). 150 more connections are answered at once, 200 while they fit and
+    503 after, none left waiting; an upload over a connection opened before them decodes and answers 200; the
+    loop stays idle and the log short; afterwards service is normal."""
+    proc, port, lines = start(binary, open_files=100)
+    try:
+        warned = any("open-file limit (100) leaves room for 20 connections" in line for line in lines)
+        early = connect(port, timeout=30)
+        flood, statuses = [connect(port, timeout=3) for _ in range(150)], {}
+        cpu_before = cpu_seconds(proc.pid)
+        for c in flood:
+            c.sendall(get("/healthz"))
+            r = read_response(c, time.time() + 3)
+            key = str(r[0]) if r else "none"
+            statuses[key] = statuses.get(key, 0) + 1
+        body = open(video, "rb").read()
+        early.sendall(f"POST /v1/classify?clips=2 HTTP/1.1\r\nHost: x\r\nContent-Type: video/mp4\r\n"
+                      f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        upload = read_response(early, time.time() + 30)
+        time.sleep(1)
+        cpu = cpu_seconds(proc.pid) - cpu_before
+        for c in flood + [early]:
+            c.close()
+        time.sleep(0.5)
+        after = exchange(port, get("/healthz"))[0]
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    served, refused = statuses.get("200", 0), statuses.get("503", 0)
+    # 19 beside the early connection; one fewer while the server still holds the readiness check's.
+    ok = (warned and served in (18, 19) and served + refused == 150 and upload is not None
+          and upload[0] == 200 and cpu < 2.0 and after == 200)
+    return {"case": "open-file limit (100)", "warned": warned, "flood": statuses, "upload": upload and upload[0],
+            "server_cpu_s": round(cpu, 2), "after": after, "ok": ok, "why": "" if ok else "see the fields"}
+
+
+def cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def prober(port, stop, results):
     while not stop.is_set():
         start = time.time()
@@ -576,6 +623,9 @@ def main():
     finally:
         proc.terminate()
         proc.wait(30)
+    limited = open_file_limit(args.binary, os.path.join(os.path.dirname(__file__), "../Tests/VideoDecodeTests/Fixtures/bikes.mp4"))
+    print(json.dumps(limited))
+    failures += not limited["ok"]
     return 1 if failures else 0
 
 

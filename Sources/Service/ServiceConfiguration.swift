@@ -94,3 +94,28 @@ extension ServiceConfiguration {
             + "the whole container where it kills containers whole (cgroup v2 Kubernetes nodes): \(remedy)"
     }
 }
+
+extension ServiceConfiguration {
+    /// Descriptors the server holds besides its connections: about 16 of its own files and sockets with room for
+    /// weights, TLS and Redis, and four for each decode worker (its socket, two shared regions, its memory reading),
+    /// twice over while one is replaced. Saturating, as the thread count is the user's.
+    var descriptorsBesidesConnections: Int {
+        let workers = decodeInWorkers ? decodeThreads : 0
+        return workers > (Int.max - 64) / 8 ? .max : 64 + 8 * workers
+    }
+
+    /// Lowers `http.maxConnections` to what the open-file limit leaves room for, so that a flood of connections
+    /// cannot take the descriptors a decode worker needs to start.
+    /// - Returns: a warning saying so and what to raise, nil when the connections fit or there is no limit.
+    public mutating func fitConnections(toOpenFileLimit limit: Int?) -> String? {
+        guard let limit else { return nil }
+        let reserve = descriptorsBesidesConnections
+        let room = max(1, limit - min(limit, reserve))
+        guard http.maxConnections > room else { return nil }
+        let asked = http.maxConnections
+        http.maxConnections = room
+        let needed = asked > .max - reserve ? Int.max : asked + reserve
+        return "the open-file limit (\(limit)) leaves room for \(room) connections, not \(asked) (--max-connections): "
+            + "more get 503; raise the limit to at least \(needed) (ulimit -n, or the container runtime's nofile)"
+    }
+}

@@ -147,6 +147,7 @@ struct Serve: ParsableCommand {
         configuration.jobs.retentionSeconds = jobRetentionS
         configuration.jobs.leaseSeconds = jobLeaseS
         configuration.jobs.concurrency = jobConcurrency
+        let descriptorAdvice = configuration.fitConnections(toOpenFileLimit: OpenFileLimit.raise())
         let service: ClassificationService
         do {
             service = try ClassificationService(configuration: configuration, logger: logger)
@@ -165,6 +166,7 @@ struct Serve: ParsableCommand {
             logger.warning("serving DEMO weights: predictions are meaningless; see weights/README.md for the real ones")
         }
         if let advice = configuration.memoryAdvice(limitBytes: Cores.memoryLimitBytes) { logger.warning("\(advice)") }
+        if let advice = descriptorAdvice { logger.warning("\(advice)") }
         Self.trimHeapWhenIdle(service)
         service.run()
     }
