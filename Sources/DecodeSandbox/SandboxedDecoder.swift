@@ -194,8 +194,8 @@ public final class SandboxedDecoder {
             try prepare()
         } catch let error as WorkerStartError where error.outOfMemory {
             throw DecodeError.outOfMemory
-        } catch let error as WorkerStartError where error.outOfDescriptors {
-            throw DecodeError.outOfDescriptors
+        } catch let error as WorkerStartError where error.shortage != nil {
+            throw DecodeError.serverShortage(of: error.shortage!)
         } catch {
             throw DecodeError.internalFailure(detail: "no decode worker could be started")
         }

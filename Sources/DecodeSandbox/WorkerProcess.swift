@@ -184,18 +184,23 @@ public struct WorkerStartError: Error, CustomStringConvertible {
 
     /// Whether the worker was killed from outside before it could start: the server's memory ran out.
     public let outOfMemory: Bool
-    /// Whether the process had no file descriptor to spare for it.
-    public let outOfDescriptors: Bool
+    /// What the server ran short of, when that is why: "file descriptors", or "processes" (a pids cgroup or
+    /// RLIMIT_NPROC).
+    public let shortage: String?
 
     init(_ call: String, _ code: Int32) {
         description = "cannot start a decode worker: \(call): \(String(cString: strerror(code)))"
         outOfMemory = false
-        outOfDescriptors = code == EMFILE || code == ENFILE
+        switch code {
+        case EMFILE, ENFILE: shortage = "file descriptors"
+        case EAGAIN: shortage = "processes"
+        default: shortage = nil
+        }
     }
 
     /// A worker that did not say hello: it died with wait status `status`, or (nil) was silent until killed.
     init(diedWith status: Int32?) {
-        outOfDescriptors = false
+        shortage = nil
         outOfMemory = status.map {
             WorkerLifecycle.reason(waitStatus: $0, killedByServer: false, deadlinePassed: false) == .outOfMemory
         } ?? false

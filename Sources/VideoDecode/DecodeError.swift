@@ -26,8 +26,8 @@ public struct DecodeError: Error, Equatable, CustomStringConvertible {
         /// The process decoding the video was killed because the server's memory ran out: not the video's fault,
         /// worth retrying.
         public static let outOfMemory = Kind("outOfMemory")
-        /// The server lacked something else it needs to decode now (file descriptors): not the video's fault, worth
-        /// retrying.
+        /// The server lacked something else it needs to decode now (file descriptors, processes): not the video's
+        /// fault, worth retrying.
         public static let serverShortage = Kind("serverShortage")
     }
 
@@ -87,8 +87,10 @@ public struct DecodeError: Error, Equatable, CustomStringConvertible {
     public static let outOfMemory = DecodeError(
         .outOfMemory, "the server ran out of memory while decoding this video, and stopped that decode only; retry shortly")
 
-    public static let outOfDescriptors = DecodeError(
-        .serverShortage, "the server has no file descriptors to spare for a decoder; retry shortly")
+    /// The server had no `resource` ("file descriptors", "processes") to spare for a decoder.
+    public static func serverShortage(of resource: String) -> DecodeError {
+        DecodeError(.serverShortage, "the server has no \(resource) to spare for a decoder; retry shortly")
+    }
 
     /// The sandboxed decoder died on this video; `detail` says how, and never anything of the server.
     public static func decoderFailed(detail: String) -> DecodeError {

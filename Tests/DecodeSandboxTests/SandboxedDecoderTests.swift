@@ -110,6 +110,14 @@ import VideoDecode
         #expect(score.trimmingCharacters(in: .whitespacesAndNewlines) == "1000")
     }
 
+    /// posix_spawn fails with EAGAIN at a pids cgroup's limit or RLIMIT_NPROC.
+    @Test func aStartFailureForWantOfDescriptorsOrProcessesIsTheServersShortage() {
+        #expect(WorkerStartError("socketpair", EMFILE).shortage == "file descriptors")
+        #expect(WorkerStartError("memfd", ENFILE).shortage == "file descriptors")
+        #expect(WorkerStartError("posix_spawn", EAGAIN).shortage == "processes")
+        #expect(WorkerStartError("mmap", EINVAL).shortage == nil)
+    }
+
     /// A worker that cannot start for want of file descriptors fails its upload as the server's shortage (503), not
     /// as an internal error, and the next upload after the shortage decodes. In a child process: the limit is the
     /// process's.
