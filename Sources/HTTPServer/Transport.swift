@@ -86,10 +86,13 @@ public struct TLSError: Error, CustomStringConvertible {
 
 final class TLSTransport: Transport {
     private let ssl: OpaquePointer
+    private let fd: Int32
+    private var handshakeStarted = false
 
     init?(fd: Int32, configuration: TLSConfiguration) {
         guard let ssl = SSL_new(configuration.context) else { return nil }
         self.ssl = ssl
+        self.fd = fd
         SSL_set_fd(ssl, fd)
         // A write may be retried from a moved buffer with the same bytes.
         _ = copenssl_set_mode(ssl, Int(SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE))
@@ -111,8 +114,31 @@ final class TLSTransport: Transport {
 
     func handshake() -> IOResult {
         if SSL_is_init_finished(ssl) == 1 { return .done(0) }
+        if !handshakeStarted {
+            // A TLS client's first byte is 0x16 (a handshake record); an HTTP method's is a capital letter.
+            var first: UInt8 = 0
+            let n = recv(fd, &first, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+            if n == 0 { return .closed }
+            guard n == 1 else { return errno == EAGAIN || errno == EWOULDBLOCK ? .wouldBlock(wantWrite: false) : .closed }
+            handshakeStarted = true
+            if (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(first) {
+                refusePlainHTTP()
+                return .closed
+            }
+        }
         let code = SSL_do_handshake(ssl)
         return code == 1 ? .done(0) : result(code)
+    }
+
+    /// Plain HTTP sent to this port, a common slip, gets a plain 400 saying why rather than a dropped connection.
+    private func refusePlainHTTP() {
+        let response = HTTPResponse.problem(status: .badRequest, detail: "this port speaks HTTPS: send the request to https://")
+        response.encoded(close: true, isHead: false, requestID: nil).withUnsafeBytes {
+            _ = send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+        }
+        // Closing with the request unread would reset the connection, which may discard the answer at the client.
+        var scratch = [UInt8](repeating: 0, count: 16 * 1024)
+        while recv(fd, &scratch, scratch.count, Int32(MSG_DONTWAIT)) > 0 {}
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) -> IOResult {

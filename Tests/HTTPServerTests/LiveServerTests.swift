@@ -202,6 +202,12 @@ import Testing
         #expect(upload.output == "\(try Data(contentsOf: URL(fileURLWithPath: cert)).count)")
         let old = try run("curl", ["-sS", "-k", "--tls-max", "1.1", "https://127.0.0.1:\(live.port)/hello"])
         #expect(old.status != 0, "TLS 1.1 must be refused")
+        // Plain HTTP to the TLS port, a common slip: a plain 400 that says why, not a dropped connection.
+        let plain = try RawClient(port: live.port)
+        plain.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        let refused = try #require(plain.response())
+        #expect(refused.status == 400 && refused.body.contains("https://"), "\(refused)")
+        #expect(plain.isClosedByPeer())
         #expect(throws: TLSError.self) { try TLSConfiguration(certificateChainPath: key, privateKeyPath: key) }
         #expect(live.stop())
     }
