@@ -33,7 +33,9 @@ enum TimelineStream {
         }
         let reader = Reader(events)
         guard let first = try await reader.next() else { throw ServiceError.internalFailure }
-        return HTTPResponse(status: .ok, headers: ["Content-Type": contentType, "Cache-Control": "no-store"], stream: BodyStream { write in
+        // X-Accel-Buffering: nginx, and the Kubernetes ingress built on it, would otherwise hold windows in its buffers.
+        let headers: HTTPHeaders = ["Content-Type": contentType, "Cache-Control": "no-store", "X-Accel-Buffering": "no"]
+        return HTTPResponse(status: .ok, headers: headers, stream: BodyStream { write in
             write(line(first))
             do {
                 while let event = try await reader.next() { write(line(event)) }
