@@ -48,6 +48,22 @@ public final class HTTPServer: @unchecked Sendable {
     /// Set while accepting is paused after a failure that would repeat at once.
     private var acceptResumesAt: UInt64?
     private var acceptTrouble = EventThrottle(intervalNanoseconds: 10_000_000_000)
+    private let openCount = Atomic<Int>(0)
+    private let refusalCounts = Mutex<[ConnectionRefusal: Int]>([:])
+
+    /// Why a connection was answered 503 and closed as it arrived.
+    public enum ConnectionRefusal: String, CaseIterable, Sendable {
+        /// `maxConnections` were open.
+        case limit
+        /// The process had no file descriptor to spare for it.
+        case descriptors
+    }
+
+    /// Connections open now (from any thread).
+    public var openConnections: Int { openCount.load(ordering: .relaxed) }
+
+    /// Connections refused for `reason` since the server started (from any thread).
+    public func refusedConnections(_ reason: ConnectionRefusal) -> Int { refusalCounts.withLock { $0[reason] ?? 0 } }
 
     private static let listenerToken: UInt64 = 0
     private static let wakeToken = UInt64.max
@@ -167,7 +183,7 @@ public final class HTTPServer: @unchecked Sendable {
             var on: Int32 = 1
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
             guard connections.count < configuration.maxConnections else {
-                refuse(fd, detail: "too many connections; retry shortly")
+                refuse(fd, .limit, detail: "too many connections; retry shortly")
                 continue
             }
             let transport: Transport
@@ -185,6 +201,7 @@ public final class HTTPServer: @unchecked Sendable {
             do {
                 try add(fd, token: connection.id, events: connection.registered)
                 connections[connection.id] = connection
+                openCount.store(connections.count, ordering: .relaxed)
             } catch {
                 Glibc.close(fd)
             }
@@ -204,7 +221,8 @@ public final class HTTPServer: @unchecked Sendable {
     private static func openSpare() -> Int32 { open("/dev/null", O_RDONLY | O_CLOEXEC) }
 
     /// Answers a connection 503 and closes it.
-    private func refuse(_ fd: Int32, detail: String) {
+    private func refuse(_ fd: Int32, _ reason: ConnectionRefusal, detail: String) {
+        refusalCounts.withLock { $0[reason, default: 0] += 1 }
         let busy = HTTPResponse.problem(status: .serviceUnavailable, detail: detail, headers: ["Retry-After": "1"])
         busy.encoded(close: true, isHead: false, requestID: nil).withUnsafeBytes {
             _ = send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
@@ -218,7 +236,7 @@ public final class HTTPServer: @unchecked Sendable {
         Glibc.close(spareFD)
         let fd = Self.accept(listener)
         let code = errno
-        if fd >= 0 { refuse(fd, detail: "the server has no file descriptors to spare; retry shortly") }
+        if fd >= 0 { refuse(fd, .descriptors, detail: "the server has no file descriptors to spare; retry shortly") }
         spareFD = Self.openSpare()
         if fd >= 0, let count = acceptTrouble.record(now: now) {
             logger.warning("out of file descriptors: connections answered 503 (raise the open-file limit or lower --max-connections)",
@@ -434,6 +452,7 @@ public final class HTTPServer: @unchecked Sendable {
 
     private func close(_ connection: Connection) {
         guard connections.removeValue(forKey: connection.id) != nil else { return }
+        openCount.store(connections.count, ordering: .relaxed)
         epoll_ctl(epoll, EPOLL_CTL_DEL, connection.fd, nil)
         Glibc.close(connection.fd)
     }

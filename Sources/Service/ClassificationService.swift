@@ -113,6 +113,16 @@ public final class ClassificationService: Sendable {
             Double(decoder.busyCount)
         }
         metrics.gauge(MetricName.inFlight, help: "Classifications being decoded, queued or computed.") { Double(state.inFlightCount) }
+        let http = server
+        metrics.gauge(MetricName.connections,
+                      help: "Connections open now; at \(configuration.http.maxConnections) (--max-connections, fitted to the open-file limit) more get 503.") {
+            Double(http.openConnections)
+        }
+        for reason in HTTPServer.ConnectionRefusal.allCases {
+            metrics.counter(MetricName.connectionsRefused,
+                            help: "Connections answered 503 as they arrived, by reason: limit (--max-connections), descriptors (the open-file limit).",
+                            labels: ["reason": reason.rawValue]) { Double(http.refusedConnections(reason)) }
+        }
         let budget = server.bodyBudget
         metrics.gauge(MetricName.bufferedBodyBytes,
                       help: "Upload bytes held now: request bodies (decoded ones included) and live jobs' uploads; at \(budget.limit) (--max-buffered-upload-mb) uploads get 503.") {

@@ -1,6 +1,7 @@
 import Foundation
 
-/// A small Prometheus registry: counters and histograms with labels, gauges read when scraped, rendered in the
+/// A small Prometheus registry: counters and histograms with labels, gauges (and counters kept elsewhere) read when
+/// scraped, rendered in the
 /// text exposition format 0.0.4.
 public final class MetricsRegistry: @unchecked Sendable {
     private let lock = NSLock()
@@ -8,7 +9,8 @@ public final class MetricsRegistry: @unchecked Sendable {
     private var order: [String] = []
     private var counters: [String: [String: Double]] = [:]
     private var histograms: [String: (buckets: [Double], series: [String: HistogramSeries])] = [:]
-    private var gauges: [String: [(labels: String, read: @Sendable () -> Double)]] = [:]
+    /// Series read when scraped: every gauge, and counters another component keeps.
+    private var scraped: [String: [(labels: String, read: @Sendable () -> Double)]] = [:]
 
     struct HistogramSeries {
         var counts: [UInt64]
@@ -45,7 +47,15 @@ public final class MetricsRegistry: @unchecked Sendable {
     public func gauge(_ name: String, help text: String, labels: [String: String] = [:], read: @escaping @Sendable () -> Double) {
         lock.withLock {
             declare(name, "gauge", text)
-            gauges[name, default: []].append((Self.render(labels), read))
+            scraped[name, default: []].append((Self.render(labels), read))
+        }
+    }
+
+    /// A counter another component keeps (the HTTP server's refusals), read when scraped.
+    public func counter(_ name: String, help text: String, labels: [String: String] = [:], read: @escaping @Sendable () -> Double) {
+        lock.withLock {
+            declare(name, "counter", text)
+            scraped[name, default: []].append((Self.render(labels), read))
         }
     }
 
@@ -80,6 +90,9 @@ public final class MetricsRegistry: @unchecked Sendable {
                     for (labels, value) in (counters[name] ?? [:]).sorted(by: { $0.key < $1.key }) {
                         out += "\(name)\(labels.isEmpty ? "" : "{\(labels)}") \(Self.format(value))\n"
                     }
+                    for (labels, read) in scraped[name] ?? [] {
+                        out += "\(name)\(labels.isEmpty ? "" : "{\(labels)}") \(Self.format(read()))\n"
+                    }
                 case "histogram":
                     guard let histogram = histograms[name] else { continue }
                     for (labels, series) in histogram.series.sorted(by: { $0.key < $1.key }) {
@@ -92,7 +105,7 @@ public final class MetricsRegistry: @unchecked Sendable {
                         out += "\(name)_count\(labels.isEmpty ? "" : "{\(labels)}") \(series.count)\n"
                     }
                 default:
-                    for (labels, read) in gauges[name] ?? [] {
+                    for (labels, read) in scraped[name] ?? [] {
                         out += "\(name)\(labels.isEmpty ? "" : "{\(labels)}") \(Self.format(read()))\n"
                     }
                 }

@@ -16,6 +16,8 @@ enum MetricName {
     static let requestsHeld = "r2plus1d_batch_requests_held"
     static let decodeBusy = "r2plus1d_decode_workers_busy"
     static let bufferedBodyBytes = "r2plus1d_http_buffered_body_bytes"
+    static let connections = "r2plus1d_http_connections"
+    static let connectionsRefused = "r2plus1d_http_connections_refused_total"
     static let decodeWorkerRestarts = "r2plus1d_decode_worker_restarts_total"
     static let timelineWindows = "r2plus1d_timeline_windows_total"
     static let jobs = "r2plus1d_jobs_total"

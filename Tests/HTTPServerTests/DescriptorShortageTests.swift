@@ -9,6 +9,14 @@ import Testing
     @Test func connectionsPastTheDescriptorLimitGet503AndTheLoopStaysResponsive() async {
         await #expect(processExitsWith: .success) {
             let live = try LiveServer()
+            // A first request starts the threads that run handlers, which may take descriptors of their own. The
+            // server holds its end until the client closes.
+            do {
+                let warmUp = try RawClient(port: live.port)
+                warmUp.send("GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                #expect(warmUp.response()?.status == 200)
+            }
+            for _ in 0..<100 where live.server.openConnections > 0 { usleep(10_000) }
             // The clients' sockets are made before the limit is lowered; connecting them needs no descriptor.
             let clients = (0..<24).map { _ in socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0) }
             var timeout = timeval(tv_sec: 2, tv_usec: 0)
@@ -33,9 +41,11 @@ import Testing
                 let head = String(decoding: buffer[0..<max(0, n)], as: UTF8.self)
                 statuses.append(head.hasPrefix("HTTP/1.1 ") ? Int(head.dropFirst(9).prefix(3)) ?? 0 : 0)
             }
-            // The first three are served; each later one is answered 503 through the spare descriptor, none waits.
-            #expect(statuses.prefix(3) == [200, 200, 200])
-            #expect(statuses.dropFirst(3).allSatisfy { $0 == 503 }, "\(statuses)")
+            // The first are served while descriptors last (three, unless the process took one meanwhile); each later
+            // one is answered 503 through the spare descriptor, and none waits.
+            let served = statuses.prefix { $0 == 200 }.count
+            #expect((1...3).contains(served) && statuses.dropFirst(served).allSatisfy { $0 == 503 }, "\(statuses)")
+            #expect(live.server.refusedConnections(.descriptors) == 24 - served && live.server.openConnections == served)
 
             // Idle with no descriptor to spare, the loop sleeps rather than spins.
             var before = timespec(), after = timespec()

@@ -140,8 +140,10 @@ import Testing
         let live = try LiveServer { $0.maxConnections = 2 }
         let a = try RawClient(port: live.port), b = try RawClient(port: live.port)
         Thread.sleep(forTimeInterval: 0.1)
+        #expect(live.server.openConnections == 2)
         let c = try RawClient(port: live.port)
         #expect(c.response()?.status == 503)
+        #expect(live.server.refusedConnections(.limit) == 1 && live.server.refusedConnections(.descriptors) == 0)
         a.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
         #expect(a.response()?.status == 200)
         _ = b

@@ -9,6 +9,7 @@ struct MetricsTests {
         registry.counter("jobs_total", help: "Jobs.")
         registry.histogram("job_seconds", help: "Job time.", buckets: [0.5, 0.1])
         registry.gauge("depth", help: "Depth.") { 3 }
+        registry.counter("refused_total", help: "Refused.", labels: ["reason": "limit"]) { 4 }
         registry.increment("jobs_total", labels: ["status": "200", "route": "/a"])
         registry.increment("jobs_total", labels: ["route": "/a", "status": "200"], by: 2)
         registry.observe("job_seconds", 0.2)
@@ -28,6 +29,9 @@ struct MetricsTests {
             # HELP depth Depth.
             # TYPE depth gauge
             depth 3
+            # HELP refused_total Refused.
+            # TYPE refused_total counter
+            refused_total{reason="limit"} 4
 
             """)
     }

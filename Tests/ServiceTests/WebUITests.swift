@@ -113,6 +113,9 @@ import Testing
         // An upload's bytes are given back once it is answered.
         #expect(try test.post("/v1/classify", body: Data(repeating: 7, count: 100_000), contentType: "video/mp4").status >= 400)
         #expect(try test.metric("r2plus1d_http_buffered_body_bytes") == 0)
+        // The scrape's own connection is open while it is answered.
+        #expect(try test.metric("r2plus1d_http_connections") == 1)
+        #expect(try test.metric(#"r2plus1d_http_connections_refused_total{reason="descriptors"}"#) == 0)
         #expect(test.stop())
     }
 
