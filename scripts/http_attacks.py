@@ -506,8 +506,8 @@ def reset_mid_body(port):
 def open_file_limit(binary, video):
     """Under an open-file limit of 100 the server warns at start and holds 20 connections (the rest of the limit
     kept for its own files and decode workers). 150 more connections are answered at once, 200 while they fit and
-    503 after, none left waiting; an upload over a connection opened before them decodes and answers 200; the
-    loop stays idle and the log short; afterwards service is normal."""
+    503 after (and counted so in /metrics), none left waiting; an upload over a connection opened before them
+    decodes and answers 200; the loop stays idle and the log short; afterwards service is normal."""
     proc, port, lines = start(binary, open_files=100)
     try:
         warned = any("open-file limit (100) leaves room for 20 connections" in line for line in lines)
@@ -529,14 +529,18 @@ def open_file_limit(binary, video):
             c.close()
         time.sleep(0.5)
         after = exchange(port, get("/healthz"))[0]
+        metrics = exchange(port, get("/metrics"))[2].decode()
+        counted = next((float(line.split()[-1]) for line in metrics.splitlines()
+                        if line.startswith('r2plus1d_http_connections_refused_total{reason="limit"} ')), None)
     finally:
         proc.terminate()
         proc.wait(30)
     served, refused = statuses.get("200", 0), statuses.get("503", 0)
     # 19 beside the early connection; one fewer while the server still holds the readiness check's.
-    ok = (warned and served in (18, 19) and served + refused == 150 and upload is not None
+    ok = (warned and served in (18, 19) and served + refused == 150 and counted == refused and upload is not None
           and upload[0] == 200 and cpu < 2.0 and after == 200)
-    return {"case": "open-file limit (100)", "warned": warned, "flood": statuses, "upload": upload and upload[0],
+    return {"case": "open-file limit (100)", "warned": warned, "flood": statuses, "refusals_counted": counted,
+            "upload": upload and upload[0],
             "server_cpu_s": round(cpu, 2), "after": after, "ok": ok, "why": "" if ok else "see the fields"}
 
 
