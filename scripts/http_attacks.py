@@ -25,6 +25,8 @@ def start(binary, open_files=None):
             "--max-buffered-upload-mb", str(BUFFERED_LIMIT >> 20),
             "--header-timeout-s", str(HEADER_TIMEOUT), "--body-timeout-s", str(BODY_TIMEOUT),
             "--idle-timeout-s", str(IDLE_TIMEOUT), "--write-timeout-s", str(WRITE_TIMEOUT)]
+    if open_files:
+        args += ["--decode-threads", "2"]  # the descriptors kept for decode workers depend on their number
     limit = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))) if open_files else None
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=limit)
     port, lines, deadline = None, [], time.time() + 60
@@ -504,8 +506,8 @@ def reset_mid_body(port):
 
 
 def open_file_limit(binary, video):
-    """Under an open-file limit of 100 the server warns at start and holds 20 connections (the rest of the limit
-    kept for its own files and decode workers). 150 more connections are answered at once, 200 while they fit and
+    """Under an open-file limit of 100 the server (with 2 decode threads) warns at start and holds 20 connections
+    (the rest of the limit kept for its own files and decode workers). 150 more connections are answered at once, 200 while they fit and
     503 after (and counted so in /metrics), none left waiting; an upload over a connection opened before them
     decodes and answers 200; the loop stays idle and the log short; afterwards service is normal."""
     proc, port, lines = start(binary, open_files=100)

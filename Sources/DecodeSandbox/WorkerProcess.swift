@@ -193,7 +193,7 @@ public struct WorkerStartError: Error, CustomStringConvertible {
         outOfMemory = false
         switch code {
         case EMFILE, ENFILE: shortage = "file descriptors"
-        case EAGAIN: shortage = "processes"
+        case EAGAIN where call == "posix_spawn": shortage = "processes"
         default: shortage = nil
         }
     }

@@ -44,10 +44,11 @@ public final class HTTPServer: @unchecked Sendable {
     private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
     /// Held open so that, out of descriptors, the loop can free one to answer a waiting connection 503 rather than
     /// leave it waiting; -1 while it cannot be reopened.
-    private var spareFD = HTTPServer.openSpare()
+    private var spareFD: Int32 = -1
     /// Set while accepting is paused after a failure that would repeat at once.
     private var acceptResumesAt: UInt64?
-    private var acceptTrouble = EventThrottle(intervalNanoseconds: 10_000_000_000)
+    private var descriptorRefusals = EventThrottle(intervalNanoseconds: 10_000_000_000)
+    private var acceptPauses = EventThrottle(intervalNanoseconds: 10_000_000_000)
     private let openCount = Atomic<Int>(0)
     private let refusalCounts = Mutex<[ConnectionRefusal: Int]>([:])
 
@@ -88,6 +89,7 @@ public final class HTTPServer: @unchecked Sendable {
         wake = try system("eventfd") { eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC)) }
         try add(listener.fd, token: Self.listenerToken, events: EPOLLIN.rawValue)
         try add(wake, token: Self.wakeToken, events: EPOLLIN.rawValue)
+        spareFD = Self.openSpare()
     }
 
     deinit {
@@ -238,7 +240,7 @@ public final class HTTPServer: @unchecked Sendable {
         let code = errno
         if fd >= 0 { refuse(fd, .descriptors, detail: "the server has no file descriptors to spare; retry shortly") }
         spareFD = Self.openSpare()
-        if fd >= 0, let count = acceptTrouble.record(now: now) {
+        if fd >= 0, let count = descriptorRefusals.record(now: now) {
             logger.warning("out of file descriptors: connections answered 503 (raise the open-file limit or lower --max-connections)",
                            metadata: ["connections.refused": "\(count)"])
         }
@@ -252,7 +254,7 @@ public final class HTTPServer: @unchecked Sendable {
         acceptResumesAt = now + 100_000_000
         var event = epoll_event(events: 0, data: epoll_data_t(u64: Self.listenerToken))
         epoll_ctl(epoll, EPOLL_CTL_MOD, listener.fd, &event)
-        if let count = acceptTrouble.record(now: now) {
+        if let count = acceptPauses.record(now: now) {
             logger.warning("accept failed; pausing new connections for 100 ms",
                            metadata: ["error": "\(SocketError(call: "accept", code: code))", "accept.failures": "\(count)"])
         }

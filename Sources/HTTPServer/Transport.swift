@@ -136,9 +136,11 @@ final class TLSTransport: Transport {
         response.encoded(close: true, isHead: false, requestID: nil).withUnsafeBytes {
             _ = send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
         }
-        // Closing with the request unread would reset the connection, which may discard the answer at the client.
-        var scratch = [UInt8](repeating: 0, count: 16 * 1024)
-        while recv(fd, &scratch, scratch.count, Int32(MSG_DONTWAIT)) > 0 {}
+        // Closing with the request unread resets the connection, which may discard the answer at the client: what
+        // has arrived of it (up to 64 KiB, so a client cannot hold the loop) is read first.
+        withUnsafeTemporaryAllocation(byteCount: 16 * 1024, alignment: 1) { scratch in
+            for _ in 0..<4 where recv(fd, scratch.baseAddress, scratch.count, Int32(MSG_DONTWAIT)) > 0 {}
+        }
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) -> IOResult {

@@ -116,6 +116,7 @@ import VideoDecode
         #expect(WorkerStartError("memfd", ENFILE).shortage == "file descriptors")
         #expect(WorkerStartError("posix_spawn", EAGAIN).shortage == "processes")
         #expect(WorkerStartError("mmap", EINVAL).shortage == nil)
+        #expect(WorkerStartError("mmap", EAGAIN).shortage == nil)  // a locked-memory limit, not processes
     }
 
     /// A worker that cannot start for want of file descriptors fails its upload as the server's shortage (503), not

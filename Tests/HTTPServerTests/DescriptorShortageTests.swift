@@ -47,7 +47,8 @@ import Testing
             #expect((1...3).contains(served) && statuses.dropFirst(served).allSatisfy { $0 == 503 }, "\(statuses)")
             #expect(live.server.refusedConnections(.descriptors) == 24 - served && live.server.openConnections == served)
 
-            // Idle with no descriptor to spare, the loop sleeps rather than spins.
+            // Every descriptor taken, the loop sleeps: before the spare descriptor, the refused connections stayed
+            // waiting and the loop spun on them.
             var before = timespec(), after = timespec()
             clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &before)
             usleep(500_000)
