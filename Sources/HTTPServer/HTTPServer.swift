@@ -45,8 +45,7 @@ public final class HTTPServer: @unchecked Sendable {
     /// Held open so that, out of descriptors, the loop can free one to answer a waiting connection 503 rather than
     /// leave it waiting; -1 while it cannot be reopened.
     private var spareFD: Int32 = -1
-    /// Set while accepting is paused after a failure that would repeat at once.
-    private var acceptResumesAt: UInt64?
+    private var acceptGate = AcceptGate()
     private var descriptorRefusals = EventThrottle(intervalNanoseconds: 10_000_000_000)
     private var acceptPauses = EventThrottle(intervalNanoseconds: 10_000_000_000)
     private let openCount = Atomic<Int>(0)
@@ -123,7 +122,7 @@ public final class HTTPServer: @unchecked Sendable {
                 checkTimers(now: afterEvents)
                 lastTimerCheck = afterEvents
             }
-            if let resumeAt = acceptResumesAt, afterEvents >= resumeAt { resumeAccepting() }
+            if acceptGate.resumes(now: afterEvents) { resumeAccepting() }
             if let drainSchedule, listener != nil, Self.now() >= drainSchedule.closeAt { closeListener(now: Self.now()) }
             if let drainSchedule, isClosing, connections.isEmpty || Self.now() > drainSchedule.deadline {
                 for connection in Array(connections.values) { close(connection) }
@@ -166,18 +165,18 @@ public final class HTTPServer: @unchecked Sendable {
     // MARK: - The loop
 
     private func acceptAll(now: UInt64) {
-        guard let listener, acceptResumesAt == nil else { return }
+        guard let listener, !acceptGate.isPaused else { return }
         while true {
             let fd = Self.accept(listener)
             guard fd >= 0 else {
                 let code = errno
-                switch AcceptFailure(errno: code) {
-                case .retry: continue
-                case .noneWaiting: return
-                case .outOfDescriptors where spareFD >= 0:
+                switch acceptGate.failed(errno: code, hasSpare: spareFD >= 0, now: now) {
+                case .acceptNext: continue
+                case .stop: return
+                case .refuseWithSpare:
                     if refuseWithSpare(listener, now: now) { continue }
                     return
-                case .outOfDescriptors, .pause:
+                case .pause:
                     pauseAccepting(now: now, code)
                     return
                 }
@@ -233,7 +232,7 @@ public final class HTTPServer: @unchecked Sendable {
     }
 
     /// Out of descriptors: frees the spare to accept one waiting connection and answer it 503. Returns whether one
-    /// was answered; when none was waiting it returns false, and on any other failure it also pauses accepting.
+    /// was answered; when none was, the gate decides as for any failed accept, now without a spare.
     private func refuseWithSpare(_ listener: Listener, now: UInt64) -> Bool {
         Glibc.close(spareFD)
         let fd = Self.accept(listener)
@@ -244,14 +243,14 @@ public final class HTTPServer: @unchecked Sendable {
             logger.warning("out of file descriptors: connections answered 503 (raise the open-file limit or lower --max-connections)",
                            metadata: ["connections.refused": "\(count)"])
         }
-        if fd < 0, AcceptFailure(errno: code) != .noneWaiting { pauseAccepting(now: now, code) }
+        if fd < 0, acceptGate.failed(errno: code, hasSpare: false, now: now) == .pause { pauseAccepting(now: now, code) }
         return fd >= 0
     }
 
-    /// Stops watching the listener for 100 ms, so a failure that repeats at once does not spin the loop.
+    /// Stops watching the listener while the gate's pause lasts, so a failure that repeats at once does not spin
+    /// the loop.
     private func pauseAccepting(now: UInt64, _ code: Int32) {
         guard let listener else { return }
-        acceptResumesAt = now + 100_000_000
         var event = epoll_event(events: 0, data: epoll_data_t(u64: Self.listenerToken))
         epoll_ctl(epoll, EPOLL_CTL_MOD, listener.fd, &event)
         if let count = acceptPauses.record(now: now) {
@@ -261,7 +260,6 @@ public final class HTTPServer: @unchecked Sendable {
     }
 
     private func resumeAccepting() {
-        acceptResumesAt = nil
         if spareFD < 0 { spareFD = Self.openSpare() }
         guard let listener else { return }
         var event = epoll_event(events: EPOLLIN.rawValue, data: epoll_data_t(u64: Self.listenerToken))
