@@ -192,11 +192,10 @@ public final class SandboxedDecoder {
         }
         do {
             try prepare()
-        } catch let error as WorkerStartError where error.outOfMemory {
-            throw DecodeError.outOfMemory
-        } catch let error as WorkerStartError where error.shortage != nil {
-            throw DecodeError.serverShortage(of: error.shortage!)
         } catch {
+            let start = error as? WorkerStartError
+            if start?.outOfMemory == true { throw DecodeError.outOfMemory }
+            if let shortage = start?.shortage { throw DecodeError.serverShortage(of: shortage) }
             throw DecodeError.internalFailure(detail: "no decode worker could be started")
         }
         let worker = worker!

@@ -37,4 +37,12 @@ extension HTTPResponse {
     }
 
     static let lastChunk = Array("0\r\n\r\n".utf8)
+
+    /// Sends the response, saying the connection closes, in one best-effort write on a socket no connection owns:
+    /// a refusal before any request is read.
+    func sendRefusal(on fd: Int32) {
+        encoded(close: true, isHead: false, requestID: nil).withUnsafeBytes {
+            _ = send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+        }
+    }
 }

@@ -224,10 +224,7 @@ public final class HTTPServer: @unchecked Sendable {
     /// Answers a connection 503 and closes it.
     private func refuse(_ fd: Int32, _ reason: ConnectionRefusal, detail: String) {
         refusalCounts.withLock { $0[reason, default: 0] += 1 }
-        let busy = HTTPResponse.problem(status: .serviceUnavailable, detail: detail, headers: ["Retry-After": "1"])
-        busy.encoded(close: true, isHead: false, requestID: nil).withUnsafeBytes {
-            _ = send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
-        }
+        HTTPResponse.problem(status: .serviceUnavailable, detail: detail, headers: ["Retry-After": "1"]).sendRefusal(on: fd)
         Glibc.close(fd)
     }
 

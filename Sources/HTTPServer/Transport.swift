@@ -132,14 +132,13 @@ final class TLSTransport: Transport {
 
     /// Plain HTTP sent to this port, a common slip, gets a plain 400 saying why rather than a dropped connection.
     private func refusePlainHTTP() {
-        let response = HTTPResponse.problem(status: .badRequest, detail: "this port speaks HTTPS: send the request to https://")
-        response.encoded(close: true, isHead: false, requestID: nil).withUnsafeBytes {
-            _ = send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
-        }
+        HTTPResponse.problem(status: .badRequest, detail: "this port speaks HTTPS: send the request to https://").sendRefusal(on: fd)
         // Closing with the request unread resets the connection, which may discard the answer at the client: what
         // has arrived of it (up to 64 KiB, so a client cannot hold the loop) is read first.
         withUnsafeTemporaryAllocation(byteCount: 16 * 1024, alignment: 1) { scratch in
-            for _ in 0..<4 where recv(fd, scratch.baseAddress, scratch.count, Int32(MSG_DONTWAIT)) > 0 {}
+            for _ in 0..<4 {
+                guard recv(fd, scratch.baseAddress, scratch.count, Int32(MSG_DONTWAIT)) > 0 else { break }
+            }
         }
     }
 

@@ -1,8 +1,7 @@
 import Foundation
 
 /// A small Prometheus registry: counters and histograms with labels, gauges (and counters kept elsewhere) read when
-/// scraped, rendered in the
-/// text exposition format 0.0.4.
+/// scraped, rendered in the text exposition format 0.0.4.
 public final class MetricsRegistry: @unchecked Sendable {
     private let lock = NSLock()
     private var help: [String: (type: String, text: String)] = [:]
@@ -86,13 +85,6 @@ public final class MetricsRegistry: @unchecked Sendable {
                 guard let (type, text) = help[name] else { continue }
                 out += "# HELP \(name) \(text)\n# TYPE \(name) \(type)\n"
                 switch type {
-                case "counter":
-                    for (labels, value) in (counters[name] ?? [:]).sorted(by: { $0.key < $1.key }) {
-                        out += "\(name)\(labels.isEmpty ? "" : "{\(labels)}") \(Self.format(value))\n"
-                    }
-                    for (labels, read) in scraped[name] ?? [] {
-                        out += "\(name)\(labels.isEmpty ? "" : "{\(labels)}") \(Self.format(read()))\n"
-                    }
                 case "histogram":
                     guard let histogram = histograms[name] else { continue }
                     for (labels, series) in histogram.series.sorted(by: { $0.key < $1.key }) {
@@ -104,6 +96,11 @@ public final class MetricsRegistry: @unchecked Sendable {
                         out += "\(name)_sum\(labels.isEmpty ? "" : "{\(labels)}") \(Self.format(series.sum))\n"
                         out += "\(name)_count\(labels.isEmpty ? "" : "{\(labels)}") \(series.count)\n"
                     }
+                case "counter":
+                    for (labels, value) in (counters[name] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                        out += "\(name)\(labels.isEmpty ? "" : "{\(labels)}") \(Self.format(value))\n"
+                    }
+                    fallthrough  // and the counters kept elsewhere, read as gauges are
                 default:
                     for (labels, read) in scraped[name] ?? [] {
                         out += "\(name)\(labels.isEmpty ? "" : "{\(labels)}") \(Self.format(read()))\n"
