@@ -33,8 +33,8 @@ struct ClipRun {
     var drainsAtEnd = true
     /// Whether `plan` has told the demuxer every query time of the pass.
     private var planned = false
-    /// Whether the decoder may drop non-reference frames no query needs, and seeks wherever a keyframe saves
-    /// work: the same frames and pixels, for less decoding.
+    /// Whether the decoder may drop non-reference frames no query needs, seeks wherever a keyframe saves work, and
+    /// the demuxer probes no more than it uses: the same frames and pixels, for less decoding.
     private let usesShortcuts: Bool
     /// How far a seek that landed late steps back before decoding from the start: longer than any group of
     /// pictures an encoder makes by default (x264's 250 frames at 10 fps).
@@ -46,7 +46,7 @@ struct ClipRun {
         self.budget = budget ?? FrameBudget(limit: limits.maxDecodedFrames)
         let deadline = Deadline(seconds: limits.deadlineSeconds)
         self.deadline = deadline
-        demuxer = try Demuxer(bytes, limits: limits, deadline: deadline, scanned: scanned)
+        demuxer = try Demuxer(bytes, limits: limits, deadline: deadline, scanned: scanned, probesLeast: usesShortcuts)
         self.limits = limits
         frameOwner = try Frame()
         candidateOwner = try Frame()

@@ -78,9 +78,22 @@ final class Demuxer {
     /// FFmpeg's own log is silenced once: every failure reaches the caller as a `DecodeError` instead.
     private static let quietLogs: Void = av_log_set_level(AV_LOG_QUIET)
 
-    /// - Parameter scanned: the index another demuxer's scan made of the same bytes, which this one then need not
-    ///   make again.
-    init(_ bytes: Data, limits: DecodeLimits, deadline: Deadline, scanned: PacketIndex? = nil) throws {
+    /// How `init` learnt what it uses of the stream.
+    enum Probe: Equatable {
+        /// From the header alone (`headerSuffices`).
+        case header
+        /// By `avformat_find_stream_info` reading packets without decoding them (`framesNeedNoProbe`).
+        case packets
+        /// By `avformat_find_stream_info` decoding the first frames as well.
+        case decoding
+    }
+    let probe: Probe
+
+    /// - Parameters:
+    ///   - scanned: the index another demuxer's scan made of the same bytes, which this one then need not make again.
+    ///   - probesLeast: whether to skip what probing would learn again or not use (`Probe`); false probes fully, the
+    ///     plain way the shortcuts are checked against.
+    init(_ bytes: Data, limits: DecodeLimits, deadline: Deadline, scanned: PacketIndex? = nil, probesLeast: Bool = true) throws {
         Self.quietLogs
         guard !bytes.isEmpty else { throw DecodeError.emptyInput }
         self.limits = limits
@@ -107,8 +120,15 @@ final class Demuxer {
             let stream = format.pointee.streams[i]!
             if stream.pointee.codecpar.pointee.codec_type != AVMEDIA_TYPE_VIDEO { stream.pointee.discard = AVDISCARD_ALL }
         }
-        if !Self.headerSuffices(format) {
+        probe = !probesLeast ? .decoding : Self.headerSuffices(format) ? .header : Self.framesNeedNoProbe(format) ? .packets : .decoding
+        if probe != .header {
+            // Probing decodes the first frames only when the header lacks the pixel format. A placeholder spares
+            // that decode where nothing else is learnt from it (`framesNeedNoProbe`), and is cleared after, so the
+            // decoder proper starts as it would with no format known.
+            let placeholders = probe == .packets ? Self.videoParameters(format).filter { $0.pointee.format < 0 } : []
+            for parameters in placeholders { parameters.pointee.format = AV_PIX_FMT_YUV420P.rawValue }
             let found = avformat_find_stream_info(format, nil)
+            for parameters in placeholders { parameters.pointee.format = AV_PIX_FMT_NONE.rawValue }
             if deadline.hasPassed { throw DecodeError.deadlineExceeded(seconds: deadline.seconds) }
             if found < 0 { throw DecodeError.nothingDecodable(detail: ffmpegErrorString(found)) }
         }
@@ -364,6 +384,26 @@ final class Demuxer {
             && parameters.pointee.extradata_size > 0 && parameters.pointee.width > 0 && parameters.pointee.height > 0
             && stream.pointee.start_time != noTimestamp && stream.pointee.duration > 0 && stream.pointee.avg_frame_rate.num > 0
             && stream.pointee.avg_frame_rate.den > 0
+    }
+
+    /// Whether every video stream is VP8, VP9 or AV1 with its size in the header: probing would decode their first
+    /// frames only for the pixel format. Their frames come out in decoding order, so there is no reorder delay to
+    /// learn, and their decoders set the format from each frame's own header. (H.264 probing also guesses the
+    /// reorder delay, which HEVC's decoder takes from the sequence header; both stay probed outside MP4.)
+    private static func framesNeedNoProbe(_ format: UnsafeMutablePointer<AVFormatContext>) -> Bool {
+        let video = videoParameters(format)
+        return !video.isEmpty && video.allSatisfy {
+            [AV_CODEC_ID_VP8, AV_CODEC_ID_VP9, AV_CODEC_ID_AV1].contains($0.pointee.codec_id)
+                && $0.pointee.width > 0 && $0.pointee.height > 0
+        }
+    }
+
+    /// The codec parameters of the streams not discarded: the video streams.
+    private static func videoParameters(_ format: UnsafeMutablePointer<AVFormatContext>) -> [UnsafeMutablePointer<AVCodecParameters>] {
+        (0..<Int(format.pointee.nb_streams)).compactMap { i in
+            let stream = format.pointee.streams[i]!
+            return stream.pointee.discard == AVDISCARD_ALL ? nil : stream.pointee.codecpar
+        }
     }
 
     /// Clockwise display rotation from the display matrix, normalised to 0, 90, 180 or 270.

@@ -19,6 +19,11 @@ import Testing
                "-pix_fmt", "yuv420p"] + options, savesFrames: savesFrames)
     }
 
+    static func vpx(_ name: String, _ options: [String], savesFrames: Bool = true) -> Source {
+        Source(name: name, arguments: TestVideos.lavfi("testsrc2=size=320x240:rate=30") + ["-t", name.contains("8s") ? "8" : "6"] + options,
+               savesFrames: savesFrames)
+    }
+
     static let sources: [Source] = [
         x264("x264-bpyramid.mp4", ["-preset", "veryfast", "-bf", "2", "-g", "60"]),
         x264("x264-bpyramid-3b-scenecut.mp4", rate: 25, ["-preset", "medium", "-bf", "3", "-g", "50", "-keyint_min", "10"]),
@@ -35,6 +40,16 @@ import Testing
         // No frames to drop, but a keyframe index (the cues) to seek and plan parallel stretches by.
         Source(name: "vp9-8s.webm", arguments: TestVideos.lavfi("testsrc2=size=320x240:rate=30") + ["-t", "8", "-c:v", "libvpx-vp9",
                "-deadline", "realtime", "-cpu-used", "8", "-g", "45"], savesFrames: true),
+        // VP8, VP9 and AV1 are probed without decoding (`Demuxer.Probe.packets`): in WebM, Matroska and MP4, at 10 and
+        // 12 bits and 4:4:4, from a start time other than zero, and live (no cues, no duration).
+        vpx("vp8-8s.webm", ["-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-g", "45"]),
+        vpx("vp9-yuv444p10-6s.mkv", ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-g", "45", "-pix_fmt", "yuv444p10le"]),
+        vpx("vp9-offset-6s.webm", ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-g", "45", "-output_ts_offset", "3.5"]),
+        vpx("vp9-6s.mp4", ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-g", "45"]),
+        vpx("vp9-live-6s.webm", ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-g", "45", "-live", "1", "-f", "webm"],
+            savesFrames: false),
+        vpx("av1-6s.mp4", ["-c:v", "libaom-av1", "-usage", "realtime", "-cpu-used", "8", "-g", "45", "-pix_fmt", "yuv420p"]),
+        vpx("av1-yuv420p12-6s.mkv", ["-c:v", "libaom-av1", "-usage", "realtime", "-cpu-used", "8", "-g", "45", "-pix_fmt", "yuv420p12le"]),
         // FLV: FFmpeg's generic seek, onto the keyframes the demuxer has indexed.
         x264("x264-bframes.flv", ["-preset", "veryfast", "-bf", "2", "-g", "60", "-f", "flv"]),
         // MPEG-TS seeks go to the keyframe packets of the scan's index (`PacketIndex`).
@@ -78,6 +93,21 @@ import Testing
         if source.savesFrames { #expect(savedFrames > 0) }
     }
 
+    /// Probing learns no less for being spared: the same facts, however the demuxer learnt them.
+    @Test(arguments: sources)
+    func probingLessLearnsTheSame(_ source: Source) throws {
+        let bytes = try TestVideos.make(source.name, source.arguments)
+        let least = try Demuxer(bytes, limits: .default, deadline: Deadline(seconds: 5))
+        let full = try Demuxer(bytes, limits: .default, deadline: Deadline(seconds: 5), probesLeast: false)
+        #expect(full.probe == .decoding)
+        #expect(least.info == full.info)
+        #expect(least.startTimestamp == full.startTimestamp)
+        #expect(least.hasDuration == full.hasDuration)
+        let expected: Demuxer.Probe = source.name.hasSuffix(".mp4") && source.name.hasPrefix("x26") ? .header
+            : ["vp8", "vp9", "av1"].contains(String(source.name.prefix(3))) ? .packets : .decoding
+        #expect(least.probe == expected)
+    }
+
     /// Matroska reads its cues only at a seek, so the demuxer makes one when it opens: before any clip is decoded
     /// the index already knows the keyframes to the end, and the first seek and the parallel stretches plan by it.
     @Test(arguments: ["x264-bframes.mkv", "vp9-8s.webm"])
@@ -93,7 +123,7 @@ import Testing
         #expect(demuxer.seconds(first.frame.pointee.pts) == 0, "the first frame is still the stream's first")
     }
 
-    @Test(arguments: [sources[0], sources[3], sources[14]])
+    @Test(arguments: sources.filter { ["x264-bpyramid.mp4", "x264-opengop.mp4", "x264-vfr.mkv", "vp9-live-6s.webm"].contains($0.name) })
     func walksAreThoseOfDecodingEveryFrame(_ source: Source) throws {
         let bytes = try TestVideos.make(source.name, source.arguments)
         func walk(_ shortcuts: Bool) throws -> [DecodedClips] {
