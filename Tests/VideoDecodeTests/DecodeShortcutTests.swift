@@ -108,6 +108,29 @@ import Testing
         #expect(least.probe == expected)
     }
 
+    /// A browser's MediaRecorder WebM states no duration, no keyframe index and no frame rate, and times its frames
+    /// with jitter: probing learns the rate from the packets' times, which it reads without decoding as before.
+    @Test func aRecorderWebMWithoutAFrameRateLearnsItFromItsPackets() throws {
+        var bytes = try TestVideos.make("vp9-jitter-live-6s.webm", TestVideos.lavfi("testsrc2=size=320x240:rate=30") + ["-t", "6",
+            "-vf", "setpts='(N/30+0.004*sin(N*1.7))/TB'", "-fps_mode", "passthrough", "-c:v", "libvpx-vp9", "-deadline", "realtime",
+            "-cpu-used", "8", "-g", "45", "-live", "1", "-f", "webm"])
+        // The track's DefaultDuration (element 0x23E383, a one-byte size) becomes a Void element of the same length.
+        let element = try #require(bytes.range(of: Data([0x23, 0xE3, 0x83])))
+        let length = 4 + Int(bytes[element.upperBound] & 0x7F)
+        bytes.replaceSubrange(element.lowerBound..<element.lowerBound + length,
+                              with: [0xEC, UInt8(0x80 | (length - 2))] + [UInt8](repeating: 0, count: length - 2))
+        let least = try Demuxer(bytes, limits: .default, deadline: Deadline(seconds: 5))
+        let full = try Demuxer(bytes, limits: .default, deadline: Deadline(seconds: 5), probesLeast: false)
+        #expect(least.probe == .packets)
+        #expect(least.info == full.info)
+        #expect(least.info.fps == 30 && !least.hasDuration)
+        for clips in [1, 4] {
+            let fast = try ClipDecoder.decode(bytes, clips: clips, limits: .default, usesShortcuts: true)
+            let plain = try ClipDecoder.decode(bytes, clips: clips, limits: .default, usesShortcuts: false)
+            #expect(Self.same(fast, plain), "\(clips) clips")
+        }
+    }
+
     /// Matroska reads its cues only at a seek, so the demuxer makes one when it opens: before any clip is decoded
     /// the index already knows the keyframes to the end, and the first seek and the parallel stretches plan by it.
     @Test(arguments: ["x264-bframes.mkv", "vp9-8s.webm"])
