@@ -23,7 +23,7 @@ let package = Package(
             pkgConfig: "libavformat libavcodec libavutil libswscale",
             providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev"])]
         ),
-        .target(name: "Cores"),
+        .target(name: "Cores", dependencies: ["CLinux"]),
         .target(
             name: "VideoDecode",
             dependencies: ["CFFmpeg", "Cores"]
@@ -78,7 +78,7 @@ let package = Package(
             dependencies: ["R2Plus1D"],
             resources: [.copy("Fixtures")]
         ),
-        .testTarget(name: "CoresTests", dependencies: ["Cores"]),
+        .testTarget(name: "CoresTests", dependencies: ["Cores", "CLinux"]),
         .testTarget(
             name: "HTTPServerTests",
             dependencies: ["HTTPServer", "TestSupport"]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Under a CPU quota of one core, `bench` runs one BLAS thread and `serve` one BLAS and one decode thread, where
 # the machine has more cores: with cgroup v2's cpu.max (a cgroup mount made up for the test, in a private mount
-# namespace) and, where this machine has a writable cgroup v1 cpu hierarchy, in a real v1 cgroup with a quota.
+# namespace) and, where this machine has a writable cgroup v1 cpu hierarchy, in a real v1 cgroup with a quota. The
+# same pinned to one CPU by its affinity (taskset, as docker's --cpuset-cpus pins), with no quota.
 # Skips (and says so) what the machine does not allow; fails if a quota is not obeyed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,17 @@ threads() { "$@" bench --demo-weights --batch 1 --reps 1 | sed -n 's/.*, \([0-9]
 fail() { echo "cpu-quota: $*" >&2; exit 1; }
 
 [[ $(threads "$bin") == "$(nproc)" ]] || fail "without a quota bench should run $(nproc) threads"
+
+# The affinity alone: one CPU of the machine's, no quota.
+[[ $(threads taskset -c 0 "$bin") == 1 ]] || fail "bench ignored an affinity of one CPU"
+taskset -c 0 "$bin" serve --demo-weights --host 127.0.0.1 --port 0 >"$work/serve.log" 2>&1 &
+server=$!
+for _ in $(seq 1 300); do grep -q 'blas.threads=' "$work/serve.log" && break; sleep 0.1; done
+grep -q 'blas.threads=1 .*decode.threads=1\|decode.threads=1 .*blas.threads=1' "$work/serve.log" ||
+  fail "serve ignored an affinity of one CPU: $(grep -o '[a-z]*\.threads=[0-9]*' "$work/serve.log" | tr '\n' ' ')"
+kill "$server" && wait "$server" || true
+server=""
+echo "cpu-quota: an affinity of one CPU: bench and serve run 1 thread"
 
 # cgroup v2: this process's cgroup is the mount's root, as in a container with its own cgroup namespace.
 mkdir -p "$work/cgroup"

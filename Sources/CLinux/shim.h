@@ -21,6 +21,13 @@ static inline int clinux_memfd_create(const char *name) {
 static inline int clinux_close_range(unsigned int first, unsigned int last) {
     return (int)syscall(SYS_close_range, first, last, 0);
 }
+/* The calling thread's CPU affinity mask, `bytes` long: the kernel's size in bytes, or -1 (EINVAL: too short). */
+static inline int clinux_sched_getaffinity(size_t bytes, void *mask) {
+    return (int)syscall(SYS_sched_getaffinity, 0, bytes, mask);
+}
+static inline int clinux_sched_setaffinity(size_t bytes, const void *mask) {
+    return (int)syscall(SYS_sched_setaffinity, 0, bytes, mask);
+}
 
 /* prctl is variadic, which Swift does not import. */
 static inline int clinux_set_no_new_privs(void) { return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); }

@@ -5,14 +5,14 @@ import Synchronization
 /// The cores this process may use, and work spread over no more threads than asked.
 ///
 /// Thread pools sized from the machine's core count overrun a container's CPU quota: a pod limited to 2 CPUs on a
-/// 64-core node would run 64 threads and spend most of each period throttled. Foundation's
-/// `activeProcessorCount` counts the CPU affinity and a cgroup v1 quota on its own cgroup, not cgroup v2's
+/// 64-core node would run 64 threads and spend most of each period throttled, and one pinned to 2 CPUs by its
+/// affinity likewise. Foundation's `activeProcessorCount` counts neither the affinity (`CPUAffinity`) nor cgroup v2's
 /// `cpu.max`, which current Kubernetes nodes and Docker hosts use.
 public enum Cores {
     /// The CPU affinity, bounded by any cgroup CPU quota (v1 or v2) on this process's cgroup or its ancestors,
     /// rounded up; at least 1.
     public static let available: Int = {
-        let affinity = ProcessInfo.processInfo.activeProcessorCount
+        let affinity = CPUAffinity.count() ?? ProcessInfo.processInfo.activeProcessorCount
         let cgroup = (try? String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8)) ?? ""
         let quota = CgroupQuota.cores(procSelfCgroup: cgroup, root: "/sys/fs/cgroup") {
             try? String(contentsOfFile: $0, encoding: .utf8)
