@@ -388,8 +388,9 @@ final class Demuxer {
 
     /// Whether every video stream is VP8, VP9 or AV1 with its size in the header: probing would decode their first
     /// frames only for the pixel format. Their frames come out in decoding order, so there is no reorder delay to
-    /// learn, and their decoders set the format from each frame's own header. (H.264 probing also guesses the
-    /// reorder delay, which HEVC's decoder takes from the sequence header; both stay probed outside MP4.)
+    /// learn, and their decoders set the format from each frame's own header. (H.264 and HEVC stay probed outside
+    /// MP4: where a container stores no decode times, as Matroska does not, libavformat derives them from the
+    /// reorder delay probing learns, and `drainAfter` reads them.)
     private static func framesNeedNoProbe(_ format: UnsafeMutablePointer<AVFormatContext>) -> Bool {
         let video = videoParameters(format)
         return !video.isEmpty && video.allSatisfy {
