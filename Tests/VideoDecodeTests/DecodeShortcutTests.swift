@@ -131,6 +131,26 @@ import Testing
         }
     }
 
+    /// Probed without decoding, a WebM's size is its header's alone; frames larger than the header says are
+    /// refused as too large all the same, when they are converted.
+    @Test func framesLargerThanTheHeaderSaysAreTooLarge() throws {
+        var bytes = try TestVideos.make("vp9-320x256-2s.webm", TestVideos.lavfi("testsrc2=size=320x256:rate=10") + ["-t", "2",
+            "-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8"])
+        // PixelWidth (0xB0) and PixelHeight (0xBA), two-byte values, rewritten to 64x48.
+        for (element, value) in [(0xB0, 320), (0xBA, 256)] {
+            let stated = Data([UInt8(element), 0x82, UInt8(value >> 8), UInt8(value & 0xFF)])
+            let at = try #require(bytes.range(of: stated))
+            bytes.replaceSubrange(at, with: [UInt8(element), 0x82, 0, element == 0xB0 ? 64 : 48])
+        }
+        var limits = DecodeLimits()
+        limits.maxDimension = 100
+        let demuxer = try Demuxer(bytes, limits: limits, deadline: Deadline(seconds: 5))
+        #expect(demuxer.probe == .packets && demuxer.info.width == 64)
+        #expect(throws: DecodeError.dimensionsTooLarge(width: 320, height: 256, limit: 100)) {
+            _ = try ClipDecoder.decode(bytes, clips: 2, limits: limits)
+        }
+    }
+
     /// Matroska reads its cues only at a seek, so the demuxer makes one when it opens: before any clip is decoded
     /// the index already knows the keyframes to the end, and the first seek and the parallel stretches plan by it.
     @Test(arguments: ["x264-bframes.mkv", "vp9-8s.webm"])
