@@ -4,7 +4,7 @@
 #   docker build --build-arg WEIGHTS_URL=https://download.pytorch.org/models/r2plus1d_18-91a641e6.pth -t r2plus1d .
 #   docker run -p 8080:8080 -v "$PWD/weights:/app/weights:ro" r2plus1d   (or -e R2PLUS1D_DEMO_WEIGHTS=1 to try it without weights)
 
-FROM swift:6.1-bookworm AS build
+FROM swift:6.3-bookworm AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libopenblas-dev libavformat-dev libavcodec-dev libavutil-dev \
       libswscale-dev libssl-dev zlib1g-dev pkg-config \
