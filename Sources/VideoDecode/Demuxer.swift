@@ -16,7 +16,6 @@ final class Demuxer {
         "prores", "rawvideo", "v210", "qtrle", "ffv1", "dnxhd", "huffyuv", "ffvhuff", "utvideo", "dvvideo",
     ].joined(separator: ",")
 
-    private let input: MemoryInput
     private let formatContext: FormatContext
     private let codecContext: CodecContext
     private let packetOwner: Packet
@@ -84,6 +83,9 @@ final class Demuxer {
         case header
         /// By `avformat_find_stream_info` reading packets without decoding them (`framesNeedNoProbe`).
         case packets
+        /// From the header, the sequence header's reorder depth and the first packet's time
+        /// (`matroskaH264HeaderSuffices`).
+        case firstPacket
         /// By `avformat_find_stream_info` decoding the first frames as well.
         case decoding
     }
@@ -97,31 +99,20 @@ final class Demuxer {
         Self.quietLogs
         guard !bytes.isEmpty else { throw DecodeError.emptyInput }
         self.limits = limits
-        let input = try MemoryInput(bytes, deadline: deadline)
-        self.input = input
-        guard var format = avformat_alloc_context() else { throw DecodeError.needsTooMuchMemory }
-        format.pointee.pb = input.context
-        format.pointee.format_whitelist = av_strdup(Self.containers)
-        format.pointee.codec_whitelist = av_strdup(Self.decoders)
-        format.pointee.protocol_whitelist = av_strdup("none")
-        format.pointee.io_open = { _, _, _, _, _ in cffmpeg_averror(EPERM) }
-        format.pointee.interrupt_callback.callback = { opaque in MemoryInput.from(opaque).deadline.hasPassed ? 1 : 0 }
-        format.pointee.interrupt_callback.opaque = Unmanaged.passUnretained(input).toOpaque()
-        var formatPointer: UnsafeMutablePointer<AVFormatContext>? = format
-        let opened = avformat_open_input(&formatPointer, nil, nil, nil)
-        if opened < 0 {  // avformat_open_input has freed the context
-            if deadline.hasPassed { throw DecodeError.deadlineExceeded(seconds: deadline.seconds) }
-            throw DecodeError.unsupportedContainer(detail: ffmpegErrorString(opened))
+        let formatContext = try Self.open(bytes, deadline: deadline)
+        let format = formatContext.pointer!
+        var probe: Probe = !probesLeast ? .decoding : Self.headerSuffices(format) ? .header
+            : Self.framesNeedNoProbe(format) ? .packets : .decoding
+        if probesLeast, probe == .decoding, let (stream, depth) = Self.matroskaH264HeaderSuffices(format),
+           let start = try Self.firstKeyframeTime(bytes, stream: stream, deadline: deadline) {
+            // What probing would have learnt: the first packet's time as the start, the SPS's reorder depth as the
+            // decoder's starting delay.
+            format.pointee.streams[Int(stream)]!.pointee.start_time = start
+            format.pointee.streams[Int(stream)]!.pointee.codecpar.pointee.video_delay = Int32(depth)
+            probe = .firstPacket
         }
-        format = formatPointer!
-        let formatContext = FormatContext(format, input: input)
-        // Streams known from the header that are not video are never probed, decoded or even read.
-        for i in 0..<Int(format.pointee.nb_streams) {
-            let stream = format.pointee.streams[i]!
-            if stream.pointee.codecpar.pointee.codec_type != AVMEDIA_TYPE_VIDEO { stream.pointee.discard = AVDISCARD_ALL }
-        }
-        probe = !probesLeast ? .decoding : Self.headerSuffices(format) ? .header : Self.framesNeedNoProbe(format) ? .packets : .decoding
-        if probe != .header {
+        self.probe = probe
+        if probe == .packets || probe == .decoding {
             // Probing decodes the first frames only when the header lacks the pixel format. A placeholder spares
             // that decode where nothing else is learnt from it (`framesNeedNoProbe`), and is cleared after, so the
             // decoder proper starts as it would with no format known.
@@ -214,7 +205,7 @@ final class Demuxer {
                 throw DecodeError.nothingDecodable(detail: "cannot return to the start of the stream")
             }
         }
-        if containerName.hasPrefix("matroska"), Self.indexStartsAtFirstFrame(stream) {
+        if containerName.hasPrefix("matroska"), probe == .firstPacket || Self.indexStartsAtFirstFrame(stream) {
             // Matroska reads its cues, the index of keyframes, only at the first seek; until then the index holds
             // only the keyframes read so far, and neither the seeks nor the parallel stretches can plan by it. A
             // seek to the first frame, a keyframe, reads them now and skips nothing.
@@ -388,15 +379,73 @@ final class Demuxer {
 
     /// Whether every video stream is VP8, VP9 or AV1 with its size in the header: probing would decode their first
     /// frames only for the pixel format. Their frames come out in decoding order, so there is no reorder delay to
-    /// learn, and their decoders set the format from each frame's own header. (H.264 and HEVC stay probed outside
-    /// MP4: where a container stores no decode times, as Matroska does not, libavformat derives them from the
-    /// reorder delay probing learns, and `drainAfter` reads them.)
+    /// learn, and their decoders set the format from each frame's own header. (H.264 in Matroska has a way of its own,
+    /// `matroskaH264HeaderSuffices`; HEVC, and H.264 elsewhere, stay probed.)
     private static func framesNeedNoProbe(_ format: UnsafeMutablePointer<AVFormatContext>) -> Bool {
         let video = videoParameters(format)
         return !video.isEmpty && video.allSatisfy {
             [AV_CODEC_ID_VP8, AV_CODEC_ID_VP9, AV_CODEC_ID_AV1].contains($0.pointee.codec_id)
                 && $0.pointee.width > 0 && $0.pointee.height > 0
         }
+    }
+
+    /// An H.264 stream in Matroska whose header holds all that probing would learn by decoding its first frames
+    /// (which took 16-21 ms of a 1080p clip's 150): the duration, a frame rate both ways FFmpeg reads it agree on
+    /// (`av_guess_frame_rate` then needs no decoder), and an SPS that states its reorder depth, from which the decoder
+    /// takes its delay at the first slice. The start time is the first packet's (`firstKeyframeTime`). Without probing,
+    /// packets carry no decode times, so `drainAfter` does not fire: a frame or two more a pass.
+    /// - Returns: the stream and its reorder depth; nil when probing is needed.
+    private static func matroskaH264HeaderSuffices(_ format: UnsafeMutablePointer<AVFormatContext>) -> (Int32, Int)? {
+        guard String(cString: format.pointee.iformat.pointee.name).hasPrefix("matroska"), format.pointee.duration > 0 else { return nil }
+        let video = (0..<Int32(format.pointee.nb_streams)).filter { format.pointee.streams[Int($0)]!.pointee.discard != AVDISCARD_ALL }
+        guard video.count == 1, let stream = format.pointee.streams[Int(video[0])], let parameters = stream.pointee.codecpar,
+              parameters.pointee.codec_id == AV_CODEC_ID_H264, parameters.pointee.width > 0, parameters.pointee.height > 0,
+              let extradata = parameters.pointee.extradata, parameters.pointee.extradata_size > 0,
+              stream.pointee.avg_frame_rate.num > 0, stream.pointee.avg_frame_rate.den > 0,
+              av_cmp_q(stream.pointee.avg_frame_rate, stream.pointee.r_frame_rate) == 0,
+              let depth = H264ReorderDepth.stated(avcC: Array(UnsafeBufferPointer(start: extradata, count: Int(parameters.pointee.extradata_size))))
+        else { return nil }
+        return (video[0], depth)
+    }
+
+    /// The presentation time of stream `index`'s first packet, read by a demuxer of its own over the same bytes, so that
+    /// the caller's is left as it opened; nil unless that packet is a keyframe with a time.
+    private static func firstKeyframeTime(_ bytes: Data, stream index: Int32, deadline: Deadline) throws -> Int64? {
+        let reader = try open(bytes, deadline: deadline)
+        let format = reader.pointer!
+        guard Int32(format.pointee.nb_streams) > index else { return nil }
+        for i in 0..<Int(format.pointee.nb_streams) where Int32(i) != index { format.pointee.streams[i]!.pointee.discard = AVDISCARD_ALL }
+        let packet = try Packet()
+        var first: AVPacket?
+        _ = try readPackets(format, stream: index, packet: packet.pointer!, deadline: deadline) { first = $0; return false }
+        guard let first, first.flags & AV_PKT_FLAG_KEY != 0, first.pts != noTimestamp else { return nil }
+        return first.pts
+    }
+
+    /// A demuxer over `bytes` that reads nothing else: whitelisted containers and decoders, no nested opens, and the
+    /// deadline checked as it reads. Streams that are not video are discarded: never probed, decoded or even read.
+    private static func open(_ bytes: Data, deadline: Deadline) throws -> FormatContext {
+        let input = try MemoryInput(bytes, deadline: deadline)
+        guard let format = avformat_alloc_context() else { throw DecodeError.needsTooMuchMemory }
+        format.pointee.pb = input.context
+        format.pointee.format_whitelist = av_strdup(containers)
+        format.pointee.codec_whitelist = av_strdup(decoders)
+        format.pointee.protocol_whitelist = av_strdup("none")
+        format.pointee.io_open = { _, _, _, _, _ in cffmpeg_averror(EPERM) }
+        format.pointee.interrupt_callback.callback = { opaque in MemoryInput.from(opaque).deadline.hasPassed ? 1 : 0 }
+        format.pointee.interrupt_callback.opaque = Unmanaged.passUnretained(input).toOpaque()
+        var formatPointer: UnsafeMutablePointer<AVFormatContext>? = format
+        let opened = avformat_open_input(&formatPointer, nil, nil, nil)
+        if opened < 0 {  // avformat_open_input has freed the context
+            if deadline.hasPassed { throw DecodeError.deadlineExceeded(seconds: deadline.seconds) }
+            throw DecodeError.unsupportedContainer(detail: ffmpegErrorString(opened))
+        }
+        let context = FormatContext(formatPointer!, input: input)
+        for i in 0..<Int(formatPointer!.pointee.nb_streams) {
+            let stream = formatPointer!.pointee.streams[i]!
+            if stream.pointee.codecpar.pointee.codec_type != AVMEDIA_TYPE_VIDEO { stream.pointee.discard = AVDISCARD_ALL }
+        }
+        return context
     }
 
     /// The codec parameters of the streams not discarded: the video streams.

@@ -62,6 +62,14 @@ public enum TestVideos {
         return fields
     }
 
+    /// FFmpeg's own reading of the first video packet's headers (parameter sets included) of a file `make` made:
+    /// the `trace_headers` filter's log, one syntax element a line ("... name  bits = value").
+    public static func traceHeaders(_ name: String) throws -> String {
+        let output = try runFFmpeg("ffmpeg", ["-v", "trace", "-nostdin", "-i", directory.appendingPathComponent(name).path, "-map", "0:v:0",
+                                              "-c", "copy", "-bsf:v", "trace_headers", "-frames:v", "1", "-f", "null", "-"])
+        return String(decoding: output, as: UTF8.self)
+    }
+
     public static func lavfi(_ source: String) -> [String] { ["-f", "lavfi", "-i", source] }
 
     /// H.264 in mp4 with B-frames, 320x240, 30 fps.
