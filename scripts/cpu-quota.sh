@@ -18,18 +18,25 @@ cleanup() {
 trap cleanup EXIT
 threads() { "$@" bench --demo-weights --batch 1 --reps 1 | sed -n 's/.*, \([0-9]*\) threads$/\1/p'; }
 fail() { echo "cpu-quota: $*" >&2; exit 1; }
+# serve, started through the command given (which ends by running its arguments, so that $! is the server), must log
+# one BLAS and one decode thread.
+serve_runs_one_thread() {
+  local what=$1
+  shift
+  "$@" "$bin" serve --demo-weights --host 127.0.0.1 --port 0 >"$work/serve.log" 2>&1 &
+  server=$!
+  for _ in $(seq 1 300); do grep -q 'blas.threads=' "$work/serve.log" && break; sleep 0.1; done
+  grep -q 'blas.threads=1 .*decode.threads=1\|decode.threads=1 .*blas.threads=1' "$work/serve.log" ||
+    fail "serve ignored $what: $(grep -o '[a-z]*\.threads=[0-9]*' "$work/serve.log" | tr '\n' ' ')"
+  kill "$server" && wait "$server" || true
+  server=""
+}
 
 [[ $(threads "$bin") == "$(nproc)" ]] || fail "without a quota bench should run $(nproc) threads"
 
 # The affinity alone: one CPU of the machine's, no quota.
 [[ $(threads taskset -c 0 "$bin") == 1 ]] || fail "bench ignored an affinity of one CPU"
-taskset -c 0 "$bin" serve --demo-weights --host 127.0.0.1 --port 0 >"$work/serve.log" 2>&1 &
-server=$!
-for _ in $(seq 1 300); do grep -q 'blas.threads=' "$work/serve.log" && break; sleep 0.1; done
-grep -q 'blas.threads=1 .*decode.threads=1\|decode.threads=1 .*blas.threads=1' "$work/serve.log" ||
-  fail "serve ignored an affinity of one CPU: $(grep -o '[a-z]*\.threads=[0-9]*' "$work/serve.log" | tr '\n' ' ')"
-kill "$server" && wait "$server" || true
-server=""
+serve_runs_one_thread "an affinity of one CPU" taskset -c 0
 echo "cpu-quota: an affinity of one CPU: bench and serve run 1 thread"
 
 # cgroup v2: this process's cgroup is the mount's root, as in a container with its own cgroup namespace.
@@ -39,14 +46,7 @@ in_v2() { unshare -m sh -c 'mount --bind "$0" /sys/fs/cgroup && exec "$@"' "$wor
 if in_v2 true 2>/dev/null; then
   [[ $(threads in_v2 "$bin") == 1 ]] || fail "bench ignored cpu.max of one core"
   # Not through in_v2: a function run in the background is a subshell, and killing it would leave the server.
-  unshare -m sh -c 'mount --bind "$0" /sys/fs/cgroup && exec "$@"' "$work/cgroup" \
-    "$bin" serve --demo-weights --host 127.0.0.1 --port 0 >"$work/serve.log" 2>&1 &
-  server=$!
-  for _ in $(seq 1 300); do grep -q 'blas.threads=' "$work/serve.log" && break; sleep 0.1; done
-  grep -q 'blas.threads=1 .*decode.threads=1\|decode.threads=1 .*blas.threads=1' "$work/serve.log" ||
-    fail "serve ignored cpu.max of one core: $(grep -o '[a-z]*\.threads=[0-9]*' "$work/serve.log" | tr '\n' ' ')"
-  kill "$server" && wait "$server" || true
-  server=""
+  serve_runs_one_thread "cpu.max of one core" unshare -m sh -c 'mount --bind "$0" /sys/fs/cgroup && exec "$@"' "$work/cgroup"
   echo "cpu-quota: cgroup v2 cpu.max of one core: bench and serve run 1 thread"
 else
   echo "cpu-quota: cannot make a private mount namespace here (unshare -m); cgroup v2 case skipped"
