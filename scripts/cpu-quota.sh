@@ -34,9 +34,10 @@ serve_runs_one_thread() {
 
 [[ $(threads "$bin") == "$(nproc)" ]] || fail "without a quota bench should run $(nproc) threads"
 
-# The affinity alone: one CPU of the machine's, no quota.
-[[ $(threads taskset -c 0 "$bin") == 1 ]] || fail "bench ignored an affinity of one CPU"
-serve_runs_one_thread "an affinity of one CPU" taskset -c 0
+# The affinity alone: the lowest CPU this process may use (a container's set need not hold CPU 0), no quota.
+cpu=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*\([0-9]*\).*/\1/p' /proc/self/status)
+[[ $(threads taskset -c "$cpu" "$bin") == 1 ]] || fail "bench ignored an affinity of one CPU"
+serve_runs_one_thread "an affinity of one CPU" taskset -c "$cpu"
 echo "cpu-quota: an affinity of one CPU: bench and serve run 1 thread"
 
 # cgroup v2: this process's cgroup is the mount's root, as in a container with its own cgroup namespace.

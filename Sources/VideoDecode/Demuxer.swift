@@ -99,23 +99,29 @@ final class Demuxer {
         Self.quietLogs
         guard !bytes.isEmpty else { throw DecodeError.emptyInput }
         self.limits = limits
-        let formatContext = try Self.open(bytes, deadline: deadline)
-        let format = formatContext.pointer!
+        var formatContext = try Self.open(bytes, deadline: deadline)
+        var format = formatContext.pointer!
         var probe: Probe = !probesLeast ? .decoding : Self.headerSuffices(format) ? .header
             : Self.framesNeedNoProbe(format) ? .packets : .decoding
-        if probesLeast, probe == .decoding, let (stream, depth) = Self.matroskaH264HeaderSuffices(format),
-           let start = try Self.firstKeyframeTime(bytes, stream: stream, deadline: deadline) {
-            // What probing would have learnt: the first packet's time as the start, the SPS's reorder depth as the
-            // decoder's starting delay.
-            format.pointee.streams[Int(stream)]!.pointee.start_time = start
-            format.pointee.streams[Int(stream)]!.pointee.codecpar.pointee.video_delay = Int32(depth)
-            probe = .firstPacket
+        if probesLeast, probe == .decoding, let (stream, depth) = Self.matroskaH264HeaderSuffices(format) {
+            if let start = try Self.readFirstKeyframeTime(format, stream: stream, deadline: deadline) {
+                // What probing would have learnt: the first packet's time as the start (as probing reads it, that
+                // packet now indexes the first keyframe, so the first seek goes back to it), and the SPS's reorder
+                // depth as the decoder's starting delay.
+                format.pointee.streams[Int(stream)]!.pointee.start_time = start
+                format.pointee.streams[Int(stream)]!.pointee.codecpar.pointee.video_delay = Int32(clamping: depth)
+                probe = .firstPacket
+            } else {
+                // That packet, read now, was not a keyframe with a time: probing starts afresh.
+                formatContext = try Self.open(bytes, deadline: deadline)
+                format = formatContext.pointer!
+            }
         }
         self.probe = probe
         if probe == .packets || probe == .decoding {
-            // Probing decodes the first frames only when the header lacks the pixel format. A placeholder spares
-            // that decode where nothing else is learnt from it (`framesNeedNoProbe`), and is cleared after, so the
-            // decoder proper starts as it would with no format known.
+            // Probing decodes the first frames to learn the pixel format, and for H.264 to guess the reorder delay.
+            // A placeholder format spares that decode where nothing else is learnt from it (`framesNeedNoProbe`),
+            // and is cleared after, so the decoder proper starts as it would with no format known.
             let placeholders = probe == .packets ? Self.videoParameters(format).filter { $0.pointee.format < 0 } : []
             for parameters in placeholders { parameters.pointee.format = AV_PIX_FMT_YUV420P.rawValue }
             let found = avformat_find_stream_info(format, nil)
@@ -392,8 +398,10 @@ final class Demuxer {
     /// An H.264 stream in Matroska whose header holds all that probing would learn by decoding its first frames
     /// (which took 16-21 ms of a 1080p clip's 150): the duration, a frame rate both ways FFmpeg reads it agree on
     /// (`av_guess_frame_rate` then needs no decoder), and an SPS that states its reorder depth, from which the decoder
-    /// takes its delay at the first slice. The start time is the first packet's (`firstKeyframeTime`). Without probing,
-    /// packets carry no decode times, so `drainAfter` does not fire: a frame or two more a pass.
+    /// takes its delay at the first slice, and the size the header states. The start time is the first packet's
+    /// (`readFirstKeyframeTime`). Without probing, packets carry no decode times: `drainAfter` does not fire (a frame
+    /// or two more a pass), and a frame's best-effort time is its presentation time even where a broken stream's
+    /// times run backwards, where probing's decode times would have stood in.
     /// - Returns: the stream and its reorder depth; nil when probing is needed.
     private static func matroskaH264HeaderSuffices(_ format: UnsafeMutablePointer<AVFormatContext>) -> (Int32, Int)? {
         guard String(cString: format.pointee.iformat.pointee.name).hasPrefix("matroska"), format.pointee.duration > 0 else { return nil }
@@ -403,22 +411,23 @@ final class Demuxer {
               let extradata = parameters.pointee.extradata, parameters.pointee.extradata_size > 0,
               stream.pointee.avg_frame_rate.num > 0, stream.pointee.avg_frame_rate.den > 0,
               av_cmp_q(stream.pointee.avg_frame_rate, stream.pointee.r_frame_rate) == 0,
-              let depth = H264ReorderDepth.stated(avcC: Array(UnsafeBufferPointer(start: extradata, count: Int(parameters.pointee.extradata_size))))
+              let stated = H264ReorderDepth.stated(avcC: Array(UnsafeBufferPointer(start: extradata, count: Int(parameters.pointee.extradata_size)))),
+              stated.width == Int(parameters.pointee.width), stated.height == Int(parameters.pointee.height)
         else { return nil }
-        return (video[0], depth)
+        return (video[0], stated.depth)
     }
 
-    /// The presentation time of stream `index`'s first packet, read by a demuxer of its own over the same bytes, so that
-    /// the caller's is left as it opened; nil unless that packet is a keyframe with a time.
-    private static func firstKeyframeTime(_ bytes: Data, stream index: Int32, deadline: Deadline) throws -> Int64? {
-        let reader = try open(bytes, deadline: deadline)
-        let format = reader.pointer!
-        guard Int32(format.pointee.nb_streams) > index else { return nil }
-        for i in 0..<Int(format.pointee.nb_streams) where Int32(i) != index { format.pointee.streams[i]!.pointee.discard = AVDISCARD_ALL }
+    /// Reads stream `index`'s first packet.
+    /// - Returns: its presentation time; nil unless it is a keyframe with a time.
+    private static func readFirstKeyframeTime(_ format: UnsafeMutablePointer<AVFormatContext>, stream index: Int32,
+                                              deadline: Deadline) throws -> Int64? {
         let packet = try Packet()
-        var first: AVPacket?
-        _ = try readPackets(format, stream: index, packet: packet.pointer!, deadline: deadline) { first = $0; return false }
-        guard let first, first.flags & AV_PKT_FLAG_KEY != 0, first.pts != noTimestamp else { return nil }
+        var first: (isKey: Bool, pts: Int64)?
+        _ = try readPackets(format, stream: index, packet: packet.pointer!, deadline: deadline) { p in
+            first = (p.flags & AV_PKT_FLAG_KEY != 0, p.pts)
+            return false
+        }
+        guard let first, first.isKey, first.pts != noTimestamp else { return nil }
         return first.pts
     }
 

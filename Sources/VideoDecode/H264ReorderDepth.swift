@@ -2,14 +2,22 @@
 /// reordering: `max_num_reorder_frames`, when the VUI states it (`bitstream_restriction_flag`). FFmpeg's decoder
 /// takes the reorder delay from there at the first slice; without it, probing guesses the delay from decoded frames.
 enum H264ReorderDepth {
-    /// The depth stated by the one SPS of an avcC record (ISO/IEC 14496-15 5.3.3.1), as MP4 and Matroska store the
-    /// sequence header; nil when it states none, holds several SPS, or cannot be read.
-    static func stated(avcC record: [UInt8]) -> Int? {
+    /// The reorder depth and the cropped picture size an SPS states.
+    struct Stated: Equatable {
+        var depth: Int
+        var width: Int
+        var height: Int
+    }
+
+    /// What the one SPS of an avcC record (ISO/IEC 14496-15 5.3.3.1), as MP4 and Matroska store the sequence header,
+    /// states; nil when it states no depth, holds several SPS, or has a field FFmpeg's decoder would refuse or read
+    /// otherwise (profiles 134, 135, 139 and 144, which the standard and FFmpeg 5.1 treat differently).
+    static func stated(avcC record: [UInt8]) -> Stated? {
         guard record.count >= 8, record[0] == 1, record[5] & 0x1F == 1 else { return nil }
         let length = Int(record[6]) << 8 | Int(record[7])
         guard length >= 2, record.count >= 8 + length, record[8] & 0x1F == 7 else { return nil }
         var reader = BitReader(rbsp: record[9..<8 + length])
-        return try? reader.reorderDepth()
+        return try? reader.sequenceParameterSet()
     }
 }
 
@@ -58,16 +66,19 @@ private struct BitReader {
 
     mutating func se() throws { _ = try ue() }
 
-    /// seq_parameter_set_data() up to the VUI's max_num_reorder_frames; nil when the VUI does not state it.
-    mutating func reorderDepth() throws -> Int? {
+    /// seq_parameter_set_data() up to the VUI's max_dec_frame_buffering; nil when the VUI states no depth, or a
+    /// field is out of the range FFmpeg's decoder accepts.
+    mutating func sequenceParameterSet() throws -> H264ReorderDepth.Stated? {
         let profile = try bits(8)
         _ = try bits(16)  // constraint flags, level_idc
-        _ = try ue()  // seq_parameter_set_id
-        if [100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135].contains(profile) {
-            let chromaFormat = try ue()
-            if chromaFormat == 3 { _ = try flag() }  // separate_colour_plane_flag
-            _ = try ue()  // bit_depth_luma_minus8
-            _ = try ue()  // bit_depth_chroma_minus8
+        guard try ue() < 32 else { return nil }  // seq_parameter_set_id
+        var chromaFormat = 1, separatePlanes = false
+        if [134, 135, 139, 144].contains(profile) { return nil }
+        if [100, 110, 122, 244, 44, 83, 86, 118, 128, 138].contains(profile) {
+            chromaFormat = try ue()
+            guard chromaFormat <= 3 else { return nil }
+            if chromaFormat == 3 { separatePlanes = try flag() }
+            guard try ue() <= 6, try ue() <= 6 else { return nil }  // bit_depth_luma_minus8, bit_depth_chroma_minus8
             _ = try flag()  // qpprime_y_zero_transform_bypass_flag
             if try flag() {  // seq_scaling_matrix_present_flag
                 for list in 0..<(chromaFormat == 3 ? 12 : 8) where try flag() {
@@ -75,23 +86,35 @@ private struct BitReader {
                 }
             }
         }
-        _ = try ue()  // log2_max_frame_num_minus4
+        guard try ue() <= 12 else { return nil }  // log2_max_frame_num_minus4
         switch try ue() {  // pic_order_cnt_type
-        case 0: _ = try ue()  // log2_max_pic_order_cnt_lsb_minus4
+        case 0: guard try ue() <= 12 else { return nil }  // log2_max_pic_order_cnt_lsb_minus4
         case 1:
             _ = try flag()  // delta_pic_order_always_zero_flag
             try se()  // offset_for_non_ref_pic
             try se()  // offset_for_top_to_bottom_field
-            for _ in 0..<(try ue()) { try se() }  // offset_for_ref_frame
-        default: break
+            let cycle = try ue()  // num_ref_frames_in_pic_order_cnt_cycle
+            guard cycle < 256 else { return nil }
+            for _ in 0..<cycle { try se() }  // offset_for_ref_frame
+        case 2: break
+        default: return nil
         }
         _ = try ue()  // max_num_ref_frames
         _ = try flag()  // gaps_in_frame_num_value_allowed_flag
-        _ = try ue()  // pic_width_in_mbs_minus1
-        _ = try ue()  // pic_height_in_map_units_minus1
-        if !(try flag()) { _ = try flag() }  // frame_mbs_only_flag, mb_adaptive_frame_field_flag
+        let widthInMacroblocks = try ue() + 1, heightInMapUnits = try ue() + 1
+        let frameMacroblocksOnly = try flag()
+        if !frameMacroblocksOnly { _ = try flag() }  // mb_adaptive_frame_field_flag
         _ = try flag()  // direct_8x8_inference_flag
-        if try flag() { for _ in 0..<4 { _ = try ue() } }  // frame_cropping_flag and its four offsets
+        var crop = (left: 0, right: 0, top: 0, bottom: 0)
+        if try flag() { crop = (try ue(), try ue(), try ue(), try ue()) }  // frame_cropping_flag and its offsets
+        // Cropping counts chroma samples (6-22, 6-23), in both fields for field pictures.
+        let subsampled = separatePlanes ? 0 : chromaFormat
+        let unitX = subsampled == 1 || subsampled == 2 ? 2 : 1
+        let unitY = (subsampled == 1 ? 2 : 1) * (frameMacroblocksOnly ? 1 : 2)
+        guard widthInMacroblocks <= 1 << 16, heightInMapUnits <= 1 << 16, crop.left + crop.right < 1 << 20,
+              crop.top + crop.bottom < 1 << 20 else { return nil }
+        let width = 16 * widthInMacroblocks - unitX * (crop.left + crop.right)
+        let height = 16 * heightInMapUnits * (frameMacroblocksOnly ? 1 : 2) - unitY * (crop.top + crop.bottom)
         guard try flag() else { return nil }  // vui_parameters_present_flag
         if try flag(), try bits(8) == 255 { _ = try bits(32) }  // aspect_ratio_idc, Extended_SAR's two u(16)
         if try flag() { _ = try flag() }  // overscan_info_present_flag, overscan_appropriate_flag
@@ -100,7 +123,7 @@ private struct BitReader {
             if try flag() { _ = try bits(24) }  // colour_description_present_flag and its three u(8)
         }
         if try flag() { _ = try ue(); _ = try ue() }  // chroma_loc_info_present_flag and the two locations
-        if try flag() { _ = try bits(65) }  // timing_info_present_flag: two u(32) and fixed_frame_rate_flag
+        if try flag() { _ = try bits(32); _ = try bits(33) }  // timing_info_present_flag: two u(32), fixed_frame_rate_flag
         let nalHRD = try flag()
         if nalHRD { try skipHRD() }
         let vclHRD = try flag()
@@ -110,7 +133,10 @@ private struct BitReader {
         guard try flag() else { return nil }  // bitstream_restriction_flag
         _ = try flag()  // motion_vectors_over_pic_boundaries_flag
         for _ in 0..<4 { _ = try ue() }  // max_bytes_per_pic_denom ... log2_max_mv_length_vertical
-        return try ue()  // max_num_reorder_frames
+        let depth = try ue(), buffering = try ue()  // max_num_reorder_frames, max_dec_frame_buffering
+        // FFmpeg refuses a depth over 16 (its most delayed pictures), and a stream holds no more back than it buffers.
+        guard depth <= buffering, buffering <= 16, width > 0, height > 0 else { return nil }
+        return H264ReorderDepth.Stated(depth: depth, width: width, height: height)
     }
 
     private mutating func skipScalingList(size: Int) throws {

@@ -3,7 +3,7 @@ import TestSupport
 import Testing
 @testable import VideoDecode
 
-/// The reorder depth read from an avcC record against FFmpeg's own reading of the same SPS (`trace_headers`), over
+/// The reorder depth read from an avcC record against `trace_headers`, FFmpeg's syntax reader, on the same SPS, over
 /// the SPS features x264 writes: high profiles and their chroma formats, scaling matrices, interlacing, cropping,
 /// an extended sample aspect ratio, colour description, timing and HRD parameters, lossless coding.
 @Suite struct H264ReorderDepthTests {
@@ -18,7 +18,7 @@ import Testing
         x264("sps-baseline.mkv", ["-profile:v", "baseline", "-pix_fmt", "yuv420p"]),
         x264("sps-high10.mkv", ["-pix_fmt", "yuv420p10le"]),
         x264("sps-422.mkv", ["-pix_fmt", "yuv422p"]),
-        x264("sps-444-cropped.mkv", size: "427x241", ["-pix_fmt", "yuv444p"]),
+        x264("sps-444-cropped.mkv", size: "427x241", ["-pix_fmt", "yuv444p"]),  // 426x240: cropped from 27 x 15 macroblocks
         x264("sps-cqm-jvt.mkv", ["-x264-params", "cqm=jvt", "-pix_fmt", "yuv420p"]),
         x264("sps-cqm-jvt-444.mkv", ["-x264-params", "cqm=jvt", "-pix_fmt", "yuv444p"]),
         x264("sps-interlaced.mkv", ["-flags", "+ilme+ildct", "-pix_fmt", "yuv420p"]),
@@ -49,8 +49,11 @@ import Testing
         }
         #expect(value("seq_parameter_set_id") != nil, "no SPS in the trace")
         let expected = value("bitstream_restriction_flag") == 1 ? value("max_num_reorder_frames") : nil
-        #expect(H264ReorderDepth.stated(avcC: try Self.codecPrivate(bytes)) == expected)
+        let stated = H264ReorderDepth.stated(avcC: try Self.codecPrivate(bytes))
+        #expect(stated?.depth == expected)
         #expect(expected != nil, "x264 states the depth in every SPS it writes")
+        let size = name == "sps-444-cropped.mkv" ? (426, 240) : (320, 240)  // testsrc2 rounds 427x241 down to even
+        #expect(stated?.width == size.0 && stated?.height == size.1)
     }
 
     /// x264 always states the depth; an SPS that does not (as other encoders write it) sends a Matroska file back
@@ -73,13 +76,45 @@ import Testing
         #expect(bytes[at] & (0x80 >> UInt8(bit % 8)) != 0)
         bytes[at] &= ~(0x80 >> UInt8(bit % 8))
         #expect(H264ReorderDepth.stated(avcC: try Self.codecPrivate(bytes)) == nil)
-        #expect(try Demuxer(bytes, limits: .default, deadline: Deadline(seconds: 5)).probe == .decoding)
+        let demuxer = try Demuxer(bytes, limits: .default, deadline: Deadline(seconds: 5))
+        #expect(demuxer.probe == .decoding && demuxer.startTimestamp == 0)
+    }
+
+    /// An SPS written bit by bit: baseline profile, 320x240 (20 x 15 macroblocks), a VUI with only its bitstream
+    /// restriction, then `depth` and `buffering`.
+    static func record(depth: UInt64, buffering: UInt64) -> [UInt8] {
+        var bits: [Bool] = []
+        func put(_ value: UInt64, _ count: Int) { for k in stride(from: count - 1, through: 0, by: -1) { bits.append(value >> UInt64(k) & 1 == 1) } }
+        func ue(_ value: UInt64) {
+            let code = value + 1, length = 64 - code.leadingZeroBitCount
+            put(0, length - 1)
+            put(code, length)
+        }
+        put(66, 8); put(0, 16); ue(0)  // profile_idc, constraints and level, seq_parameter_set_id
+        ue(0); ue(2); ue(1); put(0, 1)  // log2_max_frame_num_minus4, pic_order_cnt_type 2, max_num_ref_frames, gaps
+        ue(19); ue(14); put(1, 1); put(1, 1); put(0, 1)  // 20 x 15 macroblocks, frame_mbs_only, direct_8x8, no cropping
+        put(1, 1); put(0, 8)  // vui_parameters_present_flag; no aspect, overscan, signal, chroma, timing, HRD, pic_struct
+        put(1, 1); put(1, 1); ue(0); ue(0); ue(16); ue(16)  // bitstream_restriction_flag and its first five fields
+        ue(depth); ue(buffering)
+        put(1, 1)  // rbsp_stop_one_bit
+        while bits.count % 8 != 0 { bits.append(false) }
+        let nal = [0x67] + stride(from: 0, to: bits.count, by: 8).map { at in bits[at..<at + 8].reduce(UInt8(0)) { $0 << 1 | ($1 ? 1 : 0) } }
+        return [1, 66, 0, 30, 0xFF, 0xE1, UInt8(nal.count >> 8), UInt8(nal.count & 0xFF)] + nal + [1, 0, 1, 0x68]
+    }
+
+    /// A depth past what FFmpeg accepts (a crafted file's, up to 2^32 - 2) is no depth at all: the file is probed.
+    @Test func depthsPastSixteenOrTheBufferingStateNothing() {
+        #expect(H264ReorderDepth.stated(avcC: Self.record(depth: 2, buffering: 4)) == .init(depth: 2, width: 320, height: 240))
+        #expect(H264ReorderDepth.stated(avcC: Self.record(depth: 16, buffering: 16))?.depth == 16)
+        #expect(H264ReorderDepth.stated(avcC: Self.record(depth: 17, buffering: 17)) == nil)
+        #expect(H264ReorderDepth.stated(avcC: Self.record(depth: 4, buffering: 2)) == nil)
+        #expect(H264ReorderDepth.stated(avcC: Self.record(depth: 1 << 32 - 2, buffering: 1 << 32 - 2)) == nil)
     }
 
     @Test func truncatedOrForeignRecordsStateNothing() throws {
         let bytes = try TestVideos.make(Self.sources[0].0, Self.sources[0].1)
         let record = try Self.codecPrivate(bytes)
-        #expect(H264ReorderDepth.stated(avcC: record) == 2)
+        #expect(H264ReorderDepth.stated(avcC: record) == .init(depth: 2, width: 320, height: 240))
         for cut in [0, 5, 8, 9, record.count / 2] { #expect(H264ReorderDepth.stated(avcC: Array(record.prefix(cut))) == nil) }
         var twoSPS = record
         twoSPS[5] = 0xE2
