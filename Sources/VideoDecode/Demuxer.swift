@@ -122,7 +122,7 @@ final class Demuxer {
             // Probing decodes the first frames to learn the pixel format, and for H.264 to guess the reorder delay.
             // A placeholder format spares that decode where nothing else is learnt from it (`framesNeedNoProbe`),
             // and is cleared after, so the decoder proper starts as it would with no format known.
-            let placeholders = probe == .packets ? Self.videoParameters(format).filter { $0.pointee.format < 0 } : []
+            let placeholders = probe == .packets ? Self.videoStreams(format).map { $0.pointee.codecpar! }.filter { $0.pointee.format < 0 } : []
             for parameters in placeholders { parameters.pointee.format = AV_PIX_FMT_YUV420P.rawValue }
             let found = avformat_find_stream_info(format, nil)
             for parameters in placeholders { parameters.pointee.format = AV_PIX_FMT_NONE.rawValue }
@@ -211,7 +211,7 @@ final class Demuxer {
                 throw DecodeError.nothingDecodable(detail: "cannot return to the start of the stream")
             }
         }
-        if containerName.hasPrefix("matroska"), probe == .firstPacket || Self.indexStartsAtFirstFrame(stream) {
+        if containerName.hasPrefix("matroska"), Self.indexStartsAtFirstFrame(stream) {
             // Matroska reads its cues, the index of keyframes, only at the first seek; until then the index holds
             // only the keyframes read so far, and neither the seeks nor the parallel stretches can plan by it. A
             // seek to the first frame, a keyframe, reads them now and skips nothing.
@@ -388,7 +388,7 @@ final class Demuxer {
     /// learn, and their decoders set the format from each frame's own header. (H.264 in Matroska has a way of its own,
     /// `matroskaH264HeaderSuffices`; HEVC, and H.264 elsewhere, stay probed.)
     private static func framesNeedNoProbe(_ format: UnsafeMutablePointer<AVFormatContext>) -> Bool {
-        let video = videoParameters(format)
+        let video = videoStreams(format).map { $0.pointee.codecpar! }
         return !video.isEmpty && video.allSatisfy {
             [AV_CODEC_ID_VP8, AV_CODEC_ID_VP9, AV_CODEC_ID_AV1].contains($0.pointee.codec_id)
                 && $0.pointee.width > 0 && $0.pointee.height > 0
@@ -405,8 +405,8 @@ final class Demuxer {
     /// - Returns: the stream and its reorder depth; nil when probing is needed.
     private static func matroskaH264HeaderSuffices(_ format: UnsafeMutablePointer<AVFormatContext>) -> (Int32, Int)? {
         guard String(cString: format.pointee.iformat.pointee.name).hasPrefix("matroska"), format.pointee.duration > 0 else { return nil }
-        let video = (0..<Int32(format.pointee.nb_streams)).filter { format.pointee.streams[Int($0)]!.pointee.discard != AVDISCARD_ALL }
-        guard video.count == 1, let stream = format.pointee.streams[Int(video[0])], let parameters = stream.pointee.codecpar,
+        let video = videoStreams(format)
+        guard video.count == 1, let stream = video.first, let parameters = stream.pointee.codecpar,
               parameters.pointee.codec_id == AV_CODEC_ID_H264, parameters.pointee.width > 0, parameters.pointee.height > 0,
               let extradata = parameters.pointee.extradata, parameters.pointee.extradata_size > 0,
               stream.pointee.avg_frame_rate.num > 0, stream.pointee.avg_frame_rate.den > 0,
@@ -414,7 +414,7 @@ final class Demuxer {
               let stated = H264ReorderDepth.stated(avcC: Array(UnsafeBufferPointer(start: extradata, count: Int(parameters.pointee.extradata_size)))),
               stated.width == Int(parameters.pointee.width), stated.height == Int(parameters.pointee.height)
         else { return nil }
-        return (video[0], stated.depth)
+        return (stream.pointee.index, stated.depth)
     }
 
     /// Reads stream `index`'s first packet.
@@ -457,12 +457,9 @@ final class Demuxer {
         return context
     }
 
-    /// The codec parameters of the streams not discarded: the video streams.
-    private static func videoParameters(_ format: UnsafeMutablePointer<AVFormatContext>) -> [UnsafeMutablePointer<AVCodecParameters>] {
-        (0..<Int(format.pointee.nb_streams)).compactMap { i in
-            let stream = format.pointee.streams[i]!
-            return stream.pointee.discard == AVDISCARD_ALL ? nil : stream.pointee.codecpar
-        }
+    /// The streams not discarded: the video streams.
+    private static func videoStreams(_ format: UnsafeMutablePointer<AVFormatContext>) -> [UnsafeMutablePointer<AVStream>] {
+        (0..<Int(format.pointee.nb_streams)).map { format.pointee.streams[$0]! }.filter { $0.pointee.discard != AVDISCARD_ALL }
     }
 
     /// Clockwise display rotation from the display matrix, normalised to 0, 90, 180 or 270.
