@@ -37,11 +37,12 @@ def make(d):
     case("random-1k.bin", [415], bytes(rnd.getrandbits(8) for _ in range(1024)))
     case("random-1m.bin", [415], bytes(rnd.getrandbits(8) for _ in range(1 << 20)))
     end = open(p("moov-at-end.mp4"), "rb").read()
+    # Cut short, an accepted container is an unusable video (422), never "not a format we accept" (415).
     for pct in (10, 50, 99):
-        case(f"truncated-{pct}.mp4", [200, 415, 422], end[: len(end) * pct // 100])
-        case(f"truncated-faststart-{pct}.mp4", [200, 415, 422], good[: len(good) * pct // 100])
+        case(f"truncated-{pct}.mp4", [200, 422], end[: len(end) * pct // 100])
+        case(f"truncated-faststart-{pct}.mp4", [200, 422], good[: len(good) * pct // 100])
     moov = good.find(b"moov")
-    case("moov-cut.mp4", [415, 422], good[: moov + 200])
+    case("moov-cut.mp4", [422], good[: moov + 200])
     # A transport stream whose service name FFmpeg converts with iconv, which tries to open glibc's module cache:
     # the workers' sandbox refuses the open (before strace's own filter sees it, so the trace shows no attempt) and
     # the video still decodes.
@@ -139,7 +140,7 @@ def make(d):
     ffmpeg(p("vp9.webm"), "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "2", "-c:v", "libvpx-vp9",
            "-deadline", "realtime", "-cpu-used", "8")
     webm = open(p("vp9.webm"), "rb").read()
-    case("webm-truncated-30.webm", [200, 415, 422], webm[: len(webm) * 3 // 10])
+    case("webm-truncated-30.webm", [200, 422], webm[: len(webm) * 3 // 10])
     case("text.txt", [415], b"this is not a video\n" * 50)
     ts = bytearray()
     for _ in range(400):

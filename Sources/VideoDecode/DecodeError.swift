@@ -15,7 +15,7 @@ public struct DecodeError: Error, Equatable, CustomStringConvertible {
         public static let unsupportedContainer = Kind("unsupportedContainer")
         /// A container without a video stream, or with one in a codec that is not accepted.
         public static let noVideoStream = Kind("noVideoStream")
-        /// A video stream from which no frame could be decoded.
+        /// A video stream from which no frame could be decoded, or an accepted container too damaged to open.
         public static let nothingDecodable = Kind("nothingDecodable")
         /// Over a limit of `DecodeLimits`: size, duration, frames or time.
         public static let overLimit = Kind("overLimit")
@@ -62,6 +62,15 @@ public struct DecodeError: Error, Equatable, CustomStringConvertible {
     public static func nothingDecodable(detail: String) -> DecodeError {
         DecodeError(.nothingDecodable, "no frame of the video could be decoded (\(detail))")
     }
+
+    /// Bytes FFmpeg takes for an accepted container (`format`, its long name) but cannot open.
+    public static func damagedContainer(format: String, detail: String) -> DecodeError {
+        DecodeError(.nothingDecodable, "the file looks like \(format), but is cut short or damaged (\(detail))")
+    }
+
+    /// An MP4 or QuickTime file without its index, which the demuxer needs to find any frame.
+    public static let mp4WithoutIndex = DecodeError(
+        .nothingDecodable, "the file is an MP4 without its moov box, the index a recorder writes when it stops: the recording or the upload was cut short")
 
     public static func dimensionsTooLarge(width: Int, height: Int, limit: Int) -> DecodeError {
         DecodeError(.overLimit, "the video is \(width)x\(height); at most \(limit)x\(limit) is accepted")

@@ -447,7 +447,7 @@ final class Demuxer {
         let opened = avformat_open_input(&formatPointer, nil, nil, nil)
         if opened < 0 {  // avformat_open_input has freed the context
             if deadline.hasPassed { throw DecodeError.deadlineExceeded(seconds: deadline.seconds) }
-            throw DecodeError.unsupportedContainer(detail: ffmpegErrorString(opened))
+            throw OpenFailure.error(bytes, code: opened)
         }
         let context = FormatContext(formatPointer!, input: input)
         for i in 0..<Int(formatPointer!.pointee.nb_streams) {
