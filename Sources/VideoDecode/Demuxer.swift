@@ -86,7 +86,7 @@ final class Demuxer {
         /// From the header, the sequence header's reorder depth and the first packet's time
         /// (`matroskaH264HeaderSuffices`).
         case firstPacket
-        /// By `avformat_find_stream_info` decoding the first frames as well.
+        /// By `avformat_find_stream_info` decoding the first frames as well (`findStreamInfoUnfiltered`).
         case decoding
     }
     let probe: Probe
@@ -124,7 +124,7 @@ final class Demuxer {
             // and is cleared after, so the decoder proper starts as it would with no format known.
             let placeholders = probe == .packets ? Self.videoStreams(format).map { $0.pointee.codecpar! }.filter { $0.pointee.format < 0 } : []
             for parameters in placeholders { parameters.pointee.format = AV_PIX_FMT_YUV420P.rawValue }
-            let found = avformat_find_stream_info(format, nil)
+            let found = probesLeast && probe == .decoding ? Self.findStreamInfoUnfiltered(format) : avformat_find_stream_info(format, nil)
             for parameters in placeholders { parameters.pointee.format = AV_PIX_FMT_NONE.rawValue }
             if deadline.hasPassed { throw DecodeError.deadlineExceeded(seconds: deadline.seconds) }
             if found < 0 { throw DecodeError.nothingDecodable(detail: ffmpegErrorString(found)) }
@@ -415,6 +415,22 @@ final class Demuxer {
               stated.width == Int(parameters.pointee.width), stated.height == Int(parameters.pointee.height)
         else { return nil }
         return (stream.pointee.index, stated.depth)
+    }
+
+    /// `avformat_find_stream_info` with the probing decoders' loop filters off. They decode the first frames only to
+    /// learn the pixel format and the reorder delay, which the filter does not change, and their pixels are thrown
+    /// away: a 1080p H.264 probe took 25-28 ms instead of 34-37 without B-frames (seven frames decoded), 15-19 instead
+    /// of 16-22 with them.
+    private static func findStreamInfoUnfiltered(_ format: UnsafeMutablePointer<AVFormatContext>) -> Int32 {
+        let count = Int(format.pointee.nb_streams)
+        let options = UnsafeMutablePointer<OpaquePointer?>.allocate(capacity: max(count, 1))
+        options.initialize(repeating: nil, count: max(count, 1))
+        defer {
+            for i in 0..<count { av_dict_free(&options[i]) }
+            options.deallocate()
+        }
+        for i in 0..<count { av_dict_set(&options[i], "skip_loop_filter", "all", 0) }
+        return avformat_find_stream_info(format, options)
     }
 
     /// Reads stream `index`'s first packet.
