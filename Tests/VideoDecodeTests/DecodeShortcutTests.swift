@@ -65,6 +65,8 @@ import Testing
         // Probed by decoding, by decoders without their loop filter (`Demuxer.Probe.decoding`): without B-frames (whose
         // reorder delay probing learns from seven frames), and in AVI, where the frames are timed by their order.
         x264("x264-baseline.ts", ["-preset", "veryfast", "-profile:v", "baseline", "-g", "60", "-f", "mpegts"]),
+        // A broadcast capture's 33-bit clock wraps at about 26.5 hours: this one 3.7 s in.
+        x264("x264-clockwrap.ts", ["-preset", "veryfast", "-bf", "2", "-g", "60", "-output_ts_offset", "95440", "-f", "mpegts"]),
         x264("x264-bframes.avi", seconds: 6, ["-preset", "veryfast", "-bf", "2", "-g", "60"], savesFrames: false),
         Source(name: "x264-vfr.mkv", arguments: TestVideos.lavfi("testsrc2=size=320x240:rate=30") + ["-t", "6", "-vf",
                "select='lt(n\\,60)+not(mod(n\\,3))'", "-fps_mode", "vfr", "-c:v", "libx264", "-preset", "veryfast", "-bf", "2"],
