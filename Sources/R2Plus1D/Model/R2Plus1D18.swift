@@ -102,6 +102,10 @@ public struct R2Plus1D18: Sendable {
         let threads = BLASThreads.current
         let pooled = UnsafeMutableBufferPointer<Float>.allocate(capacity: n * features)
         defer { pooled.deallocate() }
+        // One BLAS thread throughout, the classifier too: a product OpenBLAS splits leaves its idle threads
+        // spinning through the first 0.1 s of the next pass, on the cores the pass needs.
+        BLASThreads.set(1)
+        defer { BLASThreads.set(threads) }
         clips.data.withUnsafeBufferPointer { input in
             // Each clip reads its own slice of the input and writes its own row of `pooled`.
             nonisolated(unsafe) let source = input.baseAddress!
@@ -111,8 +115,6 @@ public struct R2Plus1D18: Sendable {
                 let f = self.features(source + i * clipSize, t: t, h: h, w: w, parallel: framesParallel)
                 for c in 0..<features { destination[i * features + c] = f[c] }
             }
-            BLASThreads.set(1)
-            defer { BLASThreads.set(threads) }
             Cores.forEach(n, workers: threads, run)
         }
         var logits = [Float](repeating: 0, count: n * architecture.classes)
