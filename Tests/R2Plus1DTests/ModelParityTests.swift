@@ -1,4 +1,4 @@
-import R2Plus1D
+@testable import R2Plus1D
 import Testing
 
 /// The network against torchvision's own output on the same weights (tools/make_fixtures.py).
@@ -76,6 +76,34 @@ import Testing
         }
         // Different clips give different scores: the network is not ignoring its input.
         #expect(batch.data[0..<400] != batch.data[400..<800])
+    }
+
+    /// A batch smaller than the thread count shares the threads among its clips, as a single clip takes them all;
+    /// a larger one runs a clip a thread.
+    @Test func aSmallBatchSharesTheThreads() {
+        let shares = [(1, 8, 8), (2, 8, 4), (3, 8, 2), (4, 8, 2), (5, 8, 1), (8, 8, 1), (16, 8, 1), (1, 2, 2), (2, 2, 1), (3, 2, 1),
+                      (1, 1, 1), (4, 1, 1)]
+        for (clips, threads, expected) in shares {
+            #expect(R2Plus1D18.threadsPerClip(clips: clips, threads: threads) == expected, "\(clips) clips on \(threads) threads")
+        }
+    }
+
+    /// Clips that split their convolutions over several threads each give the logits they give alone.
+    @Test func aBatchSplitOverMoreThreadsThanClipsEqualsItsClips() throws {
+        let model = try R2Plus1D18(weights: DemoWeights.make())
+        let clips = Tensor.random(shape: [2, 3, 16, 112, 112], seed: 7)
+        let threads = BLASThreads.current
+        defer { BLASThreads.set(threads) }
+        BLASThreads.set(4)
+        let batch = model.forward(clips)
+        BLASThreads.set(1)
+        let clipSize = clips.count / 2
+        for i in 0..<2 {
+            let single = model.forward(Tensor(shape: [1, 3, 16, 112, 112], data: Array(clips.data[i * clipSize..<(i + 1) * clipSize])))
+            let row = Tensor(shape: [1, 400], data: Array(batch.data[i * 400..<(i + 1) * 400]))
+            let scale = max(1, row.data.map(abs).max() ?? 1)
+            #expect(single.maxAbsDifference(row) <= 1e-5 * scale)
+        }
     }
 
     @Test func demoWeightsAreDeterministic() {

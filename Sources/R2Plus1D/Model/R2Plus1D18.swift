@@ -110,7 +110,7 @@ public struct R2Plus1D18: Sendable {
             // Each clip reads its own slice of the input and writes its own row of `pooled`.
             nonisolated(unsafe) let source = input.baseAddress!
             nonisolated(unsafe) let destination = pooled
-            let framesParallel = n == 1 ? threads : 1
+            let framesParallel = Self.threadsPerClip(clips: n, threads: threads)
             let run: @Sendable (Int) -> Void = { i in
                 let f = self.features(source + i * clipSize, t: t, h: h, w: w, parallel: framesParallel)
                 for c in 0..<features { destination[i * features + c] = f[c] }
@@ -130,6 +130,14 @@ public struct R2Plus1D18: Sendable {
             }
         }
         return (Tensor(shape: [n, features], data: Array(pooled)), Tensor(shape: [n, architecture.classes], data: logits))
+    }
+
+    /// The threads each clip of a batch of `clips` splits its convolutions over: the threads shared evenly among the
+    /// clips that run side by side, at most one a thread, so that a batch smaller than the thread count (two clips
+    /// on eight cores) still uses every core, as a single clip does. Even shares only: libdispatch divides the cores
+    /// among nested `concurrentPerform` calls by the outer one's width.
+    static func threadsPerClip(clips: Int, threads: Int) -> Int {
+        max(1, threads / max(1, min(clips, threads)))
     }
 
     /// Each convolution's wall time for one clip, named as torchvision's modules are ("stem.0",
