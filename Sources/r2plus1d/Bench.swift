@@ -14,7 +14,7 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: "Comma-separated batch sizes.")
     var batch = "1,2,4,8"
 
-    @Option(name: .long, help: "BLAS threads (default: the cores available).")
+    @Option(name: .long, help: "Threads the forward pass runs on (default: the cores available).")
     var threads: Int?
 
     @Option(name: .long, help: "Timed runs per batch size, after one warm-up.")

@@ -14,7 +14,7 @@ struct Forward: ParsableCommand {
     @Option(name: .shortAndLong, help: "safetensors file to write tensor 'logits' to.")
     var output: String
 
-    @Option(name: .long, help: "BLAS threads (default: the cores available).")
+    @Option(name: .long, help: "Threads the forward pass runs on (default: the cores available).")
     var threads: Int?
 
     func run() throws {

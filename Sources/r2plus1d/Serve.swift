@@ -25,7 +25,7 @@ struct Serve: ParsableCommand {
     @Option(help: "Longest wait for more clips once a worker holds one (only while other requests are decoding).") var maxDelayMs = environment("MAX_DELAY_MS", 10.0)
     @Option(help: "Batch workers (each runs forward passes).") var workers = environment("WORKERS", 1)
     @OptionGroup var blas: BLASOptions
-    @Option(help: "BLAS threads per worker (default: the cores available).") var threads = environment("THREADS", Self.defaults.blasThreads)
+    @Option(help: "Threads each batch worker runs its forward passes on (default: the cores available).") var threads = environment("THREADS", Self.defaults.blasThreads)
     @Option(help: "Decode threads (default: the cores available).") var decodeThreads = environment("DECODE_THREADS", Self.defaults.decodeThreads)
     @Flag(help: "Decode uploads in this process instead of sandboxed worker processes (for comparisons). Env R2PLUS1D_DECODE_IN_PROCESS=1.")
     var decodeInProcess = environment("DECODE_IN_PROCESS", 0) == 1

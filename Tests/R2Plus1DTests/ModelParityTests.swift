@@ -56,8 +56,8 @@ import Testing
     }
 }
 
-/// The full-size network on demo weights.
-@Suite struct FullSizeModelTests {
+/// The full-size network on demo weights. Serialized: one test sets the engine's thread count.
+@Suite(.serialized) struct FullSizeModelTests {
     @Test func batchEqualsSingleClipsAndIsFinite() throws {
         let model = try R2Plus1D18(weights: DemoWeights.make())
         let clips = Tensor.random(shape: [2, 3, 16, 112, 112], seed: 42)
@@ -96,6 +96,8 @@ import Testing
         defer { BLASThreads.set(threads) }
         BLASThreads.set(4)
         let batch = model.forward(clips)
+        // The engine splits the work; OpenBLAS runs each product on one thread, whatever the count.
+        #expect(BLASThreads.current == 4 && BLASThreads.openBLAS == 1)
         BLASThreads.set(1)
         let clipSize = clips.count / 2
         for i in 0..<2 {

@@ -102,10 +102,6 @@ public struct R2Plus1D18: Sendable {
         let threads = BLASThreads.current
         let pooled = UnsafeMutableBufferPointer<Float>.allocate(capacity: n * features)
         defer { pooled.deallocate() }
-        // One BLAS thread throughout, the classifier too: a product OpenBLAS splits leaves its idle threads
-        // spinning through the first 0.1 s of the next pass, on the cores the pass needs.
-        BLASThreads.set(1)
-        defer { BLASThreads.set(threads) }
         clips.data.withUnsafeBufferPointer { input in
             // Each clip reads its own slice of the input and writes its own row of `pooled`.
             nonisolated(unsafe) let source = input.baseAddress!
@@ -134,8 +130,8 @@ public struct R2Plus1D18: Sendable {
 
     /// The threads each clip of a batch of `clips` splits its convolutions over: the threads shared evenly among the
     /// clips that run side by side, at most one a thread, so that a batch smaller than the thread count (two clips
-    /// on eight cores) still uses every core, as a single clip does. Even shares only: libdispatch divides the cores
-    /// among nested `concurrentPerform` calls by the outer one's width.
+    /// on eight cores) still uses every core, as a single clip does. Even shares, each the most threads that take a
+    /// clip's tasks (`Cores.forEach`), so a batch never runs more threads than `threads`.
     static func threadsPerClip(clips: Int, threads: Int) -> Int {
         max(1, threads / max(1, min(clips, threads)))
     }
@@ -149,8 +145,6 @@ public struct R2Plus1D18: Sendable {
         precondition(clip.shape.count == 5 && clip.shape[0] == 1 && clip.shape[1] == architecture.inputChannels,
                      "clip must be (1, \(architecture.inputChannels), T, H, W), got \(clip.shape)")
         let threads = BLASThreads.current
-        BLASThreads.set(1)
-        defer { BLASThreads.set(threads) }
         var times: [(name: String, milliseconds: Double)] = []
         clip.data.withUnsafeBufferPointer { input in
             _ = features(input.baseAddress!, t: clip.shape[2], h: clip.shape[3], w: clip.shape[4], parallel: threads) {

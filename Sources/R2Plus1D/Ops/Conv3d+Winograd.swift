@@ -128,9 +128,8 @@ extension FoldedConv3d {
         }
         let plane = h * w
         let stream = streamsOutput(t: t, h: h, w: w)
-        // The transforms are split over the threads BLAS (or the row split) uses, so they do not leave those
-        // threads idle.
-        let parts = max(BLASThreads.current, rowParts)
+        // The transforms are split as the GEMMs' rows are, so they do not leave those threads idle.
+        let parts = rowParts
         for frameStart in stride(from: range.lowerBound, to: range.upperBound, by: framesPerTile) {
             let frames = min(framesPerTile, range.upperBound - frameStart)
             for ty0 in stride(from: 0, to: tilesH, by: spanRows) {

@@ -1,3 +1,5 @@
+import Cores
+
 /// A 3-D convolution with BatchNorm already folded into its weight and bias, run on BLAS.
 ///
 /// Two shapes of kernel are supported, the two that R(2+1)D is made of, each by one of two algorithms
@@ -129,7 +131,8 @@ struct FoldedConv3d: Sendable {
             // not leave the others waiting at the end, as one fixed half per thread would.
             let unit = splitRows || parallel == 1 ? size.t : framesPerTask(h: h, w: w, outputFrames: size.t, threads: parallel)
             let tasks = (size.t + unit - 1) / unit
-            parallelFor(tasks, parts: tasks) { task in
+            // No more threads than `parallel` take them: libdispatch alone would run as many as the machine has cores.
+            Cores.forEach(tasks, workers: parallel) { task in
                 let frames = (task * unit)..<min(size.t, (task + 1) * unit)
                 switch algorithm {
                 case .im2col:

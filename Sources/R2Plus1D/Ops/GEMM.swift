@@ -1,4 +1,5 @@
 import CBLAS
+import Synchronization
 
 /// The one place that calls BLAS: C = A * B + beta * C, all row-major Float32.
 ///
@@ -60,8 +61,20 @@ func gemmTransposedB(
         Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
 
-/// The number of threads BLAS uses for each product.
+/// The threads the engine splits its work over. OpenBLAS itself runs every product on one thread, set once here:
+/// the engine splits convolutions and clips over the threads itself, a product OpenBLAS split would leave its idle
+/// threads spinning into the next pass, and a count toggled around each pass was shared by passes running at once
+/// (`serve --workers 2`), so one pass could leave every later one on a single thread.
 public enum BLASThreads {
-    public static func set(_ count: Int) { openblas_set_num_threads(Int32(max(1, count))) }
-    public static var current: Int { Int(openblas_get_num_threads()) }
+    /// OpenBLAS's own count when first asked (the cores, or `OPENBLAS_NUM_THREADS`), after which OpenBLAS keeps one.
+    private static let engineThreads: Atomic<Int> = {
+        let count = Int(openblas_get_num_threads())
+        openblas_set_num_threads(1)
+        return Atomic(max(1, count))
+    }()
+
+    public static func set(_ count: Int) { engineThreads.store(max(1, count), ordering: .relaxed) }
+    public static var current: Int { engineThreads.load(ordering: .relaxed) }
+    /// OpenBLAS's own count: 1 once `current` or `set` has been used.
+    static var openBLAS: Int { Int(openblas_get_num_threads()) }
 }

@@ -56,11 +56,8 @@ public enum DemoWeights {
 
     /// Sets every BatchNorm's running statistics and the fc from a forward pass over the calibration clip.
     static func calibrate(_ dict: inout StateDict, _ architecture: R2Plus1DArchitecture) {
-        // As R2Plus1D18.forward runs a single clip: BLAS single-threaded, each convolution's frames split over the
-        // threads.
+        // As R2Plus1D18.forward runs a single clip: each convolution's frames split over the threads.
         let threads = BLASThreads.current
-        BLASThreads.set(1)
-        defer { BLASThreads.set(threads) }
         var x = CalibrationClip.make()
         x = normalise(R2Plus1DLayout.stemSpatial, x, &dict, parallel: threads)
         x = normalise(R2Plus1DLayout.stemTemporal, x, &dict, parallel: threads)
