@@ -5,7 +5,7 @@
 #   e.g. scripts/bench-engine-ab.sh /tmp/r2plus1d-before .build/release/r2plus1d 6 1,4
 # Prints each round's clips/s and, per batch size, the medians and the median of the per-round ratios new/old, then
 # the same ratio for each round's fastest pass (other work on a shared host only adds time, so on a noisy host that
-# one is the steadier).
+# one is the steadier); against a build from before bench reported its fastest pass, the clips/s ratio only.
 set -euo pipefail
 source "$(dirname "$0")/lib/cpu.sh"
 old=$1 new=$2 rounds=${3:-6} batches=${4:-1,4}
@@ -26,7 +26,7 @@ done
 python3 - "$out" "$rounds" <<'PY'
 import json, statistics, sys
 out, rounds = sys.argv[1], int(sys.argv[2])
-load = lambda side, r, key="clips_per_second": {x["batch"]: x[key] for x in json.load(open(f"{out}/{side}-{r}.json"))["results"]}
+load = lambda side, r, key="clips_per_second": {x["batch"]: x.get(key) for x in json.load(open(f"{out}/{side}-{r}.json"))["results"]}
 old = [load("old", r) for r in range(1, rounds + 1)]
 new = [load("new", r) for r in range(1, rounds + 1)]
 fastest = lambda side: [load(side, r, "fastest_ms") for r in range(1, rounds + 1)]
@@ -37,6 +37,8 @@ for batch in old[0]:
           f"new {statistics.median(n):.2f} ({', '.join(f'{x:.2f}' for x in n)}); "
           f"new/old {statistics.median(ratios):.3f} (per round {', '.join(f'{x:.2f}' for x in ratios)})")
     o, n = [x[batch] for x in fastest("old")], [x[batch] for x in fastest("new")]
+    if None in o + n:
+        continue  # a build from before bench reported its fastest pass
     print(f"batch {batch}, fastest passes: old {min(o):.1f} ms, new {min(n):.1f} ms; new/old speed "
           f"{min(o) / min(n):.3f} (per round {', '.join(f'{a / b:.2f}' for a, b in zip(o, n))})")
 PY
