@@ -48,13 +48,14 @@ import Testing
             #expect(live.server.refusedConnections(.descriptors) == 24 - served && live.server.openConnections == served)
 
             // Every descriptor taken, the loop sleeps: before the spare descriptor, the refused connections stayed
-            // waiting and the loop spun on them.
+            // waiting and the loop spun on them, which takes the whole 0.5 s window. Half that is the bound: the
+            // process's other work in the same window took up to 0.104 s on a slow host.
             var before = timespec(), after = timespec()
             clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &before)
             usleep(500_000)
             clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &after)
             let cpuSeconds = Double(after.tv_sec - before.tv_sec) + Double(after.tv_nsec - before.tv_nsec) / 1e9
-            #expect(cpuSeconds < 0.1)
+            #expect(cpuSeconds < 0.25)
 
             // Once the held connections close, connections are accepted again.
             for fd in clients { close(fd) }
